@@ -1,0 +1,1 @@
+"""Reusable UI pieces: filters, KPI cards, charts, map layers, tables."""

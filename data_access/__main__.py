@@ -1,0 +1,141 @@
+"""Command line of the cockpit's data layer.
+
+    python -m data_access init                 # upgrade schema; if empty, generate the demo bank and refresh marts
+    python -m data_access upgrade              # Alembic upgrade to head
+    python -m data_access demo --size county --seed 7
+    python -m data_access refresh              # rebuild marts, new data version
+    python -m data_access status               # row counts and data version
+    python -m data_access user add NAME --role head_office [--branch 2] [--agency 1] [--pii]
+    python -m data_access user disable NAME
+
+Every failure ends in a one-line message and exit code 1 or 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+
+
+def _engine():
+    from .engine import check_connection, get_engine
+    engine = get_engine()
+    check_connection(engine)
+    return engine
+
+
+def cmd_upgrade(args) -> None:
+    from .migrate import upgrade
+    engine = _engine()
+    print("schema upgraded" if upgrade(engine) else "schema already at head")
+
+
+def cmd_demo(args) -> None:
+    from . import demo, marts
+    from .migrate import upgrade
+    engine = _engine()
+    upgrade(engine)
+    t = time.perf_counter()
+    counts = demo.generate(engine, size=args.size, seed=args.seed, progress=not args.quiet)
+    gen = time.perf_counter() - t
+    t = time.perf_counter()
+    marts.refresh(engine)
+    print(f"demo bank ({args.size}, seed {args.seed}) generated in {gen:.1f} s, marts refreshed in "
+          f"{time.perf_counter() - t:.1f} s: {counts.get('customer', 0):,} households, {counts.get('loan', 0):,} loans, "
+          f"{counts.get('loan_snapshot', 0):,} snapshots")
+
+
+def cmd_init(args) -> None:
+    from . import demo, marts
+    from .migrate import upgrade
+    engine = _engine()
+    upgrade(engine)
+    if demo.is_empty(engine):
+        print("empty database: generating the demo bank (about a minute) …")
+        args.size, args.quiet = os.environ.get("COCKPIT_DEMO_SIZE", "county"), False
+        cmd_demo(args)
+    else:
+        from sqlalchemy import select
+        from .schema import data_status
+        with engine.connect() as conn:
+            if conn.execute(select(data_status.c.key).where(data_status.c.key == "refresh")).first() is None:
+                marts.refresh(engine)
+        print("database ready")
+
+
+def cmd_refresh(args) -> None:
+    from . import marts
+    t = time.perf_counter()
+    counts = marts.refresh(_engine())
+    print(f"marts refreshed in {time.perf_counter() - t:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+def cmd_status(args) -> None:
+    from . import demo, marts
+    engine = _engine()
+    for k, v in demo.summary(engine).items():
+        print(f"{k:20s} {v:>12,}")
+    with engine.connect() as conn:
+        print(f"{'data version':20s} {marts.data_version(conn):>12}")
+
+
+def cmd_user(args) -> None:
+    from .users import create_user, set_active
+    engine = _engine()
+    with engine.begin() as conn:
+        if args.action == "add":
+            password = os.environ.get("COCKPIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+            create_user(conn, args.name, password, args.role, args.display_name, args.branch, args.agency, args.pii)
+            print(f"user {args.name} created")
+        else:
+            set_active(conn, args.name, args.action == "enable")
+            print(f"user {args.name} {args.action}d")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m data_access", description="Credit cockpit data layer")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="upgrade; fill an empty database with the demo bank").set_defaults(fn=cmd_init, seed=7)
+    sub.add_parser("upgrade", help="upgrade the schema to the newest version").set_defaults(fn=cmd_upgrade)
+    d = sub.add_parser("demo", help="generate the demo bank into an empty database")
+    d.add_argument("--size", choices=["county", "province", "tiny"], default="county")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(fn=cmd_demo)
+    sub.add_parser("refresh", help="rebuild all marts").set_defaults(fn=cmd_refresh)
+    sub.add_parser("status", help="row counts and data version").set_defaults(fn=cmd_status)
+    u = sub.add_parser("user", help="create, disable or enable a user")
+    u.add_argument("action", choices=["add", "disable", "enable"])
+    u.add_argument("name")
+    u.add_argument("--role", default="head_office")
+    u.add_argument("--display-name")
+    u.add_argument("--branch", type=int, action="append")
+    u.add_argument("--agency", type=int)
+    u.add_argument("--pii", action="store_true")
+    u.set_defaults(fn=cmd_user)
+    args = p.parse_args(argv)
+    from .config import ConfigError
+    from .demo import DatabaseNotEmpty
+    from .engine import DatabaseUnavailable
+    from .users import UserError
+    try:
+        args.fn(args)
+    except (DatabaseUnavailable, ConfigError, DatabaseNotEmpty, UserError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        print(f"error: database operation failed: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing was committed", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

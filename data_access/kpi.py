@@ -1,0 +1,190 @@
+"""Every measure of DESIGN.md "Terms", defined once.
+
+Pages, marts' readers and tests call these functions; nothing else computes
+a ratio of its own. Inputs are plain numbers or small mart frames; a ratio
+with a zero denominator is ``nan`` (shown as "—"), never a division error.
+
+Definitions (kept exact):
+
+* 五级分类 ``class5``: 1 正常, 2 关注, 3 次级, 4 可疑, 5 损失; NPL = 3 + 4 + 5;
+  NPL ratio = NPL balance / balance.
+* DPD buckets: M0 current; M1 1–30; M2 31–60; M3 61–90; M4+ over 90.
+* Roll rate of bucket k at month t: balance in k at t (measured at t) that is
+  in k+1 at t+1, over all balance in k at t.
+* Vintage: for a disbursement month and months on book n, share of the
+  disbursed amount that has ever been 30+ (bucket M2 or worse, i.e. over 30
+  days) or 90+ (M4+, over 90 days) by month n.
+* Recovery rate for entry bucket B: amount repaid by cases that entered
+  collection in B, over the overdue amount at entry.
+* 授信覆盖率 credit coverage = households with a credit line / households;
+  用信率 usage = households with a loan / households with a credit line.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+CLASS5 = {1: "正常", 2: "关注", 3: "次级", 4: "可疑", 5: "损失"}
+CLASS5_EN = {1: "Pass", 2: "Special mention", 3: "Substandard", 4: "Doubtful", 5: "Loss"}
+BUCKETS = {0: "M0", 1: "M1", 2: "M2", 3: "M3", 4: "M4+"}
+CLOSED_BUCKETS = {5: "结清", 6: "核销"}
+NPL_CLASSES = (3, 4, 5)
+
+
+def ratio(num: float, den: float) -> float:
+    """``num / den``, or nan when the denominator is zero or missing."""
+    if den is None or num is None:
+        return math.nan
+    try:
+        if den == 0 or (isinstance(den, float) and math.isnan(den)):
+            return math.nan
+    except TypeError:
+        return math.nan
+    return float(num) / float(den)
+
+
+def bucket_of_dpd(dpd: int) -> int:
+    """DPD bucket code: 0 M0 (current), 1 M1 (1–30), 2 M2 (31–60), 3 M3 (61–90), 4 M4+ (over 90)."""
+    if dpd < 0:
+        raise ValueError(f"dpd must be >= 0; got {dpd}.")
+    if dpd == 0:
+        return 0
+    return min(4, (dpd - 1) // 30 + 1)
+
+
+def class5_of_dpd(dpd: int) -> int:
+    """Five-category class implied by days past due alone (CBRC guidance for retail loans):
+    current 正常; 1–90 关注; 91–180 次级; 181–360 可疑; over 360 损失."""
+    if dpd < 0:
+        raise ValueError(f"dpd must be >= 0; got {dpd}.")
+    if dpd == 0:
+        return 1
+    if dpd <= 90:
+        return 2
+    if dpd <= 180:
+        return 3
+    if dpd <= 360:
+        return 4
+    return 5
+
+
+def npl_ratio(npl_balance: float, balance: float) -> float:
+    """不良率 = NPL balance (次级+可疑+损失) / balance."""
+    return ratio(npl_balance, balance)
+
+
+def npl_balance(by_class: pd.DataFrame) -> float:
+    """Sum of the balance of classes 次级, 可疑, 损失 in a frame with columns class5, balance."""
+    return float(by_class.loc[by_class["class5"].isin(NPL_CLASSES), "balance"].sum())
+
+
+def class5_distribution(by_class: pd.DataFrame) -> pd.Series:
+    """Share of balance per class 1..5 (index 1..5, all present, summing to 1 when balance > 0)."""
+    sums = by_class.groupby("class5")["balance"].sum().reindex(list(CLASS5), fill_value=0.0)
+    total = sums.sum()
+    return sums / total if total else sums * np.nan
+
+
+def bucket_shares(by_bucket: pd.DataFrame) -> pd.Series:
+    """Share of balance per DPD bucket 0..4 (M0..M4+)."""
+    sums = by_bucket.groupby("bucket")["balance"].sum().reindex(list(BUCKETS), fill_value=0.0)
+    total = sums.sum()
+    return sums / total if total else sums * np.nan
+
+
+def overdue_ratio(by_bucket: pd.DataFrame, min_bucket: int = 1, max_bucket: int = 4) -> float:
+    """Balance in buckets min..max over all balance: M1+ overdue ratio by default."""
+    total = by_bucket["balance"].sum()
+    sel = by_bucket["bucket"].between(min_bucket, max_bucket)
+    return ratio(by_bucket.loc[sel, "balance"].sum(), total)
+
+
+def roll_rate_matrix(migration: pd.DataFrame, state: str = "bucket") -> pd.DataFrame:
+    """Row-normalised migration matrix from a frame with from_<state>, to_<state>, balance.
+
+    Rows: state at month t; columns: state at t+1 (including closed states);
+    each row sums to 1 over the balance at t. For buckets, the roll rate of
+    bucket k is ``matrix.loc[k, k + 1]``.
+    """
+    f, t = f"from_{state}", f"to_{state}"
+    pivot = migration.astype({"balance": float}).pivot_table(index=f, columns=t, values="balance", aggfunc="sum",
+                                                             fill_value=0.0)
+    totals = pivot.sum(axis=1)
+    return pivot.div(totals.where(totals != 0), axis=0)
+
+
+def roll_rates(migration: pd.DataFrame) -> pd.Series:
+    """Roll rate per bucket k = 0..3: share of balance in k at t found in k+1 at t+1."""
+    m = roll_rate_matrix(migration, "bucket")
+    out = {}
+    for k in range(0, 4):
+        out[k] = float(m.loc[k, k + 1]) if k in m.index and (k + 1) in m.columns else (0.0 if k in m.index else math.nan)
+    return pd.Series(out)
+
+
+def vintage_curves(vintage: pd.DataFrame, measure: str = "ever30") -> pd.DataFrame:
+    """Cohort × months-on-book table of the share of disbursed amount ever 30+ (or ``ever90``)."""
+    col = f"{measure}_amount"
+    g = vintage.groupby(["cohort", "mob"])[[col, "amount"]].sum()
+    return (g[col] / g["amount"].where(g["amount"] != 0)).unstack("mob")
+
+
+def credit_coverage(households_with_line: float, households: float) -> float:
+    """授信覆盖率 = households with a credit line / households."""
+    return ratio(households_with_line, households)
+
+
+def usage_rate(households_with_loan: float, households_with_line: float) -> float:
+    """用信率 = households with a loan / households with a credit line."""
+    return ratio(households_with_loan, households_with_line)
+
+
+ENTRY_BUCKET_GROUPS = {"M1": (1,), "M2": (2,), "M1+M2": (1, 2), "M3+": (3, 4)}
+
+
+def recovery_rate(cases: pd.DataFrame, entry_buckets: tuple[int, ...] | str) -> float:
+    """Recovery rate for an entry bucket (or group "M1", "M2", "M1+M2", "M3+"):
+    recovered amount of cases that entered in it over their overdue amount at entry."""
+    if isinstance(entry_buckets, str):
+        entry_buckets = ENTRY_BUCKET_GROUPS[entry_buckets]
+    sel = cases[cases["entry_bucket"].isin(entry_buckets)]
+    return ratio(sel["recovered_amount"].sum(), sel["overdue_at_entry"].sum())
+
+
+def recovery_rates(cases: pd.DataFrame) -> pd.Series:
+    """Recovery rates for M1, M2, M1+M2 and M3+."""
+    return pd.Series({k: recovery_rate(cases, v) for k, v in ENTRY_BUCKET_GROUPS.items()})
+
+
+def contact_rate(contacted_cases: float, cases: float) -> float:
+    """Share of cases in which the debtor was reached at least once."""
+    return ratio(contacted_cases, cases)
+
+
+def promise_kept_rate(kept_cases: float, promised_cases: float) -> float:
+    """Promise-to-pay kept rate: cases with a kept promise over cases with a promise."""
+    return ratio(kept_cases, promised_cases)
+
+
+def cure_rate(cured_cases: float, cases: float) -> float:
+    """Share of cases that returned to M0."""
+    return ratio(cured_cases, cases)
+
+
+def cost_per_yuan_recovered(cost: float, recovered: float) -> float:
+    """Collection cost per yuan recovered."""
+    return ratio(cost, recovered)
+
+
+def change(current: float, previous: float) -> float:
+    """Relative change (current / previous − 1), nan when there is no previous value."""
+    return ratio(current, previous) - 1 if previous else math.nan
+
+
+def change_pp(current: float, previous: float) -> float:
+    """Change of a rate in percentage points."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (current, previous)):
+        return math.nan
+    return (current - previous) * 100

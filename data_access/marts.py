@@ -1,0 +1,266 @@
+"""Pre-aggregated marts, rebuilt by SQL that the database itself runs.
+
+Every page reads these small tables, never the loan book, so a page costs the
+same whether the bank has ten thousand or ten million loans. ``refresh``
+rebuilds them all in one transaction (``INSERT … SELECT``, no pandas loops);
+month-by-month statements use bound month parameters, which PostgreSQL plans
+far better than an expression on the column (DESIGN.md performance notes).
+
+The bucket and class definitions used here are those of :mod:`data_access.kpi`
+and :mod:`data_access.schema`: ever 30+ means bucket >= 2 (over 30 dpd), ever
+90+ means bucket >= 4 (over 90 dpd); NPL means class5 >= 3.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import Connection, Date, Engine, bindparam, delete, func, select, text
+
+from . import schema as s
+
+
+def _months(conn: Connection) -> list[tuple[str, int]]:
+    rows = conn.execute(text(
+        "SELECT d.month, d.idx FROM dim_month d WHERE d.month IN (SELECT DISTINCT month FROM loan_snapshot) "
+        "ORDER BY d.idx")).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _month_end(month: str) -> dt.date:
+    y, m = int(month[:4]), int(month[5:7])
+    nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _month_start(month: str) -> dt.date:
+    return dt.date(int(month[:4]), int(month[5:7]), 1)
+
+
+def _date_sql(sql: str, *names: str):
+    return text(sql).bindparams(*[bindparam(n, type_=Date) for n in names])
+
+
+PORTFOLIO = """
+INSERT INTO mart_portfolio (month, branch_id, product_id, segment, class5, bucket, loans, balance, overdue_amount)
+SELECT s.month, l.branch_id, l.product_id, l.segment, s.class5, s.bucket, COUNT(*), SUM(s.balance), SUM(s.overdue_amount)
+FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+WHERE s.month = :month
+GROUP BY s.month, l.branch_id, l.product_id, l.segment, s.class5, s.bucket
+"""
+
+DISBURSEMENT = """
+INSERT INTO mart_disbursement (month, branch_id, product_id, segment, loans, amount)
+SELECT l.disbursed_month, l.branch_id, l.product_id, l.segment, COUNT(*), SUM(l.amount)
+FROM loan l GROUP BY l.disbursed_month, l.branch_id, l.product_id, l.segment
+"""
+
+# A loan present at t and absent at t+1 has closed: written off (6 / 7) or paid off (5 / 6).
+MIGRATION = """
+INSERT INTO mart_migration (month, branch_id, product_id, segment, from_bucket, to_bucket, from_class, to_class, loans, balance)
+SELECT s0.month, l.branch_id, l.product_id, l.segment, s0.bucket,
+       COALESCE(s1.bucket, CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END),
+       s0.class5,
+       COALESCE(s1.class5, CASE WHEN l.status = 'written_off' THEN 7 ELSE 6 END),
+       COUNT(*), SUM(s0.balance)
+FROM loan_snapshot s0
+JOIN loan l ON l.id = s0.loan_id
+LEFT JOIN loan_snapshot s1 ON s1.loan_id = s0.loan_id AND s1.month = :next_month
+WHERE s0.month = :month
+GROUP BY s0.month, l.branch_id, l.product_id, l.segment, s0.bucket,
+         COALESCE(s1.bucket, CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END), s0.class5,
+         COALESCE(s1.class5, CASE WHEN l.status = 'written_off' THEN 7 ELSE 6 END)
+"""
+
+VINTAGE = """
+INSERT INTO mart_vintage (cohort, mob, branch_id, product_id, loans, amount, ever30_amount, ever90_amount)
+SELECT b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id, COUNT(*), SUM(b.amount),
+       SUM(CASE WHEN f.f30 IS NOT NULL AND f.f30 <= m.idx - b.d_idx THEN b.amount ELSE 0 END),
+       SUM(CASE WHEN f.f90 IS NOT NULL AND f.f90 <= m.idx - b.d_idx THEN b.amount ELSE 0 END)
+FROM (SELECT l.id, l.disbursed_month, l.branch_id, l.product_id, l.amount, dm.idx AS d_idx
+      FROM loan l JOIN dim_month dm ON dm.month = l.disbursed_month
+      WHERE l.disbursed_month >= :first_month AND l.disbursed_month <= :last_month) b
+JOIN dim_month m ON m.idx >= b.d_idx AND m.idx <= :last_idx
+LEFT JOIN (SELECT loan_id, MIN(CASE WHEN bucket >= 2 THEN mob END) AS f30,
+                  MIN(CASE WHEN bucket >= 4 THEN mob END) AS f90
+           FROM loan_snapshot GROUP BY loan_id) f ON f.loan_id = b.id
+GROUP BY b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id
+"""
+
+VILLAGE = """
+INSERT INTO mart_village (month, village_code, township_code, county_code, branch_id, households, households_with_line,
+    households_with_loan, line_amount, balance, npl_balance, overdue_balance, deposits, ebank_households,
+    third_pay_households, ss_card_households, open_warnings, new_overdue_loans)
+SELECT :month, v.code, v.parent_code, v.county_code, bt.branch_id,
+       SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.line_amount), SUM(x.balance), SUM(x.npl), SUM(x.overdue), SUM(x.deposits),
+       SUM(x.ebank), SUM(x.third), SUM(x.sscard), SUM(x.warnings), SUM(x.new_overdue)
+FROM (
+    SELECT c.village_code, COUNT(*) AS hh, 0 AS hl, 0 AS hb, 0 AS line_amount, 0 AS balance, 0 AS npl, 0 AS overdue,
+           SUM(c.deposit_balance) AS deposits,
+           SUM(CASE WHEN c.has_ebank THEN 1 ELSE 0 END) AS ebank,
+           SUM(CASE WHEN c.has_third_party_pay THEN 1 ELSE 0 END) AS third,
+           SUM(CASE WHEN c.has_social_security_card THEN 1 ELSE 0 END) AS sscard, 0 AS warnings, 0 AS new_overdue
+    FROM customer c WHERE c.created_on <= :month_end GROUP BY c.village_code
+  UNION ALL
+    SELECT c.village_code, 0, COUNT(DISTINCT cl.customer_id), 0, SUM(cl.limit_amount), 0, 0, 0, 0, 0, 0, 0, 0, 0
+    FROM credit_line cl JOIN customer c ON c.id = cl.customer_id
+    WHERE cl.granted_on <= :month_end AND cl.expires_on > :month_end GROUP BY c.village_code
+  UNION ALL
+    SELECT l.village_code, 0, 0, COUNT(DISTINCT l.customer_id), 0, SUM(s.balance),
+           SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END),
+           SUM(CASE WHEN s.bucket >= 1 THEN s.balance ELSE 0 END), 0, 0, 0, 0, 0, 0
+    FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+    WHERE s.month = :month AND s.balance > 0 GROUP BY l.village_code
+  UNION ALL
+    SELECT c.village_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*), 0
+    FROM warning_signal w JOIN customer c ON c.id = w.customer_id
+    WHERE w.raised_on <= :month_end AND (w.closed_on IS NULL OR w.closed_on > :month_end) GROUP BY c.village_code
+  UNION ALL
+    SELECT l.village_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
+    FROM collection_case k JOIN loan l ON l.id = k.loan_id
+    WHERE k.entry_month = :month AND k.entry_bucket = 1 GROUP BY l.village_code
+) x
+JOIN region v ON v.code = x.village_code
+JOIN branch_township bt ON bt.township_code = v.parent_code
+GROUP BY v.code, v.parent_code, v.county_code, bt.branch_id
+"""
+
+BRANCH = """
+INSERT INTO mart_branch (month, branch_id, households, households_with_line, households_with_loan, open_warnings,
+    new_warnings, tasks_due, tasks_overdue, tasks_done_on_time)
+SELECT :month, x.branch_id, SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.ow), SUM(x.nw), SUM(x.td), SUM(x.tov), SUM(x.tot)
+FROM (
+    SELECT branch_id, SUM(households) AS hh, SUM(households_with_line) AS hl, SUM(households_with_loan) AS hb,
+           SUM(open_warnings) AS ow, 0 AS nw, 0 AS td, 0 AS tov, 0 AS tot
+    FROM mart_village WHERE month = :month GROUP BY branch_id
+  UNION ALL
+    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0 FROM warning_signal WHERE month = :month GROUP BY branch_id
+  UNION ALL
+    SELECT branch_id, 0, 0, 0, 0, 0,
+           SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end THEN 1 ELSE 0 END),
+           SUM(CASE WHEN due_on <= :month_end AND (completed_on IS NULL OR completed_on > :month_end)
+                    AND created_on <= :month_end THEN 1 ELSE 0 END),
+           SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end AND completed_on IS NOT NULL
+                    AND completed_on <= due_on THEN 1 ELSE 0 END)
+    FROM postloan_task WHERE created_on <= :month_end GROUP BY branch_id
+) x GROUP BY x.branch_id
+"""
+
+COLLECTION = """
+INSERT INTO mart_collection (entry_month, branch_id, channel, agency_id, entry_bucket, cases, overdue_at_entry,
+    recovered_amount, cured_cases, rolled_cases, open_cases, contacted_cases, promised_cases, kept_cases, paying_cases,
+    cost, complaints, compliance_breaches)
+SELECT c.entry_month, c.branch_id, c.channel, COALESCE(c.agency_id, 0), c.entry_bucket, COUNT(*),
+       SUM(c.overdue_at_entry), SUM(c.recovered_amount),
+       SUM(CASE WHEN c.status IN ('cured', 'settled') THEN 1 ELSE 0 END),
+       SUM(CASE WHEN c.status = 'rolled' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN c.status = 'open' THEN 1 ELSE 0 END),
+       SUM(COALESCE(a.contacted, 0)), SUM(COALESCE(a.promised, 0)), SUM(COALESCE(a.kept, 0)),
+       SUM(CASE WHEN c.recovered_amount > 0 THEN 1 ELSE 0 END),
+       SUM(c.cost), SUM(c.complaints), SUM(c.compliance_breaches)
+FROM collection_case c
+LEFT JOIN (SELECT case_id,
+                  MAX(CASE WHEN contacted THEN 1 ELSE 0 END) AS contacted,
+                  MAX(CASE WHEN promise_amount IS NOT NULL THEN 1 ELSE 0 END) AS promised,
+                  MAX(CASE WHEN promise_kept THEN 1 ELSE 0 END) AS kept
+           FROM collection_action GROUP BY case_id) a ON a.case_id = c.id
+GROUP BY c.entry_month, c.branch_id, c.channel, COALESCE(c.agency_id, 0), c.entry_bucket
+"""
+
+MANAGER = """
+INSERT INTO mart_manager (month, manager_id, branch_id, customers, borrowers, balance, npl_balance, visits, check_ins,
+    tasks_due, tasks_done_on_time, new_customers)
+SELECT :month, m.id, m.branch_id, COALESCE(SUM(x.cu), 0), COALESCE(SUM(x.bo), 0), COALESCE(SUM(x.bal), 0),
+       COALESCE(SUM(x.npl), 0), COALESCE(SUM(x.vi), 0), COALESCE(SUM(x.ci), 0), COALESCE(SUM(x.td), 0),
+       COALESCE(SUM(x.tot), 0), COALESCE(SUM(x.nc), 0)
+FROM manager m
+LEFT JOIN (
+    SELECT manager_id, COUNT(*) AS cu, 0 AS bo, 0 AS bal, 0 AS npl, 0 AS vi, 0 AS ci, 0 AS td, 0 AS tot,
+           SUM(CASE WHEN created_on >= :month_start THEN 1 ELSE 0 END) AS nc
+    FROM customer WHERE created_on <= :month_end GROUP BY manager_id
+  UNION ALL
+    SELECT l.manager_id, 0, COUNT(DISTINCT l.customer_id), SUM(s.balance),
+           SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END), 0, 0, 0, 0, 0
+    FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0 GROUP BY l.manager_id
+  UNION ALL
+    SELECT manager_id, 0, 0, 0, 0, SUM(CASE WHEN event_type = 'visit' THEN 1 ELSE 0 END),
+           SUM(CASE WHEN event_type = 'check_in' THEN 1 ELSE 0 END), 0, 0, 0
+    FROM activity_event WHERE month = :month GROUP BY manager_id
+  UNION ALL
+    SELECT manager_id, 0, 0, 0, 0, 0, 0, COUNT(*),
+           SUM(CASE WHEN completed_on IS NOT NULL AND completed_on <= due_on THEN 1 ELSE 0 END), 0
+    FROM postloan_task WHERE due_on >= :month_start AND due_on <= :month_end GROUP BY manager_id
+) x ON x.manager_id = m.id
+GROUP BY m.id, m.branch_id
+"""
+
+APPLICATION = """
+INSERT INTO mart_application (month, branch_id, product_id, segment, score_band, decision, applications, amount,
+    outcome_known, bads)
+SELECT month, branch_id, product_id, segment, (score / 20) * 20, decision, COUNT(*), SUM(amount_requested),
+       SUM(CASE WHEN outcome_known THEN 1 ELSE 0 END), SUM(CASE WHEN bad_12m THEN 1 ELSE 0 END)
+FROM application GROUP BY month, branch_id, product_id, segment, (score / 20) * 20, decision
+"""
+
+WARNING = """
+INSERT INTO mart_warning (month, branch_id, signal_type, severity, raised, still_open)
+SELECT month, branch_id, signal_type, severity, COUNT(*), SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END)
+FROM warning_signal GROUP BY month, branch_id, signal_type, severity
+"""
+
+
+def refresh_in(conn: Connection) -> dict[str, int]:
+    """Rebuild every mart inside the caller's transaction; returns rows per mart."""
+    for t in s.MART_TABLES:
+        conn.execute(delete(t))
+    months = _months(conn)
+    for month, _idx in months:
+        conn.execute(text(PORTFOLIO), {"month": month})
+    for (month, _), (nxt, _) in zip(months, months[1:]):
+        conn.execute(text(MIGRATION), {"month": month, "next_month": nxt})
+    conn.execute(text(DISBURSEMENT))
+    if months:
+        conn.execute(text(VINTAGE), {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})
+    village = _date_sql(VILLAGE, "month_end")
+    branch = _date_sql(BRANCH, "month_start", "month_end")
+    mgr = _date_sql(MANAGER, "month_start", "month_end")
+    for month, _ in months:
+        params = {"month": month, "month_start": _month_start(month), "month_end": _month_end(month)}
+        conn.execute(village, {k: params[k] for k in ("month", "month_end")})
+        conn.execute(branch, params)
+        conn.execute(mgr, params)
+    conn.execute(text(COLLECTION))
+    conn.execute(text(APPLICATION))
+    conn.execute(text(WARNING))
+    counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in s.MART_TABLES}
+    stamp(conn, "refresh")
+    return counts
+
+
+def refresh(engine: Engine) -> dict[str, int]:
+    """Rebuild all marts in one transaction and change the data version."""
+    with engine.begin() as conn:
+        counts = refresh_in(conn)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return counts
+
+
+def stamp(conn: Connection, what: str, row_count: int | None = None) -> str:
+    """Record that ``what`` happened now and give the data a new version."""
+    now = dt.datetime.now().replace(microsecond=0)
+    version = f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+    for key, value, rc in (("data_version", version, None), (what, now.isoformat(sep=" "), row_count)):
+        conn.execute(delete(s.data_status).where(s.data_status.c.key == key))
+        conn.execute(s.data_status.insert().values(key=key, value=value, row_count=rc, updated_at=now))
+    return version
+
+
+def data_version(conn: Connection) -> str:
+    """The current data version (changes at every refresh and import); page caches key on it."""
+    v = conn.execute(select(s.data_status.c.value).where(s.data_status.c.key == "data_version")).scalar()
+    return v or "empty"

@@ -1,0 +1,355 @@
+"""Typed read functions for the pages.
+
+Aggregate readers read marts only and take the caller's ``Scope`` to limit
+branches; row readers (customers, loans, cases, managers) apply
+``Scope.row_clause`` / ``Scope.case_clause`` in SQL and mask personal data
+through :func:`data_access.scope.mask_frame`. Every function returns a pandas
+DataFrame (or a dict for one record) with the columns its docstring lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection, and_, case, distinct, func, literal, or_, select
+
+from . import kpi, schema as s
+from .scope import Scope, mask_frame
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filter bar's choices; ``None`` means all."""
+    month: str
+    branch_id: int | None = None
+    product_id: int | None = None
+    segment: str | None = None
+
+
+def _df(conn: Connection, stmt) -> pd.DataFrame:
+    res = conn.execute(stmt)
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def _month_window(conn: Connection, last_month: str, n: int) -> list[str]:
+    rows = conn.execute(select(s.dim_month.c.month).where(s.dim_month.c.month <= last_month)
+                        .order_by(s.dim_month.c.month.desc()).limit(n)).scalars().all()
+    return sorted(rows)
+
+
+# ---------------------------------------------------------------- reference lists
+def available_months(conn: Connection) -> list[str]:
+    """Months that have marts, newest last."""
+    return conn.execute(select(distinct(s.mart_branch.c.month)).order_by(s.mart_branch.c.month)).scalars().all()
+
+
+def branches(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """Branches the user may see: id, code, name, county_code, lon, lat."""
+    o = s.org_unit
+    return _df(conn, select(o.c.id, o.c.code, o.c.name, o.c.county_code, o.c.lon, o.c.lat)
+               .where(o.c.level == "branch", scope.branch_clause(o.c.id)).order_by(o.c.id))
+
+
+def products(conn: Connection) -> pd.DataFrame:
+    """Products: id, code, name, category, guarantee_type."""
+    p = s.product
+    return _df(conn, select(p.c.id, p.c.code, p.c.name, p.c.category, p.c.guarantee_type).order_by(p.c.id))
+
+
+SEGMENTS = ("farmer", "grower", "business", "salaried")
+
+
+# ---------------------------------------------------------------- overview (marts only)
+def _mart_filter(table, scope: Scope, f: Filters, product: bool = True):
+    conds = [scope.branch_clause(table.c.branch_id)]
+    if f.branch_id is not None:
+        conds.append(table.c.branch_id == f.branch_id)
+    if product and f.product_id is not None:
+        conds.append(table.c.product_id == f.product_id)
+    if product and f.segment is not None:
+        conds.append(table.c.segment == f.segment)
+    return and_(*conds)
+
+
+def portfolio_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd.DataFrame:
+    """Monthly portfolio figures up to ``f.month``.
+
+    Columns: month, loans, balance, npl_balance, m1_balance, m2_balance, m3_balance, m4_balance,
+    overdue_balance, class1..class5 balances.
+    """
+    mp = s.mart_portfolio
+    window = _month_window(conn, f.month, months)
+    cols = [mp.c.month, func.sum(mp.c.loans).label("loans"), func.sum(mp.c.balance).label("balance"),
+            func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl_balance"),
+            func.sum(case((mp.c.bucket >= 1, mp.c.balance), else_=0)).label("overdue_balance")]
+    cols += [func.sum(case((mp.c.bucket == b, mp.c.balance), else_=0)).label(f"m{b}_balance") for b in range(1, 5)]
+    cols += [func.sum(case((mp.c.class5 == c, mp.c.balance), else_=0)).label(f"class{c}") for c in range(1, 6)]
+    stmt = (select(*cols).where(mp.c.month.in_(window), _mart_filter(mp, scope, f)).group_by(mp.c.month)
+            .order_by(mp.c.month))
+    return _df(conn, stmt)
+
+
+def household_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd.DataFrame:
+    """Monthly household and work figures (not split by product or segment).
+
+    Columns: month, households, households_with_line, households_with_loan, open_warnings, new_warnings,
+    tasks_due, tasks_overdue, tasks_done_on_time.
+    """
+    mb = s.mart_branch
+    window = _month_window(conn, f.month, months)
+    names = ["households", "households_with_line", "households_with_loan", "open_warnings", "new_warnings",
+             "tasks_due", "tasks_overdue", "tasks_done_on_time"]
+    stmt = (select(mb.c.month, *[func.sum(mb.c[n]).label(n) for n in names])
+            .where(mb.c.month.in_(window), _mart_filter(mb, scope, f, product=False))
+            .group_by(mb.c.month).order_by(mb.c.month))
+    return _df(conn, stmt)
+
+
+def disbursement_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd.DataFrame:
+    """Columns: month, disbursed_loans, disbursed_amount."""
+    md = s.mart_disbursement
+    window = _month_window(conn, f.month, months)
+    stmt = (select(md.c.month, func.sum(md.c.loans).label("disbursed_loans"),
+                   func.sum(md.c.amount).label("disbursed_amount"))
+            .where(md.c.month.in_(window), _mart_filter(md, scope, f)).group_by(md.c.month).order_by(md.c.month))
+    return _df(conn, stmt)
+
+
+def collection_summary(conn: Connection, scope: Scope, f: Filters, months: int = 25,
+                       by: tuple[str, ...] = ("entry_month", "entry_bucket")) -> pd.DataFrame:
+    """Collection figures grouped by ``by`` (columns of mart_collection), for entry months up to ``f.month``.
+
+    Columns: the ``by`` columns, cases, overdue_at_entry, recovered_amount, cured_cases, rolled_cases,
+    open_cases, contacted_cases, promised_cases, kept_cases, paying_cases, cost, complaints, compliance_breaches.
+    """
+    mc = s.mart_collection
+    window = _month_window(conn, f.month, months)
+    names = ["cases", "overdue_at_entry", "recovered_amount", "cured_cases", "rolled_cases", "open_cases",
+             "contacted_cases", "promised_cases", "kept_cases", "paying_cases", "cost", "complaints",
+             "compliance_breaches"]
+    conds = [mc.c.entry_month.in_(window), scope.branch_clause(mc.c.branch_id)]
+    if f.branch_id is not None:
+        conds.append(mc.c.branch_id == f.branch_id)
+    keys = [mc.c[b] for b in by]
+    stmt = select(*keys, *[func.sum(mc.c[n]).label(n) for n in names]).where(*conds).group_by(*keys).order_by(*keys)
+    return _df(conn, stmt)
+
+
+def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd.DataFrame:
+    """One row per month up to ``f.month`` with every headline KPI of the Overview page.
+
+    Columns: month, balance, loans, npl_balance, npl_ratio, overdue_ratio, m1_ratio, m2_ratio, m3p_ratio,
+    households, households_with_line, households_with_loan, credit_coverage, usage_rate, disbursed_amount,
+    disbursed_loans, recovery_rate, open_warnings, tasks_overdue.
+    """
+    p = portfolio_trend(conn, scope, f, months)
+    h = household_trend(conn, scope, f, months)
+    d = disbursement_trend(conn, scope, f, months)
+    c = collection_summary(conn, scope, f, months, by=("entry_month",)).rename(columns={"entry_month": "month"})
+    window = pd.DataFrame({"month": _month_window(conn, f.month, months)})
+    df = window.merge(p, on="month", how="left").merge(h, on="month", how="left").merge(d, on="month", how="left")
+    df = df.merge(c[["month", "recovered_amount", "overdue_at_entry"]], on="month", how="left")
+    num = df.columns.drop("month")
+    df[num] = df[num].astype(float).fillna(0.0)
+    df["npl_ratio"] = [kpi.npl_ratio(n, b) for n, b in zip(df["npl_balance"], df["balance"])]
+    df["overdue_ratio"] = [kpi.ratio(o, b) for o, b in zip(df["overdue_balance"], df["balance"])]
+    df["m1_ratio"] = [kpi.ratio(o, b) for o, b in zip(df["m1_balance"], df["balance"])]
+    df["m2_ratio"] = [kpi.ratio(o, b) for o, b in zip(df["m2_balance"], df["balance"])]
+    df["m3p_ratio"] = [kpi.ratio(a + b_, b) for a, b_, b in zip(df["m3_balance"], df["m4_balance"], df["balance"])]
+    df["credit_coverage"] = [kpi.credit_coverage(a, b) for a, b in zip(df["households_with_line"], df["households"])]
+    df["usage_rate"] = [kpi.usage_rate(a, b) for a, b in zip(df["households_with_loan"], df["households_with_line"])]
+    df["recovery_rate"] = [kpi.ratio(a, b) for a, b in zip(df["recovered_amount"], df["overdue_at_entry"])]
+    return df
+
+
+def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | None = None,
+                  year_ago: str | None = None) -> pd.DataFrame:
+    """One row per visible branch for ``month``.
+
+    Columns: branch_id, branch, balance, balance_prev, balance_year_ago, growth_mom, growth_yoy, npl_ratio,
+    npl_ratio_prev, npl_change_pp, overdue_ratio, recovery_rate, households_with_loan, tasks_overdue.
+    """
+    mp, mb, mc, o = s.mart_portfolio, s.mart_branch, s.mart_collection, s.org_unit
+    months = [m for m in (month, prev_month, year_ago) if m]
+    port = _df(conn, select(mp.c.month, mp.c.branch_id, func.sum(mp.c.balance).label("balance"),
+                            func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl"),
+                            func.sum(case((mp.c.bucket >= 1, mp.c.balance), else_=0)).label("overdue"))
+               .where(mp.c.month.in_(months), scope.branch_clause(mp.c.branch_id))
+               .group_by(mp.c.month, mp.c.branch_id))
+    names = _df(conn, select(o.c.id.label("branch_id"), o.c.name.label("branch"))
+                .where(o.c.level == "branch", scope.branch_clause(o.c.id)))
+    work = _df(conn, select(mb.c.branch_id, mb.c.households_with_loan, mb.c.tasks_overdue)
+               .where(mb.c.month == month, scope.branch_clause(mb.c.branch_id)))
+    window = _month_window(conn, month, 12)
+    coll = _df(conn, select(mc.c.branch_id, func.sum(mc.c.recovered_amount).label("rec"),
+                            func.sum(mc.c.overdue_at_entry).label("due"))
+               .where(mc.c.entry_month.in_(window), scope.branch_clause(mc.c.branch_id)).group_by(mc.c.branch_id))
+    df = names.copy()
+    for label, m in (("", month), ("_prev", prev_month), ("_year_ago", year_ago)):
+        part = port[port["month"] == m][["branch_id", "balance", "npl", "overdue"]] if m else port.iloc[0:0][["branch_id", "balance", "npl", "overdue"]]
+        df = df.merge(part.rename(columns={c: c + label for c in ("balance", "npl", "overdue")}), on="branch_id", how="left")
+    df = df.merge(work, on="branch_id", how="left").merge(coll, on="branch_id", how="left")
+    df = df.fillna({c: 0.0 for c in df.columns if c not in ("branch",)})
+    df["growth_mom"] = [kpi.change(a, b) for a, b in zip(df["balance"], df["balance_prev"])]
+    df["growth_yoy"] = [kpi.change(a, b) for a, b in zip(df["balance"], df["balance_year_ago"])]
+    df["npl_ratio"] = [kpi.npl_ratio(a, b) for a, b in zip(df["npl"], df["balance"])]
+    df["npl_ratio_prev"] = [kpi.npl_ratio(a, b) for a, b in zip(df["npl_prev"], df["balance_prev"])]
+    df["npl_change_pp"] = [kpi.change_pp(a, b) for a, b in zip(df["npl_ratio"], df["npl_ratio_prev"])]
+    df["overdue_ratio"] = [kpi.ratio(a, b) for a, b in zip(df["overdue"], df["balance"])]
+    df["recovery_rate"] = [kpi.ratio(a, b) for a, b in zip(df["rec"], df["due"])]
+    return df[["branch_id", "branch", "balance", "balance_prev", "balance_year_ago", "growth_mom", "growth_yoy",
+               "npl_ratio", "npl_ratio_prev", "npl_change_pp", "overdue_ratio", "recovery_rate",
+               "households_with_loan", "tasks_overdue"]].sort_values("balance", ascending=False).reset_index(drop=True)
+
+
+def village_hotspots(conn: Connection, scope: Scope, month: str, min_new_overdue: int = 3,
+                     branch_id: int | None = None) -> pd.DataFrame:
+    """Villages with a cluster of new overdue loans this month (``new_overdue_loans >= min_new_overdue``).
+
+    Columns: village_code, village, township, branch_id, new_overdue_loans, households_with_loan, npl_ratio.
+    """
+    mv, r, t = s.mart_village, s.region, s.region.alias("t")
+    conds = [mv.c.month == month, mv.c.new_overdue_loans >= min_new_overdue, scope.branch_clause(mv.c.branch_id)]
+    if branch_id is not None:
+        conds.append(mv.c.branch_id == branch_id)
+    df = _df(conn, select(mv.c.village_code, r.c.name.label("village"), t.c.name.label("township"), mv.c.branch_id,
+                          mv.c.new_overdue_loans, mv.c.households_with_loan, mv.c.npl_balance, mv.c.balance)
+             .join(r, r.c.code == mv.c.village_code).join(t, t.c.code == mv.c.township_code)
+             .where(*conds).order_by(mv.c.new_overdue_loans.desc()).limit(20))
+    df["npl_ratio"] = [kpi.npl_ratio(a, b) for a, b in zip(df["npl_balance"], df["balance"])]
+    return df.drop(columns=["npl_balance", "balance"])
+
+
+# ---------------------------------------------------------------- row-level reads (scoped, masked)
+CUSTOMER_COLUMNS = [s.customer.c.id, s.customer.c.customer_no, s.customer.c.name, s.customer.c.id_number,
+                    s.customer.c.phone, s.customer.c.address, s.customer.c.village_code, s.customer.c.branch_id,
+                    s.customer.c.manager_id, s.customer.c.segment]
+
+
+def search_customers(conn: Connection, scope: Scope, query: str, limit: int = 50) -> pd.DataFrame:
+    """Customers in scope matching a customer number, name, phone, ID-number tail or village name.
+
+    Columns: id, customer_no, name, id_number, phone, address, village_code, branch_id, manager_id, segment,
+    village. Personal columns are masked unless the scope may see PII.
+    """
+    c, r = s.customer, s.region
+    q = (query or "").strip()
+    if not q:
+        return pd.DataFrame(columns=[col.name for col in CUSTOMER_COLUMNS] + ["village"])
+    like = f"%{q}%"
+    match = or_(c.c.customer_no == q, c.c.name == q, c.c.phone == q, c.c.id_number.like(f"%{q}") if len(q) >= 4 else literal(False),
+                r.c.name.like(like), c.c.customer_no.like(f"{q}%"))
+    stmt = (select(*CUSTOMER_COLUMNS, r.c.name.label("village")).join(r, r.c.code == c.c.village_code)
+            .where(scope.row_clause(c.c.branch_id), match).order_by(c.c.id).limit(limit))
+    return mask_frame(_df(conn, stmt), scope)
+
+
+def customer_profile(conn: Connection, scope: Scope, customer_id: int) -> dict | None:
+    """One customer's profile, or None when unknown or outside the caller's scope.
+
+    Keys: every column of ``customer`` plus village, township, branch, manager, manager_phone.
+    """
+    c, r, t, o, m = s.customer, s.region, s.region.alias("t"), s.org_unit, s.manager
+    stmt = (select(c, r.c.name.label("village"), t.c.name.label("township"), o.c.name.label("branch"),
+                   m.c.name.label("manager"), m.c.phone.label("manager_phone"))
+            .join(r, r.c.code == c.c.village_code).join(t, t.c.code == r.c.parent_code)
+            .join(o, o.c.id == c.c.branch_id).outerjoin(m, m.c.id == c.c.manager_id)
+            .where(c.c.id == customer_id, scope.row_clause(c.c.branch_id)))
+    df = _df(conn, stmt)
+    if df.empty:
+        return None
+    return mask_frame(df, scope).iloc[0].to_dict()
+
+
+def customer_loans(conn: Connection, scope: Scope, customer_id: int) -> pd.DataFrame:
+    """Loans of a customer in scope, with the latest snapshot.
+
+    Columns: id, loan_no, product, amount, disbursed_on, maturity_on, status, balance, dpd, bucket, class5.
+    """
+    l, p, sn = s.loan, s.product, s.loan_snapshot
+    last = select(sn.c.loan_id, func.max(sn.c.month).label("month")).group_by(sn.c.loan_id).subquery()
+    stmt = (select(l.c.id, l.c.loan_no, p.c.name.label("product"), l.c.amount, l.c.disbursed_on, l.c.maturity_on,
+                   l.c.status, sn.c.balance, sn.c.dpd, sn.c.bucket, sn.c.class5)
+            .join(p, p.c.id == l.c.product_id)
+            .outerjoin(last, last.c.loan_id == l.c.id)
+            .outerjoin(sn, and_(sn.c.loan_id == l.c.id, sn.c.month == last.c.month))
+            .where(l.c.customer_id == customer_id, scope.row_clause(l.c.branch_id))
+            .order_by(l.c.disbursed_on.desc()))
+    return _df(conn, stmt)
+
+
+def village_households(conn: Connection, scope: Scope, village_code: str, with_line: bool | None = None,
+                       with_loan: bool | None = None, limit: int = 2000) -> pd.DataFrame:
+    """Households of a village in scope.
+
+    Columns: id, customer_no, name, phone, segment, deposit_balance, has_line, has_loan, credit_household.
+    """
+    c, cl, l = s.customer, s.credit_line, s.loan
+    has_line = select(func.count()).where(cl.c.customer_id == c.c.id, cl.c.status == "active").scalar_subquery() > 0
+    has_loan = select(func.count()).where(l.c.customer_id == c.c.id, l.c.status == "active").scalar_subquery() > 0
+    conds = [c.c.village_code == village_code, scope.row_clause(c.c.branch_id)]
+    if with_line is not None:
+        conds.append(has_line if with_line else ~has_line)
+    if with_loan is not None:
+        conds.append(has_loan if with_loan else ~has_loan)
+    stmt = (select(c.c.id, c.c.customer_no, c.c.name, c.c.phone, c.c.segment, c.c.deposit_balance,
+                   has_line.label("has_line"), has_loan.label("has_loan"), c.c.credit_household)
+            .where(*conds).order_by(c.c.id).limit(limit))
+    return mask_frame(_df(conn, stmt), scope)
+
+
+def loan_list(conn: Connection, scope: Scope, month: str, branch_id: int | None = None,
+              village_code: str | None = None, min_bucket: int = 0, limit: int = 5000) -> pd.DataFrame:
+    """Loans on the book in ``month`` for the drill-down to loan level.
+
+    Columns: loan_id, loan_no, customer_no, name, branch_id, village_code, product_id, balance, dpd, bucket, class5.
+    """
+    sn, l, c = s.loan_snapshot, s.loan, s.customer
+    conds = [sn.c.month == month, scope.row_clause(l.c.branch_id), sn.c.bucket >= min_bucket]
+    if branch_id is not None:
+        conds.append(l.c.branch_id == branch_id)
+    if village_code is not None:
+        conds.append(l.c.village_code == village_code)
+    stmt = (select(l.c.id.label("loan_id"), l.c.loan_no, c.c.customer_no, c.c.name, l.c.branch_id, l.c.village_code,
+                   l.c.product_id, sn.c.balance, sn.c.dpd, sn.c.bucket, sn.c.class5)
+            .join(l, l.c.id == sn.c.loan_id).join(c, c.c.id == l.c.customer_id)
+            .where(*conds).order_by(sn.c.balance.desc()).limit(limit))
+    return mask_frame(_df(conn, stmt), scope)
+
+
+def collection_cases(conn: Connection, scope: Scope, status: str | None = None, case_id: int | None = None,
+                     limit: int = 2000) -> pd.DataFrame:
+    """Collection cases in scope (agencies: only their own).
+
+    Columns: id, case_no, entry_month, entry_bucket, entry_dpd, overdue_at_entry, channel, agency_id, status,
+    recovered_amount, name, phone, address, id_number.
+    """
+    k, c = s.collection_case, s.customer
+    conds = [scope.case_clause(k)]
+    if status is not None:
+        conds.append(k.c.status == status)
+    if case_id is not None:
+        conds.append(k.c.id == case_id)
+    stmt = (select(k.c.id, k.c.case_no, k.c.entry_month, k.c.entry_bucket, k.c.entry_dpd, k.c.overdue_at_entry,
+                   k.c.channel, k.c.agency_id, k.c.status, k.c.recovered_amount, c.c.name, c.c.phone, c.c.address,
+                   c.c.id_number)
+            .join(c, c.c.id == k.c.customer_id).where(*conds).order_by(k.c.entry_date.desc()).limit(limit))
+    return mask_frame(_df(conn, stmt), scope)
+
+
+def managers(conn: Connection, scope: Scope, month: str | None = None) -> pd.DataFrame:
+    """Managers in scope with their month's figures from mart_manager.
+
+    Columns: id, code, name, branch_id, customers, borrowers, balance, npl_balance, visits, check_ins.
+    """
+    m, mm = s.manager, s.mart_manager
+    month = month or conn.execute(select(func.max(mm.c.month))).scalar()
+    stmt = (select(m.c.id, m.c.code, m.c.name, m.c.branch_id, mm.c.customers, mm.c.borrowers, mm.c.balance,
+                   mm.c.npl_balance, mm.c.visits, mm.c.check_ins)
+            .outerjoin(mm, and_(mm.c.manager_id == m.c.id, mm.c.month == month))
+            .where(scope.row_clause(m.c.branch_id)).order_by(m.c.id))
+    return _df(conn, stmt)
+
+
+ROW_FUNCTIONS = ("search_customers", "customer_profile", "customer_loans", "village_households", "loan_list",
+                 "collection_cases", "managers")

@@ -1,0 +1,592 @@
+"""The cockpit's schema, defined once (SQLAlchemy Core), shared by Alembic, marts and queries.
+
+Months are stored as ``'YYYY-MM'`` strings: sortable, readable and identical
+on SQLite and PostgreSQL; ``dim_month`` maps each to a running index so that
+months-on-book and month pairs are plain integer joins.
+
+Codes kept exact (DESIGN.md "Terms"):
+
+* ``class5``: 1 正常 pass, 2 关注 special mention, 3 次级 substandard,
+  4 可疑 doubtful, 5 损失 loss. NPL = class5 >= 3.
+* ``bucket``: 0 M0 current, 1 M1 (1–30 dpd), 2 M2 (31–60), 3 M3 (61–90),
+  4 M4+ (over 90). Closed loans appear in roll marts as 5 paid off, 6 written off.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+    LargeBinary, MetaData, Numeric, PrimaryKeyConstraint, String, Table, Text,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# Exact NUMERIC in the database; floats in Python, where every figure is an aggregate or a display.
+MONEY = Numeric(18, 2, asdecimal=False)
+
+# ---------------------------------------------------------------- organisation and geography
+region = Table(
+    "region", metadata,
+    Column("code", String(12), primary_key=True, comment="statistical code (县 6, 乡镇 9, 村 12 digits)"),
+    Column("name", String(64), nullable=False),
+    Column("level", String(10), nullable=False, comment="province | city | county | township | village"),
+    Column("parent_code", String(12), ForeignKey("region.code"), index=True),
+    Column("county_code", String(6), index=True),
+    Column("geometry", Text, comment="GeoJSON geometry, WGS-84"),
+    Column("centroid_lon", Float),
+    Column("centroid_lat", Float),
+    Column("schematic", Boolean, nullable=False, default=True, comment="shape drawn by the demo, not surveyed"),
+    Column("credit_village_grade", String(4), comment="信用村 grade of a village: AAA/AA/A or empty"),
+    Column("whole_village_credit", String(12), comment="整村授信 status: done | in_progress | not_started"),
+    Column("registered_households", Integer),
+)
+
+org_unit = Table(
+    "org_unit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("level", String(12), nullable=False, comment="head_office | branch | outlet"),
+    Column("parent_id", Integer, ForeignKey("org_unit.id"), index=True),
+    Column("county_code", String(6)),
+    Column("lon", Float),
+    Column("lat", Float),
+)
+
+branch_township = Table(
+    "branch_township", metadata,
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False),
+    Column("township_code", String(12), ForeignKey("region.code"), nullable=False),
+    PrimaryKeyConstraint("branch_id", "township_code"),
+)
+
+manager = Table(
+    "manager", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("name", String(32), nullable=False),
+    Column("phone", String(20)),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("outlet_id", Integer, ForeignKey("org_unit.id")),
+    Column("hired_on", Date),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+grid_assignment = Table(
+    "grid_assignment", metadata,
+    Column("village_code", String(12), ForeignKey("region.code"), nullable=False),
+    Column("manager_id", Integer, ForeignKey("manager.id"), nullable=False, index=True),
+    Column("since", Date, nullable=False),
+    Column("until", Date),
+    PrimaryKeyConstraint("village_code", "manager_id", "since"),
+)
+
+# ---------------------------------------------------------------- customers
+customer = Table(
+    "customer", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_no", String(20), nullable=False, unique=True),
+    Column("name", String(32), nullable=False),
+    Column("id_number", String(18), nullable=False),
+    Column("phone", String(20)),
+    Column("address", String(128)),
+    Column("gender", String(1)),
+    Column("birth_year", Integer),
+    Column("village_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("manager_id", Integer, ForeignKey("manager.id"), index=True),
+    Column("segment", String(16), nullable=False, comment="farmer | grower | business | salaried"),
+    Column("industry", String(24)),
+    Column("household_size", Integer),
+    Column("annual_income", MONEY),
+    Column("assets", MONEY),
+    Column("liabilities", MONEY),
+    Column("deposit_balance", MONEY),
+    Column("multi_lending_count", Integer, comment="other lenders in the credit report"),
+    Column("has_ebank", Boolean, nullable=False, default=False),
+    Column("has_third_party_pay", Boolean, nullable=False, default=False),
+    Column("has_social_security_card", Boolean, nullable=False, default=False),
+    Column("credit_household", Boolean, nullable=False, default=False, comment="信用户"),
+    Column("source", String(16), comment="walk_in | whole_village | referral | online | event"),
+    Column("created_on", Date),
+    Column("lon", Float),
+    Column("lat", Float),
+)
+Index("ix_customer_phone", customer.c.phone)
+
+household_member = Table(
+    "household_member", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("name", String(32), nullable=False),
+    Column("relation", String(12), nullable=False),
+    Column("birth_year", Integer),
+    Column("occupation", String(24)),
+)
+
+customer_tag = Table(
+    "customer_tag", metadata,
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False),
+    Column("tag_type", String(8), nullable=False, comment="fact | risk"),
+    Column("tag", String(32), nullable=False),
+    PrimaryKeyConstraint("customer_id", "tag_type", "tag"),
+)
+
+# ---------------------------------------------------------------- products, applications, lines, loans
+product = Table(
+    "product", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("name", String(32), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("guarantee_type", String(12), nullable=False, comment="credit | guarantee | mortgage"),
+    Column("term_months", Integer, nullable=False),
+    Column("annual_rate", Float, nullable=False),
+    Column("seasonal", Boolean, nullable=False, default=False),
+)
+
+application = Table(
+    "application", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("product_id", Integer, ForeignKey("product.id"), nullable=False),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("applied_on", Date, nullable=False),
+    Column("month", String(7), nullable=False, index=True),
+    Column("amount_requested", MONEY, nullable=False),
+    Column("score", Integer, nullable=False, comment="application score at the time"),
+    Column("decision", String(10), nullable=False, comment="approved | rejected"),
+    Column("reject_reason", String(32)),
+    Column("approved_amount", MONEY),
+    # applicant facts as known at application time, kept so that models are trained without look-ahead
+    Column("age", Integer),
+    Column("annual_income", MONEY),
+    Column("multi_lending_count", Integer),
+    Column("deposit_balance", MONEY),
+    Column("household_size", Integer),
+    Column("segment", String(16)),
+    Column("credit_village_grade", String(4)),
+    Column("credit_household", Boolean),
+    Column("outcome_known", Boolean, nullable=False, default=False, comment="12 months on book observed or bad earlier"),
+    Column("bad_12m", Boolean, comment="ever 90+ dpd within 12 months on book"),
+)
+
+credit_line = Table(
+    "credit_line", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("product_id", Integer, ForeignKey("product.id"), nullable=False),
+    Column("limit_amount", MONEY, nullable=False),
+    Column("granted_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("status", String(10), nullable=False, comment="active | expired | frozen"),
+    Column("whole_village", Boolean, nullable=False, default=False, comment="granted in a 整村授信 campaign"),
+)
+
+loan = Table(
+    "loan", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("loan_no", String(20), nullable=False, unique=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("product_id", Integer, ForeignKey("product.id"), nullable=False),
+    Column("credit_line_id", Integer, ForeignKey("credit_line.id")),
+    Column("application_id", Integer, ForeignKey("application.id")),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("manager_id", Integer, ForeignKey("manager.id"), index=True),
+    Column("village_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
+    Column("segment", String(16), nullable=False),
+    Column("disbursed_on", Date, nullable=False),
+    Column("disbursed_month", String(7), nullable=False, index=True),
+    Column("maturity_on", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("annual_rate", Float, nullable=False),
+    Column("term_months", Integer, nullable=False),
+    Column("guarantee_type", String(12), nullable=False),
+    Column("status", String(12), nullable=False, comment="active | paid_off | written_off"),
+    Column("closed_on", Date),
+)
+
+loan_snapshot = Table(
+    "loan_snapshot", metadata,
+    Column("loan_id", Integer, ForeignKey("loan.id"), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("mob", Integer, nullable=False, comment="months on book"),
+    Column("balance", MONEY, nullable=False),
+    Column("overdue_amount", MONEY, nullable=False),
+    Column("dpd", Integer, nullable=False),
+    Column("bucket", Integer, nullable=False, comment="0 M0, 1 M1, 2 M2, 3 M3, 4 M4+"),
+    Column("class5", Integer, nullable=False, comment="1 正常 … 5 损失"),
+    PrimaryKeyConstraint("loan_id", "month"),
+)
+Index("ix_loan_snapshot_month", loan_snapshot.c.month)
+
+repayment = Table(
+    "repayment", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("loan_id", Integer, ForeignKey("loan.id"), nullable=False, index=True),
+    Column("paid_on", Date, nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("principal", MONEY, nullable=False),
+    Column("interest", MONEY, nullable=False),
+    Column("case_id", Integer, ForeignKey("collection_case.id"), index=True, comment="set when collected"),
+)
+
+dim_month = Table(
+    "dim_month", metadata,
+    Column("month", String(7), primary_key=True),
+    Column("idx", Integer, nullable=False, unique=True, comment="year*12 + month - 1"),
+)
+
+# ---------------------------------------------------------------- risk monitoring and post-loan work
+warning_signal = Table(
+    "warning_signal", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("loan_id", Integer, ForeignKey("loan.id"), index=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("signal_type", String(24), nullable=False),
+    Column("severity", String(8), nullable=False, comment="high | medium | low"),
+    Column("raised_on", Date, nullable=False),
+    Column("month", String(7), nullable=False, index=True),
+    Column("status", String(8), nullable=False, comment="open | closed"),
+    Column("closed_on", Date),
+    Column("detail", String(128)),
+)
+
+postloan_task = Table(
+    "postloan_task", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("loan_id", Integer, ForeignKey("loan.id"), index=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("manager_id", Integer, ForeignKey("manager.id"), index=True),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("task_type", String(12), nullable=False, comment="on_site | off_site | annual"),
+    Column("trigger", String(10), nullable=False, comment="risk | periodic"),
+    Column("risk_score", Float),
+    Column("created_on", Date, nullable=False),
+    Column("month", String(7), nullable=False, index=True),
+    Column("due_on", Date, nullable=False),
+    Column("completed_on", Date),
+    Column("status", String(10), nullable=False, comment="pending | done"),
+    Column("result", String(32)),
+)
+
+# ---------------------------------------------------------------- collections
+agency = Table(
+    "agency", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("commission_rate", Float, nullable=False),
+    Column("monthly_capacity", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+collection_case = Table(
+    "collection_case", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_no", String(20), nullable=False, unique=True),
+    Column("loan_id", Integer, ForeignKey("loan.id"), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
+    Column("entry_month", String(7), nullable=False, index=True),
+    Column("entry_date", Date, nullable=False),
+    Column("entry_bucket", Integer, nullable=False, comment="1 M1, 2 M2, 3 M3, 4 M4+"),
+    Column("entry_dpd", Integer, nullable=False),
+    Column("overdue_at_entry", MONEY, nullable=False),
+    Column("balance_at_entry", MONEY, nullable=False),
+    Column("channel", String(12), nullable=False,
+           comment="ai_voice | sms | phone | field | agency | mediation | litigation | write_off"),
+    Column("agency_id", Integer, ForeignKey("agency.id"), index=True),
+    Column("status", String(12), nullable=False, comment="open | cured | rolled | settled | written_off"),
+    Column("closed_on", Date),
+    Column("recovered_amount", MONEY, nullable=False, default=0),
+    Column("cost", MONEY, nullable=False, default=0),
+    Column("complaints", Integer, nullable=False, default=0),
+    Column("compliance_breaches", Integer, nullable=False, default=0),
+)
+
+collection_action = Table(
+    "collection_action", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("collection_case.id"), nullable=False, index=True),
+    Column("action_on", Date, nullable=False),
+    Column("channel", String(12), nullable=False),
+    Column("agency_id", Integer, ForeignKey("agency.id")),
+    Column("contacted", Boolean, nullable=False),
+    Column("promise_amount", MONEY),
+    Column("promise_date", Date),
+    Column("promise_kept", Boolean),
+    Column("result", String(24), nullable=False),
+    Column("note", String(256)),
+    Column("created_by", String(32)),
+)
+
+allocation_rule = Table(
+    "allocation_rule", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entry_bucket", Integer, nullable=False),
+    Column("min_amount", MONEY, nullable=False, default=0),
+    Column("channel", String(12), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("description", String(128)),
+)
+
+# ---------------------------------------------------------------- manager behaviour
+activity_event = Table(
+    "activity_event", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("manager_id", Integer, ForeignKey("manager.id"), nullable=False),
+    Column("event_at", DateTime, nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("event_type", String(12), nullable=False, comment="check_in | visit | marketing | task"),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("customer_id", Integer, ForeignKey("customer.id"), index=True),
+    Column("task_id", Integer, ForeignKey("postloan_task.id")),
+)
+Index("ix_activity_event_manager_time", activity_event.c.manager_id, activity_event.c.event_at)
+
+# ---------------------------------------------------------------- users, audit, scenarios, models
+app_user = Table(
+    "app_user", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("display_name", String(64), nullable=False),
+    Column("email", String(128)),
+    Column("password_hash", String(128), nullable=False),
+    Column("role", String(16), nullable=False, comment="head_office | branch_leader | strategy | agency | admin"),
+    Column("agency_id", Integer, ForeignKey("agency.id")),
+    Column("can_see_pii", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+    Column("created_at", DateTime, nullable=False),
+)
+
+user_branch = Table(
+    "user_branch", metadata,
+    Column("user_id", Integer, ForeignKey("app_user.id"), nullable=False),
+    Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False),
+    PrimaryKeyConstraint("user_id", "branch_id"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("username", String(32), nullable=False, index=True),
+    Column("action", String(32), nullable=False, comment="login | logout | view_customer | export | import | …"),
+    Column("customer_id", Integer, index=True),
+    Column("target", String(128)),
+    Column("detail", Text),
+)
+
+scenario = Table(
+    "scenario", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("params", Text, nullable=False, comment="JSON"),
+    Column("results", Text, comment="JSON"),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+model_registry = Table(
+    "model_registry", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("trained_at", DateTime, nullable=False),
+    Column("trained_by", String(32), nullable=False),
+    Column("data_window", String(32)),
+    Column("metrics", Text, comment="JSON: auc, ks, gini, psi …"),
+    Column("artifact", LargeBinary),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+model_score = Table(
+    "model_score", metadata,
+    Column("model_id", Integer, ForeignKey("model_registry.id"), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("loan_id", Integer, ForeignKey("loan.id"), nullable=False),
+    Column("score", Float, nullable=False),
+    PrimaryKeyConstraint("model_id", "month", "loan_id"),
+)
+
+data_status = Table(
+    "data_status", metadata,
+    Column("key", String(48), primary_key=True, comment="data_version | table:<name> | refresh | import"),
+    Column("value", String(128), nullable=False),
+    Column("row_count", BigInteger),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- marts (rebuilt by data_access.marts)
+mart_portfolio = Table(
+    "mart_portfolio", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("class5", Integer, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("balance", MONEY, nullable=False),
+    Column("overdue_amount", MONEY, nullable=False),
+)
+Index("ix_mart_portfolio_month_branch", mart_portfolio.c.month, mart_portfolio.c.branch_id)
+
+mart_disbursement = Table(
+    "mart_disbursement", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+Index("ix_mart_disbursement_month_branch", mart_disbursement.c.month, mart_disbursement.c.branch_id)
+
+mart_village = Table(
+    "mart_village", metadata,
+    Column("month", String(7), nullable=False),
+    Column("village_code", String(12), nullable=False),
+    Column("township_code", String(12), nullable=False),
+    Column("county_code", String(6), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("households", Integer, nullable=False),
+    Column("households_with_line", Integer, nullable=False),
+    Column("households_with_loan", Integer, nullable=False),
+    Column("line_amount", MONEY, nullable=False),
+    Column("balance", MONEY, nullable=False),
+    Column("npl_balance", MONEY, nullable=False),
+    Column("overdue_balance", MONEY, nullable=False),
+    Column("deposits", MONEY, nullable=False),
+    Column("ebank_households", Integer, nullable=False),
+    Column("third_pay_households", Integer, nullable=False),
+    Column("ss_card_households", Integer, nullable=False),
+    Column("open_warnings", Integer, nullable=False),
+    Column("new_overdue_loans", Integer, nullable=False),
+)
+Index("ix_mart_village_month_township", mart_village.c.month, mart_village.c.township_code)
+Index("ix_mart_village_month_county", mart_village.c.month, mart_village.c.county_code)
+Index("ix_mart_village_month_branch", mart_village.c.month, mart_village.c.branch_id)
+
+mart_branch = Table(
+    "mart_branch", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("households", Integer, nullable=False),
+    Column("households_with_line", Integer, nullable=False),
+    Column("households_with_loan", Integer, nullable=False),
+    Column("open_warnings", Integer, nullable=False),
+    Column("new_warnings", Integer, nullable=False),
+    Column("tasks_due", Integer, nullable=False),
+    Column("tasks_overdue", Integer, nullable=False),
+    Column("tasks_done_on_time", Integer, nullable=False),
+    PrimaryKeyConstraint("month", "branch_id"),
+)
+
+mart_migration = Table(
+    "mart_migration", metadata,
+    Column("month", String(7), nullable=False, comment="month t; the loan's state at t+1 is the 'to' side"),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("from_bucket", Integer, nullable=False),
+    Column("to_bucket", Integer, nullable=False, comment="0-4, 5 paid off, 6 written off"),
+    Column("from_class", Integer, nullable=False),
+    Column("to_class", Integer, nullable=False, comment="1-5, 6 paid off, 7 written off"),
+    Column("loans", Integer, nullable=False),
+    Column("balance", MONEY, nullable=False, comment="balance at month t"),
+)
+Index("ix_mart_migration_month_branch", mart_migration.c.month, mart_migration.c.branch_id)
+
+mart_vintage = Table(
+    "mart_vintage", metadata,
+    Column("cohort", String(7), nullable=False, comment="disbursement month"),
+    Column("mob", Integer, nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("ever30_amount", MONEY, nullable=False),
+    Column("ever90_amount", MONEY, nullable=False),
+)
+Index("ix_mart_vintage_cohort", mart_vintage.c.cohort, mart_vintage.c.branch_id)
+
+mart_collection = Table(
+    "mart_collection", metadata,
+    Column("entry_month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("channel", String(12), nullable=False),
+    Column("agency_id", Integer, nullable=False, comment="0 when not outsourced"),
+    Column("entry_bucket", Integer, nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("overdue_at_entry", MONEY, nullable=False),
+    Column("recovered_amount", MONEY, nullable=False),
+    Column("cured_cases", Integer, nullable=False),
+    Column("rolled_cases", Integer, nullable=False),
+    Column("open_cases", Integer, nullable=False),
+    Column("contacted_cases", Integer, nullable=False),
+    Column("promised_cases", Integer, nullable=False),
+    Column("kept_cases", Integer, nullable=False),
+    Column("paying_cases", Integer, nullable=False),
+    Column("cost", MONEY, nullable=False),
+    Column("complaints", Integer, nullable=False),
+    Column("compliance_breaches", Integer, nullable=False),
+)
+Index("ix_mart_collection_month_branch", mart_collection.c.entry_month, mart_collection.c.branch_id)
+
+mart_manager = Table(
+    "mart_manager", metadata,
+    Column("month", String(7), nullable=False),
+    Column("manager_id", Integer, nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("borrowers", Integer, nullable=False),
+    Column("balance", MONEY, nullable=False),
+    Column("npl_balance", MONEY, nullable=False),
+    Column("visits", Integer, nullable=False),
+    Column("check_ins", Integer, nullable=False),
+    Column("tasks_due", Integer, nullable=False),
+    Column("tasks_done_on_time", Integer, nullable=False),
+    Column("new_customers", Integer, nullable=False),
+    PrimaryKeyConstraint("month", "manager_id"),
+)
+Index("ix_mart_manager_branch", mart_manager.c.branch_id, mart_manager.c.month)
+
+mart_application = Table(
+    "mart_application", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("score_band", Integer, nullable=False, comment="score rounded down to 20 points"),
+    Column("decision", String(10), nullable=False),
+    Column("applications", Integer, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("outcome_known", Integer, nullable=False),
+    Column("bads", Integer, nullable=False),
+)
+Index("ix_mart_application_month", mart_application.c.month)
+
+mart_warning = Table(
+    "mart_warning", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("signal_type", String(24), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("raised", Integer, nullable=False),
+    Column("still_open", Integer, nullable=False),
+)
+Index("ix_mart_warning_month_branch", mart_warning.c.month, mart_warning.c.branch_id)
+
+MART_TABLES = [mart_portfolio, mart_disbursement, mart_village, mart_branch, mart_migration,
+               mart_vintage, mart_collection, mart_manager, mart_application, mart_warning]

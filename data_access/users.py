@@ -1,0 +1,98 @@
+"""Users and the audit log: creation, disabling, login bookkeeping, append-only audit entries."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import bcrypt
+from sqlalchemy import Connection, func, insert, select, update
+
+from . import schema as s
+from .scope import ROLES
+
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+
+
+class UserError(ValueError):
+    """A user operation that cannot be done; the message is for the person asking."""
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def create_user(conn: Connection, username: str, password: str, role: str, display_name: str | None = None,
+                branch_ids: list[int] | None = None, agency_id: int | None = None, can_see_pii: bool = False) -> int:
+    """Create a user; returns its id."""
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}; got {role!r}.")
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters.")
+    if conn.execute(select(s.app_user.c.id).where(s.app_user.c.username == username)).first():
+        raise UserError(f"user {username!r} already exists.")
+    if role == "branch_leader" and not branch_ids:
+        raise UserError("a branch leader needs at least one branch (--branch ID).")
+    if role == "agency" and agency_id is None:
+        raise UserError("an agency user needs an agency (--agency ID).")
+    uid = conn.execute(insert(s.app_user).values(
+        username=username, display_name=display_name or username, password_hash=hash_password(password), role=role,
+        agency_id=agency_id, can_see_pii=can_see_pii, active=True, failed_logins=0,
+        created_at=dt.datetime.now()).returning(s.app_user.c.id)).scalar_one()
+    for b in branch_ids or []:
+        conn.execute(insert(s.user_branch).values(user_id=uid, branch_id=b))
+    return uid
+
+
+def set_active(conn: Connection, username: str, active: bool) -> None:
+    """Enable or disable a user; the last active admin cannot be disabled."""
+    u = conn.execute(select(s.app_user).where(s.app_user.c.username == username)).mappings().first()
+    if u is None:
+        raise UserError(f"no user named {username!r}.")
+    if not active and u["role"] == "admin":
+        admins = conn.execute(select(func.count()).select_from(s.app_user)
+                              .where(s.app_user.c.role == "admin", s.app_user.c.active.is_(True))).scalar_one()
+        if admins <= 1:
+            raise UserError("this is the last active admin; create another admin first.")
+    conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(active=active))
+
+
+def credentials(conn: Connection) -> dict:
+    """The users table in the shape streamlit-authenticator expects (active users only)."""
+    rows = conn.execute(select(s.app_user).where(s.app_user.c.active.is_(True))).mappings().all()
+    return {"usernames": {r["username"]: {"name": r["display_name"], "email": r["email"] or "",
+                                          "password": r["password_hash"], "roles": [r["role"]],
+                                          "failed_login_attempts": r["failed_logins"], "logged_in": False}
+                          for r in rows}}
+
+
+def locked_until(conn: Connection, username: str) -> dt.datetime | None:
+    """When the account is locked after repeated failures, until when; otherwise None."""
+    v = conn.execute(select(s.app_user.c.locked_until).where(s.app_user.c.username == username)).scalar()
+    return v if v and v > dt.datetime.now() else None
+
+
+def record_login(conn: Connection, username: str, ok: bool) -> None:
+    """Count failures; lock the account for LOCK_MINUTES after MAX_FAILED_LOGINS in a row."""
+    u = conn.execute(select(s.app_user.c.failed_logins).where(s.app_user.c.username == username)).first()
+    if u is None:
+        audit(conn, username or "?", "login_failed", detail={"reason": "unknown user"})
+        return
+    if ok:
+        conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(failed_logins=0, locked_until=None))
+        audit(conn, username, "login")
+        return
+    n = (u[0] or 0) + 1
+    values = {"failed_logins": n}
+    if n >= MAX_FAILED_LOGINS:
+        values = {"failed_logins": 0, "locked_until": dt.datetime.now() + dt.timedelta(minutes=LOCK_MINUTES)}
+    conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(**values))
+    audit(conn, username, "login_failed", detail={"failures": n})
+
+
+def audit(conn: Connection, username: str, action: str, customer_id: int | None = None, target: str | None = None,
+          detail: dict | None = None) -> None:
+    """Append one audit entry. The app offers no way to edit or delete them."""
+    conn.execute(insert(s.audit_log).values(at=dt.datetime.now(), username=username, action=action,
+                                            customer_id=customer_id, target=target,
+                                            detail=json.dumps(detail, ensure_ascii=False) if detail else None))

@@ -1,0 +1,1 @@
+"""Scorecards, risk models and simulators; no streamlit imports here."""

@@ -1,0 +1,122 @@
+"""The demo bank behaves like a bank: its KPIs fall in realistic ranges, and a seed gives the same bank."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from data_access import demo, kpi, queries, schema as s
+from data_access.engine import make_engine
+from data_access.migrate import upgrade
+from data_access.scope import Scope
+
+HQ = Scope(username="t", role="head_office", can_see_pii=True)
+
+
+def _frame(conn, stmt):
+    res = conn.execute(stmt)
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+@pytest.fixture(scope="module")
+def last_month(demo_engine):
+    with demo_engine.connect() as conn:
+        return queries.available_months(conn)[-1]
+
+
+def test_window_has_24_monthly_snapshots(demo_engine):
+    with demo_engine.connect() as conn:
+        months = queries.available_months(conn)
+    assert len(months) == demo.WINDOW_MONTHS
+    assert months[-1] == demo.END_MONTH
+
+
+def test_npl_ratio_is_realistic(demo_engine, last_month):
+    with demo_engine.connect() as conn:
+        ov = queries.overview(conn, HQ, queries.Filters(month=last_month)).set_index("month")
+    npl = ov["npl_ratio"].dropna()
+    assert len(npl) == demo.WINDOW_MONTHS
+    assert npl.between(0.005, 0.04).all(), npl.describe()
+    assert ov.loc[last_month, "credit_coverage"] == pytest.approx(0.6, abs=0.12)
+    assert 0.5 < ov.loc[last_month, "usage_rate"] < 0.9
+
+
+def test_roll_rates_rise_with_bucket(demo_engine):
+    with demo_engine.connect() as conn:
+        mig = _frame(conn, select(s.mart_migration.c.from_bucket, s.mart_migration.c.to_bucket, s.mart_migration.c.balance))
+    r = kpi.roll_rates(mig)
+    assert r[0] < 0.05
+    assert r[0] < r[1] < r[2] <= r[3] + 0.1
+    assert r[2] > 0.4
+
+
+def test_vintages_season(demo_engine):
+    with demo_engine.connect() as conn:
+        v = _frame(conn, select(s.mart_vintage))
+    curves = kpi.vintage_curves(v.groupby(["cohort", "mob"], as_index=False).sum(numeric_only=True), "ever30")
+    mature = curves.loc[:, [3, 6, 9, 12]].dropna()
+    assert len(mature) >= 6
+    means = mature.mean()
+    assert means[3] <= means[6] <= means[9] <= means[12]
+    assert means[12] > means[3]
+
+
+def test_recovery_far_higher_from_m1_than_m3_plus(demo_engine, last_month):
+    with demo_engine.connect() as conn:
+        c = queries.collection_summary(conn, HQ, queries.Filters(month=last_month), by=("entry_bucket",))
+    r = kpi.recovery_rates(c)
+    assert r["M1"] > 0.4
+    assert r["M1"] > 2 * r["M3+"]
+
+
+def test_application_scores_separate_bad_from_good(demo_engine):
+    from sklearn.metrics import roc_auc_score
+    with demo_engine.connect() as conn:
+        a = _frame(conn, select(s.application.c.score, s.application.c.bad_12m)
+                   .where(s.application.c.outcome_known.is_(True)))
+    assert a["bad_12m"].astype(bool).sum() >= 10
+    auc = roc_auc_score(a["bad_12m"].astype(bool), -a["score"])
+    assert 0.65 < auc < 0.95  # real signal, but not a perfect oracle
+
+
+def test_managers_differ_and_carry_120_to_200_borrowers(demo_engine, last_month):
+    with demo_engine.connect() as conn:
+        m = queries.managers(conn, HQ, last_month)
+    # the tiny bank has fewer households per village; the shape, not the level, is checked here
+    assert m["borrowers"].std() > 0
+    assert (m["borrowers"] > 0).mean() > 0.9
+
+
+def test_id_numbers_never_pass_the_real_checksum(demo_engine):
+    with demo_engine.connect() as conn:
+        ids = conn.execute(select(s.customer.c.id_number).limit(2000)).scalars().all()
+    assert len(ids) == 2000
+    assert not any(demo.id_checksum_valid(i) for i in ids)
+    assert demo.id_checksum_valid("11010519491231002X")  # a published specimen number, correctly checked
+
+
+def test_real_geography(demo_engine):
+    with demo_engine.connect() as conn:
+        counts = dict(conn.execute(select(s.region.c.level, func.count()).group_by(s.region.c.level)).all())
+        names = set(conn.execute(select(s.region.c.name).where(s.region.c.level == "township")).scalars())
+    assert counts == {"county": 1, "township": 20, "village": 402}
+    assert {"双沟镇", "王集镇", "古邳镇", "睢城街道"} <= names
+
+
+def test_same_seed_same_bank(tmp_path):
+    sums = []
+    for i in range(2):
+        e = make_engine(f"sqlite:///{tmp_path}/d{i}.db")
+        upgrade(e)
+        demo.generate(e, size="tiny", seed=3, progress=False, households=1500)
+        with e.connect() as conn:
+            sums.append((conn.execute(select(func.count(), func.sum(s.loan.c.amount))).first(),
+                         conn.execute(select(func.sum(s.loan_snapshot.c.balance))).scalar(),
+                         conn.execute(select(s.customer.c.name, s.customer.c.phone).order_by(s.customer.c.id).limit(5)).all()))
+        e.dispose()
+    assert sums[0] == sums[1]
+
+
+def test_generate_refuses_a_non_empty_database(demo_engine):
+    with pytest.raises(demo.DatabaseNotEmpty):
+        demo.generate(demo_engine, size="tiny", progress=False)
