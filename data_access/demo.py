@@ -202,7 +202,7 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
     if not is_empty(engine):
         raise DatabaseNotEmpty("the database already holds data; the demo bank is generated only into an empty one")
     from tqdm import tqdm
-    steps = len(spec.counties) + 2
+    steps = len(spec.counties) * len(CountyBank.STAGES) + 2
     bar = tqdm(total=steps, desc="demo bank", unit="step", disable=not progress)
     seeds = np.random.SeedSequence(seed).spawn(len(spec.counties) + 1)
     counts: dict[str, int] = {}
@@ -212,9 +212,7 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         _static(conn, counts)
         bar.update(1)
         for i, code in enumerate(spec.counties):
-            bar.set_postfix_str(f"county {code}")
-            CountyBank(conn, code, spec.households_per_county, np.random.default_rng(seeds[i + 1]), ids, counts).build()
-            bar.update(1)
+            CountyBank(conn, code, spec.households_per_county, np.random.default_rng(seeds[i + 1]), ids, counts).build(bar)
         bar.set_postfix_str("users")
         _users(conn, counts)
         bar.update(1)
@@ -296,15 +294,16 @@ class CountyBank:
         _add(self.counts, table.name, bulk_insert(self.conn, table, df))
 
     # ------------------------------------------------------------ build
-    def build(self) -> None:
-        self.regions()
-        self.organisation()
-        self.managers()
-        self.customers()
-        self.loans()
-        self.collections()
-        self.signals_and_tasks()
-        self.activity()
+    STAGES = ("regions", "organisation", "managers", "customers", "loans", "collections", "signals_and_tasks",
+              "activity")
+
+    def build(self, bar=None) -> None:
+        for stage in self.STAGES:
+            if bar is not None:
+                bar.set_postfix_str(f"{self.code} {stage}")
+            getattr(self, stage)()
+            if bar is not None:
+                bar.update(1)
 
     def regions(self) -> None:
         rng = self.rng
@@ -516,17 +515,7 @@ class CountyBank:
         prod_line = np.array([rng.choice(6, p=PRODUCT_BY_SEGMENT[sg]) for sg in seg[li]]) if n_l else np.array([], int)
         limit = np.round(AMOUNT_MEDIAN[seg[li]] * rng.lognormal(0.15, 0.45, n_l) * np.exp(-0.2 * latent[li]), -4)
         limit = np.maximum(limit, 10_000)
-        granted = self.end - rng.integers(0, 36, n_l)
         line_ids = self.ids.take("line", n_l)
-        expires = granted + 36
-        whole_village = self.village["whole_village_credit"].to_numpy()
-        vpos = pd.Series(np.arange(len(self.village)), index=self.village["code"]).loc[c["village_code"].to_numpy()[li]]
-        lines = pd.DataFrame(dict(id=line_ids, customer_id=c["id"].to_numpy()[li], product_id=prod_line + 1,
-                                  limit_amount=limit, granted_on=pd.to_datetime(month_start(granted) + 9),
-                                  expires_on=pd.to_datetime(month_start(expires) + 8),
-                                  status=np.where(expires > self.end, "active", "expired"),
-                                  whole_village=whole_village[vpos.to_numpy()] == "done"))
-        self.write(s.credit_line, lines)
 
         # loan chains: each line holder borrows, renews at maturity (续贷) with some probability, and so on
         active_p = _sigmoid(2.4 - 0.3 * latent[li])
@@ -560,6 +549,24 @@ class CountyBank:
         keep = L_start + terms[L_prod] + 18 >= first  # drop chains that ended long before the history window
         L_line, L_prod, L_start = L_line[keep], L_prod[keep], L_start[keep]
         L_cust = li[L_line]
+        # a line is granted before its first loan and stays valid past its last one (renewed at review);
+        # lines without loans were granted over the last five years, many in whole-village campaigns
+        terms_l = terms[L_prod]
+        first_use = np.full(n_l, 10**9)
+        np.minimum.at(first_use, L_line, L_start)
+        last_end = np.full(n_l, -1)
+        np.maximum.at(last_end, L_line, L_start + terms_l)
+        used = first_use < 10**9
+        granted = np.where(used, first_use - rng.integers(0, 3, n_l), self.end - rng.integers(0, 60, n_l))
+        expires = np.maximum(granted + 36, np.where(used, last_end + 12, 0))
+        whole_village = self.village["whole_village_credit"].to_numpy()
+        vpos = pd.Series(np.arange(len(self.village)), index=self.village["code"]).loc[c["village_code"].to_numpy()[li]]
+        lines = pd.DataFrame(dict(id=line_ids, customer_id=c["id"].to_numpy()[li], product_id=prod_line + 1,
+                                  limit_amount=limit, granted_on=pd.to_datetime(month_start(granted) + 9),
+                                  expires_on=pd.to_datetime(month_start(expires) + 8),
+                                  status=np.where(expires > self.end, "active", "expired"),
+                                  whole_village=whole_village[vpos.to_numpy()] == "done"))
+        self.write(s.credit_line, lines)
 
         # applications: a noisy reading of latent risk; rejected ones create no loan
         n_a = len(L_cust)
@@ -769,8 +776,10 @@ class CountyBank:
         ok = t >= self.w0
         loan_i, t, typ, sev = loan_i[ok], t[ok], typ[ok], sev[ok]
         raised = month_start(t) + rng.integers(0, 28, len(t)).astype("timedelta64[D]")
-        is_open = (t >= self.end - 1) & (L["status"].to_numpy()[loan_i] == "active")
-        closed = np.where(is_open, np.datetime64("NaT"), np.minimum(raised + rng.integers(3, 40, len(t)), self.asof))
+        # a signal is worked off within days to weeks; those not yet closed by the as-of date are open
+        closes = raised + rng.integers(3, 45, len(t))
+        is_open = closes > self.asof
+        closed = np.where(is_open, np.datetime64("NaT"), closes)
         sig_ids = self.ids.take("signal", len(t))
         detail = np.array(["借据逾期", "近3月新增他行授信", "征信显示他行逾期", "存款余额较上月下降超50%", "代发工资收入下降",
                            "涉诉被执行", "担保人出现逾期", "客户经理上报经营异常"])[typ]
@@ -798,11 +807,11 @@ class CountyBank:
         due = np.concatenate([r_due, p_due])
         dil = self.mgr["diligence"].to_numpy()[mgr_i[t_loan]]
         u = rng.random(len(t_loan))
-        lag = np.where(u < dil, -rng.integers(0, 6, len(u)), rng.integers(1, 25, len(u)))
+        # diligent managers finish early or on time; the others late, and some very late
+        lag = np.where(u < dil, -rng.integers(0, 6, len(u)),
+                       np.where(rng.random(len(u)) < 0.7, rng.integers(1, 25, len(u)), rng.integers(30, 120, len(u))))
         done_on = due + lag
         done = done_on <= self.asof
-        # a less diligent manager also leaves some past-due tasks undone
-        done &= ~((rng.random(len(u)) < (1 - dil) * 0.5) & (due <= self.asof) & (due > self.asof - 60))
         results = rng.choice(["经营正常", "已核实风险", "已发起催收", "建议压降额度", "客户失联"], len(u), p=[.62, .15, .1, .08, .05])
         task_ids = self.ids.take("task", len(t_loan))
         tasks = pd.DataFrame(dict(

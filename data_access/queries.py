@@ -140,7 +140,8 @@ def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd
 
     Columns: month, balance, loans, npl_balance, npl_ratio, overdue_ratio, m1_ratio, m2_ratio, m3p_ratio,
     households, households_with_line, households_with_loan, credit_coverage, usage_rate, disbursed_amount,
-    disbursed_loans, recovery_rate, open_warnings, tasks_overdue.
+    disbursed_loans, recovery_rate (cases that entered in the three months before ``month``), open_warnings,
+    tasks_overdue.
     """
     p = portfolio_trend(conn, scope, f, months)
     h = household_trend(conn, scope, f, months)
@@ -158,7 +159,11 @@ def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd
     df["m3p_ratio"] = [kpi.ratio(a + b_, b) for a, b_, b in zip(df["m3_balance"], df["m4_balance"], df["balance"])]
     df["credit_coverage"] = [kpi.credit_coverage(a, b) for a, b in zip(df["households_with_line"], df["households"])]
     df["usage_rate"] = [kpi.usage_rate(a, b) for a, b in zip(df["households_with_loan"], df["households_with_line"])]
-    df["recovery_rate"] = [kpi.ratio(a, b) for a, b in zip(df["recovered_amount"], df["overdue_at_entry"])]
+    # cases need time to be worked: the month's recovery rate is that of cases that entered in the three
+    # months before it (t-3 .. t-1), not of cases opened days ago
+    rec = df["recovered_amount"].shift(1).rolling(3, min_periods=3).sum()
+    due = df["overdue_at_entry"].shift(1).rolling(3, min_periods=3).sum()
+    df["recovery_rate"] = [kpi.ratio(a, b) for a, b in zip(rec, due)]
     return df
 
 
@@ -353,3 +358,35 @@ def managers(conn: Connection, scope: Scope, month: str | None = None) -> pd.Dat
 
 ROW_FUNCTIONS = ("search_customers", "customer_profile", "customer_loans", "village_households", "loan_list",
                  "collection_cases", "managers")
+
+
+# ---------------------------------------------------------------- agency and admin reads
+def agency_league(conn: Connection, scope: Scope, months: int = 12) -> pd.DataFrame:
+    """Agencies ranked by recovery rate over the last ``months`` entry months.
+
+    An agency user sees its own name and every other agency anonymised; head office sees all names.
+    Columns: rank, agency, is_me, cases, overdue_at_entry, recovered_amount, recovery_rate, kept_rate, complaints.
+    """
+    if scope.role not in ("agency", "head_office", "branch_leader", "strategy"):
+        return pd.DataFrame(columns=["rank", "agency", "is_me", "cases", "overdue_at_entry", "recovered_amount",
+                                     "recovery_rate", "kept_rate", "complaints"])
+    mc, a = s.mart_collection, s.agency
+    last = conn.execute(select(func.max(mc.c.entry_month))).scalar()
+    window = _month_window(conn, last, months) if last else []
+    df = _df(conn, select(a.c.id, a.c.name, func.sum(mc.c.cases).label("cases"),
+                          func.sum(mc.c.overdue_at_entry).label("overdue_at_entry"),
+                          func.sum(mc.c.recovered_amount).label("recovered_amount"),
+                          func.sum(mc.c.promised_cases).label("promised"), func.sum(mc.c.kept_cases).label("kept"),
+                          func.sum(mc.c.complaints).label("complaints"))
+             .join(mc, mc.c.agency_id == a.c.id).where(mc.c.entry_month.in_(window)).group_by(a.c.id, a.c.name))
+    df["recovery_rate"] = [kpi.ratio(r, o) for r, o in zip(df["recovered_amount"], df["overdue_at_entry"])]
+    df["kept_rate"] = [kpi.promise_kept_rate(k, p) for k, p in zip(df["kept"], df["promised"])]
+    df = df.sort_values("recovery_rate", ascending=False).reset_index(drop=True)
+    df["rank"] = range(1, len(df) + 1)
+    df["is_me"] = df["id"] == scope.agency_id
+    if scope.role == "agency":
+        df["agency"] = [n if me else f"机构 {chr(64 + r)}" for n, me, r in zip(df["name"], df["is_me"], df["rank"])]
+    else:
+        df["agency"] = df["name"]
+    return df[["rank", "agency", "is_me", "cases", "overdue_at_entry", "recovered_amount", "recovery_rate",
+               "kept_rate", "complaints"]]

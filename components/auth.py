@@ -1,0 +1,154 @@
+"""Login with streamlit-authenticator against the users table, with lock-out and audit.
+
+The library checks the bcrypt hashes and keeps the signed re-login cookie (so
+a browser refresh keeps the user logged in); this module feeds it the users
+table, refuses the library's default cookie key outside demo mode, locks an
+account for a while after repeated failures and writes every login to the
+audit log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import jwt
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from data_access import config, users
+from data_access.demo import ADMIN_PASSWORD, DEMO_PASSWORD
+from data_access.scope import NOBODY, scope_for_user
+
+from .i18n import t
+from .session import connect, engine
+
+DEFAULT_LIBRARY_KEY = "some_key"
+DEMO_COOKIE_KEY = "cockpit-demo-cookie-key-not-for-production"
+
+
+class CookieKeyRefused(RuntimeError):
+    """The cookie key is missing or the library default outside demo mode."""
+
+
+def cookie_settings() -> tuple[str, str, float]:
+    """(cookie name, key, expiry days) from configuration; refuses weak keys outside demo mode."""
+    name = config.setting("COCKPIT_COOKIE_NAME", "credit_cockpit")
+    key = config.setting("COCKPIT_COOKIE_KEY")
+    days = float(config.setting("COCKPIT_COOKIE_DAYS", "1"))
+    if config.demo_mode():
+        return name, key or DEMO_COOKIE_KEY, days
+    if not key or key == DEFAULT_LIBRARY_KEY or key == DEMO_COOKIE_KEY or len(key) < 16:
+        raise CookieKeyRefused(t("login.cookie_key_refused"))
+    return name, key, days
+
+
+@st.cache_data(ttl=20, show_spinner=False)
+def _credentials(url: str) -> dict:
+    with connect() as conn:
+        return users.credentials(conn)
+
+
+def authenticator() -> stauth.Authenticate:
+    name, key, days = cookie_settings()
+    return stauth.Authenticate(_credentials(config.database_url()), name, key, days, auto_hash=False)
+
+
+def _after_login(username: str) -> None:
+    with engine().begin() as conn:
+        st.session_state["scope"] = scope_for_user(conn, username)
+
+
+def login(auth: stauth.Authenticate) -> bool:
+    """Show the login form unless already logged in (session or cookie). True when logged in."""
+    ss = st.session_state
+    if not ss.get("authentication_status"):
+        token = auth.cookie_controller.get_cookie()
+        if token:
+            try:
+                auth.authentication_controller.login(token=token)
+            except Exception:  # noqa: BLE001 - a cookie of a disabled user: fall through to the form
+                ss["authentication_status"] = None
+    if ss.get("authentication_status") and ss.get("username"):
+        with connect() as conn:
+            ss["scope"] = scope_for_user(conn, ss["username"])
+        if ss["scope"] is NOBODY:  # disabled since the cookie was issued
+            ss["authentication_status"] = None
+            return False
+        return True
+    if ss.get("logout"):
+        _write_cookie(None)
+    box = st.empty()
+    with box.container():
+        ok = _login_form(auth)
+    if ok:
+        box.empty()
+        _write_cookie(st.session_state["username"])
+    return ok
+
+
+def _write_cookie(username: str | None) -> None:
+    """Write (or, for None, delete) the signed re-login cookie in the browser.
+
+    The token is the one streamlit-authenticator's cookie model reads back on a refresh (HS256 JWT of
+    username and expiry). It is written by a script in the page itself: the library's cookie component
+    lives in an iframe that a rerun can remove before it has run, which loses the login on refresh.
+    """
+    name, key, days = cookie_settings()
+    if username is None:
+        js = f"document.cookie = '{name}=; path=/; max-age=0; SameSite=Strict';"
+    else:
+        exp = (dt.datetime.now() + dt.timedelta(days=days)).timestamp()
+        token = jwt.encode({"username": username, "exp_date": exp}, key, algorithm="HS256")
+        js = f"document.cookie = '{name}={token}; path=/; max-age={int(days * 86400)}; SameSite=Strict';"
+    st.html(f"<script>{js}</script>", unsafe_allow_javascript=True)
+
+
+def _login_form(auth: stauth.Authenticate) -> bool:
+    left, mid, right = st.columns([1, 1.6, 1])
+    with mid:
+        st.markdown(f"### :material/account_balance: {t('app.title')}")
+        st.caption(t("login.intro"))
+        with st.form("login", clear_on_submit=False):
+            st.subheader(t("login.title"))
+            username = st.text_input(t("login.username"), key="login_username").strip().lower()
+            password = st.text_input(t("login.password"), type="password", key="login_password")
+            submitted = st.form_submit_button(t("login.submit"), type="primary", width="stretch")
+        if submitted and username:
+            with engine().begin() as conn:
+                until = users.locked_until(conn, username)
+            if until:
+                st.error(t("login.locked", until=until.strftime("%H:%M")))
+            else:
+                ok = bool(auth.authentication_controller.login(username, password))
+                with engine().begin() as conn:
+                    users.record_login(conn, username, ok)
+                if ok:
+                    st.session_state["logout"] = None
+                    _after_login(username)
+                    return True
+                st.session_state["authentication_status"] = None
+                st.error(t("login.failed"))
+        if config.demo_mode():
+            with st.expander(t("login.demo_users"), expanded=True):
+                st.markdown(t("login.demo_hint", pw=f"`{DEMO_PASSWORD}`", admin_pw=f"`{ADMIN_PASSWORD}`"))
+                st.markdown("`hq_wang` 总行(可见敏感信息) · `hq_li` 总行 · `branch01`…`branch12` 支行行长 · "
+                            "`strategy_chen` 策略 · `agency1`…`agency6` 委外机构 · `admin` 管理员")
+    return False
+
+
+def _do_logout(auth: stauth.Authenticate) -> None:
+    username = st.session_state.get("username")
+    auth.authentication_controller.logout()
+    with engine().begin() as conn:
+        users.audit(conn, username or "?", "logout")
+    for k in ("scope", "username", "name", "roles"):
+        st.session_state.pop(k, None)
+    st.session_state["authentication_status"] = None
+    st.session_state["logout"] = True  # the login run that follows deletes the cookie in the browser
+
+
+def logout_button(auth: stauth.Authenticate) -> None:
+    st.sidebar.button(t("login.logout"), key="logout_btn", width="stretch", on_click=_do_logout, args=(auth,))
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now()

@@ -1,0 +1,84 @@
+"""One way to format money, rates, counts and months (pure functions, unit-tested)."""
+from __future__ import annotations
+
+import math
+
+from .i18n import translate
+
+WAN = 10_000
+YI = 100_000_000
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def money_unit(value: float) -> tuple[float, str]:
+    """Pick 元, 万元 or 亿元 for a magnitude: (divisor, unit key)."""
+    a = abs(value)
+    if a >= YI:
+        return YI, "unit.yi"
+    if a >= WAN:
+        return WAN, "unit.wan"
+    return 1, "unit.yuan"
+
+
+EN_UNITS = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
+
+
+def money(value: float | None, lang: str = "zh", digits: int | None = None) -> str:
+    """Chinese: 12345678 → '1,234.57 万元', 3.2e9 → '32.00 亿元', 850 → '850 元'.
+    English: the same amounts as '¥12.35 M', '¥3.20 bn', '¥850'."""
+    if _missing(value):
+        return "—"
+    if lang == "en":
+        for div, unit in EN_UNITS:
+            if abs(value) >= div:
+                return f"¥{value / div:,.{2 if digits is None else digits}f} {unit}"
+        return f"¥{value:,.0f}"
+    div, unit = money_unit(value)
+    if digits is None:
+        digits = 0 if div == 1 else 2
+    return f"{value / div:,.{digits}f} {translate(unit, lang)}"
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    """0.01234 → '1.23%'."""
+    if _missing(value):
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+def count(value: float | None) -> str:
+    if _missing(value):
+        return "—"
+    return f"{int(round(value)):,}"
+
+
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    """A relative change: +1.2% / −0.5%."""
+    if _missing(value):
+        return "—"
+    return f"{value * 100:+.{digits}f}%".replace("-", "−")
+
+
+def signed_pp(value: float | None, digits: int = 2) -> str:
+    """A change of a rate in percentage points."""
+    if _missing(value):
+        return "—"
+    return f"{value:+.{digits}f}pp".replace("-", "−")
+
+
+def month_label(month: str, lang: str = "zh") -> str:
+    """'2026-10' → '2026年10月' or 'Oct 2026'."""
+    y, m = month.split("-")
+    if lang == "zh":
+        return f"{y}年{int(m)}月"
+    names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    return f"{names[int(m) - 1]} {y}"
+
+
+def prev_month(month: str, n: int = 1) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    idx = y * 12 + m - 1 - n
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"

@@ -1,0 +1,37 @@
+"""One translation mechanism: a JSON catalogue per language, looked up by key.
+
+Pages never branch on the language; they call ``t("kpi.balance")``. The
+current language lives in the URL (``?lang=en``) so a refresh keeps it.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANG = "zh"
+_DIR = Path(__file__).resolve().parent / "locales"
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> dict[str, str]:
+    with (_DIR / f"{lang}.json").open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def translate(key: str, lang: str, **kwargs) -> str:
+    """The text of ``key`` in ``lang`` (falling back to Chinese, then to the key itself)."""
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANG).get(key) or key
+    return text.format(**kwargs) if kwargs else text
+
+
+def current_lang() -> str:
+    import streamlit as st
+    lang = st.session_state.get("lang") or st.query_params.get("lang") or DEFAULT_LANG
+    return lang if lang in LANGUAGES else DEFAULT_LANG
+
+
+def t(key: str, **kwargs) -> str:
+    """Translate ``key`` into the current user's language."""
+    return translate(key, current_lang(), **kwargs)

@@ -1,0 +1,60 @@
+"""The page registry: which role may open which page, grouped into sections.
+
+``app.py`` builds ``st.navigation`` from it; every page calls ``guard`` first,
+so a page opened directly (URL or ``switch_page``) by a role that may not see
+it stops with a message, whatever the navigation showed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from .i18n import t
+from .session import scope
+
+SECTIONS = ("section.overview", "section.risk", "section.collection", "section.team", "section.strategy",
+            "section.system")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    path: str
+    section: str
+    icon: str
+    roles: tuple[str, ...]
+    url_path: str
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "pages/overview.py", "section.overview", ":material/dashboard:", ("head_office", "branch_leader", "strategy"),
+             "overview"),
+    PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
+    PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
+)
+
+
+def pages_for(role: str) -> list[PageSpec]:
+    return [p for p in PAGES if role in p.roles]
+
+
+def build(role: str):
+    """``st.navigation`` with only the pages ``role`` may open, in their sections."""
+    sections: dict[str, list] = {}
+    specs = pages_for(role)
+    for i, p in enumerate(specs):
+        sections.setdefault(t(p.section), []).append(
+            st.Page(p.path, title=t(f"page.{p.key}"), icon=p.icon, url_path=p.url_path, default=i == 0))
+    ordered = {t(s): sections[t(s)] for s in SECTIONS if t(s) in sections}
+    return st.navigation(ordered, expanded=True)
+
+
+def guard(page_key: str) -> None:
+    """Stop the page unless the logged-in role may open it."""
+    spec = next(p for p in PAGES if p.key == page_key)
+    role = scope().role
+    if role not in spec.roles:
+        st.warning(t("guard.denied", role=t(f"role.{role}") if role in ("head_office", "branch_leader", "strategy",
+                                                                             "agency", "admin") else role))
+        st.stop()

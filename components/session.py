@@ -1,0 +1,101 @@
+"""The app's connection to the data layer: cached engine, data version, scoped cached reads, error guard."""
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from data_access import marts, queries
+from data_access.config import database_url
+from data_access.engine import DatabaseUnavailable, get_engine
+from data_access.scope import NOBODY, Scope
+
+log = logging.getLogger("cockpit")
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str):
+    return get_engine(url)
+
+
+def engine():
+    """One engine per configured URL per process (pool_pre_ping lets it recover after an outage)."""
+    return _engine(database_url())
+
+
+@contextmanager
+def connect():
+    with engine().connect() as conn:
+        yield conn
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _data_version(url: str) -> str:
+    with connect() as conn:
+        return marts.data_version(conn)
+
+
+def data_version() -> str:
+    """The data version of the configured database (cached a few seconds)."""
+    return _data_version(database_url())
+
+
+def scope() -> Scope:
+    """The logged-in user's scope (NOBODY before login)."""
+    return st.session_state.get("scope", NOBODY)
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=2000)
+def _cached(fn_name: str, version: str, sc: Scope, args: tuple, kwargs: tuple):
+    fn = getattr(queries, fn_name)
+    with connect() as conn:
+        return fn(conn, sc, *args, **dict(kwargs))
+
+
+def read(fn, *args, **kwargs):
+    """Call a scoped ``data_access.queries`` function with the user's scope, cached per data version."""
+    return _cached(fn.__name__, data_version(), scope(), args, tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _months(version: str) -> list[str]:
+    with connect() as conn:
+        return queries.available_months(conn)
+
+
+def months() -> list[str]:
+    return _months(data_version())
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _products(version: str):
+    with connect() as conn:
+        return queries.products(conn)
+
+
+def products():
+    return _products(data_version())
+
+
+def db_reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def guarded(body) -> None:
+    """Run a page body; a database outage gets the unavailable panel, anything else a logged error panel."""
+    from .panels import error_panel, unavailable
+    try:
+        body()
+    except (DatabaseUnavailable, OperationalError, DBAPIError) as exc:
+        log.warning("database unavailable: %s", db_reason(exc))
+        engine().dispose()
+        unavailable(db_reason(exc))
+    except Exception:  # noqa: BLE001 - users get a reference, the log gets the trace
+        ref = uuid.uuid4().hex[:8]
+        log.exception("page error ref=%s user=%s", ref, scope().username)
+        error_panel(ref)

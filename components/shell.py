@@ -1,0 +1,85 @@
+"""The frame around every page: page config, language switch, login gate, user badge, navigation."""
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from . import auth, navigation
+from .i18n import LANGUAGES, current_lang, t
+from .session import connect, guarded, scope
+from .theme import CSS
+
+FAVICON = Path(__file__).resolve().parent / "favicon.png"
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def configure() -> None:
+    st.set_page_config(page_title="信贷管理驾驶舱 Credit Cockpit", page_icon=str(FAVICON), layout="wide",
+                       initial_sidebar_state="expanded")
+    st.markdown(CSS, unsafe_allow_html=True)
+
+
+def language_switch() -> None:
+    lang = current_lang()
+    choice = st.sidebar.segmented_control(t("lang.label"), list(LANGUAGES), default=lang, key="lang_switch",
+                                          format_func=LANGUAGES.get)
+    if choice and choice != lang:
+        st.session_state["lang"] = choice
+        st.query_params["lang"] = choice
+        st.rerun()
+    st.session_state["lang"] = lang
+
+
+def scope_label() -> str:
+    sc = scope()
+    role = t(f"role.{sc.role}")
+    if sc.role == "branch_leader":
+        from data_access import queries
+        with connect() as conn:
+            names = queries.branches(conn, sc)["name"].tolist()
+        return f"{role} · {'、'.join(names)}"
+    if sc.role == "agency":
+        from sqlalchemy import select
+        from data_access.schema import agency
+        with connect() as conn:
+            name = conn.execute(select(agency.c.name).where(agency.c.id == sc.agency_id)).scalar()
+        return f"{role} · {name}"
+    if sc.role in ("head_office", "strategy"):
+        return f"{role} · {t('scope.whole_bank')}"
+    return role
+
+
+def user_badge() -> None:
+    name = st.session_state.get("name") or scope().username
+    st.sidebar.markdown(f'<div class="user-badge"><b>{html.escape(str(name))}</b><br>{html.escape(scope_label())}</div>',
+                        unsafe_allow_html=True)
+
+
+def run() -> None:
+    """Log in, then build the role's navigation and run the chosen page."""
+    configure()
+    language_switch()
+    try:
+        auth.cookie_settings()
+    except auth.CookieKeyRefused as exc:
+        st.error(str(exc), icon=":material/lock:")
+        st.stop()
+    state: dict = {}
+
+    def gate() -> None:
+        state["auth"] = auth.authenticator()
+        state["ok"] = auth.login(state["auth"])
+    guarded(gate)
+    if not state.get("ok"):
+        # a hidden one-page navigation keeps Streamlit from listing the pages/ folder to anonymous visitors
+        st.navigation([st.Page(lambda: None, title=t("login.title"), url_path="login")], position="hidden")
+        st.stop()
+    page = navigation.build(scope().role)
+    st.sidebar.caption(t("app.title"))
+    user_badge()
+    auth.logout_button(state["auth"])
+    guarded(page.run)

@@ -1,0 +1,31 @@
+"""One look: fonts that render Chinese, risk colours, and the page's small CSS touches."""
+from __future__ import annotations
+
+FONT_STACK = ("'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', "
+              "'WenQuanYi Micro Hei', 'Helvetica Neue', Arial, sans-serif")
+PRIMARY = "#1f5fa8"
+GOOD = "#1a9850"
+BAD = "#d73027"
+NEUTRAL = "#6b7280"
+# five categories and DPD buckets: from calm to alarming, the same everywhere
+CLASS5_COLORS = {1: "#4daf4a", 2: "#fdd835", 3: "#fb8c00", 4: "#e53935", 5: "#7b1fa2"}
+BUCKET_COLORS = {0: "#4daf4a", 1: "#fdd835", 2: "#fb8c00", 3: "#e53935", 4: "#7b1fa2"}
+SERIES = ["#1f5fa8", "#e8793a", "#2a9d8f", "#9c6ade", "#c9a227", "#5c7080"]
+
+CSS = f"""
+<style>
+html, body, [class*="css"] {{ font-family: {FONT_STACK}; }}
+.kpi-card {{ border: 1px solid #e5e7eb; border-radius: 10px; padding: 10px 14px; background: #ffffff;
+            min-height: 112px; box-shadow: 0 1px 2px rgba(0,0,0,0.04); }}
+.kpi-label {{ color: #4b5563; font-size: 0.85rem; margin-bottom: 2px; }}
+.kpi-value {{ font-size: 1.55rem; font-weight: 650; color: #111827; line-height: 1.3; white-space: nowrap; }}
+.kpi-delta {{ font-size: 0.8rem; margin-top: 4px; }}
+.kpi-delta span {{ margin-right: 10px; white-space: nowrap; }}
+.kpi-good {{ color: {GOOD}; }} .kpi-bad {{ color: {BAD}; }} .kpi-flat {{ color: {NEUTRAL}; }}
+.user-badge {{ background: #eef4fb; border-radius: 8px; padding: 8px 10px; font-size: 0.9rem; line-height: 1.5; }}
+.attention-item {{ border-left: 4px solid {BAD}; background: #fff7f5; padding: 6px 10px; margin-bottom: 6px;
+                   border-radius: 4px; font-size: 0.92rem; }}
+.attention-item.warn {{ border-left-color: #fb8c00; background: #fffaf0; }}
+.block-container {{ padding-top: 2.2rem; }}
+</style>
+"""

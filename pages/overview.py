@@ -1,0 +1,85 @@
+"""驾驶舱总览 Overview: headline KPIs with MoM / YoY, 24-month trends, branch league, today's attention list."""
+import streamlit as st
+
+from components import charts, navigation
+from components.attention import attention_list, league_style
+from components.filters import filter_bar
+from components.formatting import count, money, month_label, pct, prev_month
+from components.i18n import current_lang, t
+from components.kpi_cards import Kpi, kpi_row
+from components.panels import empty_state
+from components.session import read
+from components.shell import scope_label
+from components.tables import Col, table
+from data_access import kpi, queries
+
+navigation.guard("overview")
+lang = current_lang()
+st.title(t("page.overview"))
+f = filter_bar()
+if f is None:
+    empty_state("db.empty")
+    st.stop()
+st.caption(t("overview.caption", scope=scope_label(), month=month_label(f.month, lang)))
+
+ov = read(queries.overview, f).set_index("month")
+if ov.empty or ov.loc[f.month, "balance"] == 0:
+    empty_state()
+    st.stop()
+cur = ov.loc[f.month]
+prev = ov.loc[prev_month(f.month)] if prev_month(f.month) in ov.index else None
+ago = ov.loc[prev_month(f.month, 12)] if prev_month(f.month, 12) in ov.index else None
+
+
+def rel(col):
+    return (kpi.change(cur[col], prev[col]) if prev is not None else None,
+            kpi.change(cur[col], ago[col]) if ago is not None else None)
+
+
+def pp(col):
+    return (kpi.change_pp(cur[col], prev[col]) if prev is not None else None,
+            kpi.change_pp(cur[col], ago[col]) if ago is not None else None)
+
+
+cards = [
+    Kpi(t("kpi.balance"), money(cur["balance"], lang), *rel("balance"), "rel", True, t("kpi.help.balance")),
+    Kpi(t("kpi.borrowers"), f"{count(cur['households_with_loan'])} {t('unit.households')}".strip(), *rel("households_with_loan"),
+        "rel", True, t("kpi.help.borrowers")),
+    Kpi(t("kpi.coverage"), pct(cur["credit_coverage"], 1), *pp("credit_coverage"), "pp", True, t("kpi.help.coverage")),
+    Kpi(t("kpi.usage"), pct(cur["usage_rate"], 1), *pp("usage_rate"), "pp", True, t("kpi.help.usage")),
+    Kpi(t("kpi.disbursed"), money(cur["disbursed_amount"], lang), *rel("disbursed_amount"), "rel", True,
+        t("kpi.help.disbursed")),
+    Kpi(t("kpi.npl_ratio"), pct(cur["npl_ratio"]), *pp("npl_ratio"), "pp", False, t("kpi.help.npl_ratio")),
+    Kpi(t("kpi.m1_ratio"), pct(cur["m1_ratio"]), *pp("m1_ratio"), "pp", False, t("kpi.help.m1_ratio")),
+    Kpi(t("kpi.m2_ratio"), pct(cur["m2_ratio"]), *pp("m2_ratio"), "pp", False, t("kpi.help.m2_ratio")),
+    Kpi(t("kpi.m3p_ratio"), pct(cur["m3p_ratio"]), *pp("m3p_ratio"), "pp", False, t("kpi.help.m3p_ratio")),
+    Kpi(t("kpi.recovery"), pct(cur["recovery_rate"], 1), *pp("recovery_rate"), "pp", True, t("kpi.help.recovery")),
+    Kpi(t("kpi.open_warnings"), f"{count(cur['open_warnings'])} {t('unit.items')}".strip(), *rel("open_warnings"), "rel", False,
+        t("kpi.help.open_warnings")),
+    Kpi(t("kpi.tasks_overdue"), f"{count(cur['tasks_overdue'])} {t('unit.items')}".strip(), *rel("tasks_overdue"), "rel", False,
+        t("kpi.help.tasks_overdue")),
+]
+kpi_row(cards[:6], per_row=6)
+kpi_row(cards[6:], per_row=6)
+
+st.subheader(t("overview.trend"))
+trend = ov.reset_index()
+c1, c2, c3 = st.columns(3)
+c1.plotly_chart(charts.balance_npl_chart(trend, lang), width="stretch", key="ch_balance")
+c2.plotly_chart(charts.overdue_chart(trend, lang), width="stretch", key="ch_overdue")
+c3.plotly_chart(charts.coverage_chart(trend, lang), width="stretch", key="ch_coverage")
+
+left, right = st.columns([2.2, 1])
+with left:
+    st.subheader(t("overview.league"))
+    league = read(queries.branch_league, f.month, prev_month(f.month), prev_month(f.month, 12))
+    table(league, {"branch": Col("league.branch"), "balance": Col("league.balance", "money_wan"),
+                   "growth_mom": Col("league.growth_mom", "change"), "growth_yoy": Col("league.growth_yoy", "change"),
+                   "npl_ratio": Col("league.npl_ratio", "rate"), "npl_change_pp": Col("league.npl_change", "pp"),
+                   "overdue_ratio": Col("league.overdue_ratio", "rate"), "recovery_rate": Col("league.recovery", "rate"),
+                   "households_with_loan": Col("league.borrowers", "count"),
+                   "tasks_overdue": Col("league.tasks_overdue", "count")},
+          name=f"branch_league_{f.month}", styler=league_style, height="fit")
+with right:
+    st.subheader(t("overview.attention"))
+    attention_list(f, league)

@@ -1,0 +1,191 @@
+"""The app through Streamlit's AppTest: every role's navigation, every page, access control, cookie key."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.navigation import PAGES
+from data_access import kpi, queries
+from data_access.scope import scope_for_user
+
+APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
+               "admin": "admin"}
+EXPECTED_PAGES = {"head_office": {"overview"}, "branch_leader": {"overview"}, "strategy": {"overview"},
+                  "agency": {"agency"}, "admin": {"data_admin"}}
+
+
+@pytest.fixture(scope="module")
+def app_env(demo_engine):
+    url = demo_engine.url.render_as_string(hide_password=False)
+    old = {k: os.environ.get(k) for k in ("COCKPIT_DATABASE_URL", "COCKPIT_DEMO_MODE", "COCKPIT_COOKIE_KEY")}
+    os.environ.update(COCKPIT_DATABASE_URL=url, COCKPIT_DEMO_MODE="1")
+    os.environ.pop("COCKPIT_COOKIE_KEY", None)
+    from data_access.engine import get_engine
+    get_engine.cache_clear()
+    yield demo_engine
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_engine.cache_clear()
+
+
+def logged_in(username: str, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_login_form_for_anonymous_visitor(app_env):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert {ti.key for ti in at.text_input} >= {"login_username", "login_password"}
+    assert not at.title  # no page content before login
+
+
+def test_login_with_password_then_wrong_password_locks(app_env):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="login_username").input("hq_li")
+    at.text_input(key="login_password").input("Demo@2026")
+    at.button[0].click().run()
+    assert not at.exception and not errors(at)
+    assert at.title[0].value == "驾驶舱总览"
+    # five wrong passwords lock the account, and then even the right one is refused
+    for _ in range(5):
+        bad = AppTest.from_file(APP, default_timeout=60).run()
+        bad.text_input(key="login_username").input("strategy_chen")
+        bad.text_input(key="login_password").input("wrong-password")
+        bad.button[0].click().run()
+        assert any("不正确" in e for e in errors(bad)) or any("锁定" in e for e in errors(bad))
+    right = AppTest.from_file(APP, default_timeout=60).run()
+    right.text_input(key="login_username").input("strategy_chen")
+    right.text_input(key="login_password").input("Demo@2026")
+    right.button[0].click().run()
+    assert any("锁定" in e for e in errors(right))
+    assert not right.title
+    from sqlalchemy import update
+    from data_access.schema import app_user
+    with app_env.begin() as conn:
+        conn.execute(update(app_user).where(app_user.c.username == "strategy_chen").values(locked_until=None))
+
+
+@pytest.mark.parametrize("role", list(ROLES_USERS))
+def test_each_role_gets_exactly_its_pages(app_env, role):
+    at = logged_in(ROLES_USERS[role])
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    allowed = {p.key for p in PAGES if role in p.roles}
+    assert allowed == EXPECTED_PAGES[role]
+    for p in PAGES:
+        if p.key in allowed:
+            page = logged_in(ROLES_USERS[role], p.path)
+            assert not page.exception and not errors(page), (role, p.key, errors(page))
+            assert page.title, (role, p.key)
+            continue
+        # not in the role's navigation: switch_page cannot reach it ...
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            logged_in(ROLES_USERS[role], p.path)
+        # ... and the page file run directly with the role's scope stops with a message, showing no data
+        with app_env.connect() as conn:
+            sc = scope_for_user(conn, ROLES_USERS[role])
+        direct = AppTest.from_file(os.path.join(os.path.dirname(APP), p.path), default_timeout=60)
+        direct.session_state["scope"] = sc
+        direct.run()
+        assert not direct.exception
+        assert any("无权" in w.value for w in direct.warning), (role, p.key)
+        assert not direct.get("plotly_chart") and not direct.dataframe and not direct.title
+
+
+@pytest.mark.parametrize("user", ["hq_wang", "branch01"])
+def test_overview_figures_match_kpi_functions(app_env, user):
+    at = logged_in(user, "pages/overview.py")
+    assert not at.exception and not errors(at)
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        month = queries.available_months(conn)[-1]
+        ov = queries.overview(conn, sc, queries.Filters(month=month)).set_index("month").loc[month]
+    from components.formatting import money, pct
+    cards = " ".join(m.value for m in at.markdown)
+    assert money(ov["balance"]) in cards
+    assert pct(kpi.npl_ratio(ov["npl_balance"], ov["balance"])) in cards
+    assert pct(ov["credit_coverage"], 1) in cards
+    assert f"{int(ov['households_with_loan']):,}" in cards
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_branch_leader_filter_offers_only_own_branch(app_env):
+    at = logged_in("branch01", "pages/overview.py")
+    with app_env.connect() as conn:
+        own = scope_for_user(conn, "branch01").branch_ids
+    assert set(at.selectbox(key="f_branch").options) == {queries_branch_name(app_env, b) for b in own}
+
+
+def queries_branch_name(engine, branch_id):
+    from sqlalchemy import select
+    from data_access.schema import org_unit
+    with engine.connect() as conn:
+        return conn.execute(select(org_unit.c.name).where(org_unit.c.id == branch_id)).scalar()
+
+
+def test_english_switch(app_env):
+    at = logged_in("hq_wang")
+    at.session_state["lang"] = "en"
+    at.run()
+    assert at.title[0].value == "Cockpit overview"
+    assert not errors(at)
+
+
+def test_filter_matching_nothing_shows_empty_state(app_env):
+    at = logged_in("hq_wang", "pages/overview.py")
+    # the online product for salaried customers in a branch may hold nothing in an early month: force an empty one
+    at.selectbox(key="f_month").select(at.selectbox(key="f_month").options[-1]).run()
+    at.selectbox(key="f_product").select_index(len(at.selectbox(key="f_product").options) - 1).run()
+    assert not at.exception and not errors(at)
+
+
+def test_default_cookie_key_refused_outside_demo_mode(app_env):
+    os.environ["COCKPIT_DEMO_MODE"] = "0"
+    try:
+        for key in (None, "some_key", "short"):
+            if key is None:
+                os.environ.pop("COCKPIT_COOKIE_KEY", None)
+            else:
+                os.environ["COCKPIT_COOKIE_KEY"] = key
+            at = AppTest.from_file(APP, default_timeout=60).run()
+            assert any("COCKPIT_COOKIE_KEY" in e for e in errors(at)), key
+            assert not at.text_input  # no login form with a weak key
+        os.environ["COCKPIT_COOKIE_KEY"] = "a-long-and-random-production-key-123"
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not errors(at) and any(ti.key == "login_username" for ti in at.text_input)
+    finally:
+        os.environ["COCKPIT_DEMO_MODE"] = "1"
+        os.environ.pop("COCKPIT_COOKIE_KEY", None)
+
+
+def test_database_down_shows_panel_and_recovers(app_env, tmp_path):
+    good = os.environ["COCKPIT_DATABASE_URL"]
+    from data_access.engine import get_engine
+    os.environ["COCKPIT_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    get_engine.cache_clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception
+        assert any("数据库暂时无法连接" in e for e in errors(at))
+    finally:
+        os.environ["COCKPIT_DATABASE_URL"] = good
+        get_engine.cache_clear()
+    at = logged_in("hq_wang")
+    assert not errors(at) and at.title

@@ -1,0 +1,80 @@
+"""Pure UI helpers: formatting, translation catalogues, KPI card colours, chart builders."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from components import charts, formatting as fmt
+from components.i18n import catalogue, translate
+from components.kpi_cards import Kpi, delta_class, kpi_card_html
+
+
+@pytest.mark.parametrize("value,lang,expected", [
+    (850, "zh", "850 元"), (12_345_678, "zh", "1,234.57 万元"), (3.2e9, "zh", "32.00 亿元"),
+    (850, "en", "¥850"), (12_345_678, "en", "¥12.35 M"), (3.2e9, "en", "¥3.20 bn"), (None, "zh", "—"),
+    (math.nan, "en", "—")])
+def test_money(value, lang, expected):
+    assert fmt.money(value, lang) == expected
+
+
+def test_rates_and_months():
+    assert fmt.pct(0.01234) == "1.23%"
+    assert fmt.pct(0.5, 1) == "50.0%"
+    assert fmt.signed_pct(-0.012) == "−1.2%"
+    assert fmt.signed_pp(0.25) == "+0.25pp"
+    assert fmt.month_label("2026-03", "zh") == "2026年3月"
+    assert fmt.month_label("2026-03", "en") == "Mar 2026"
+    assert fmt.prev_month("2026-01") == "2025-12"
+    assert fmt.prev_month("2026-10", 12) == "2025-10"
+
+
+def test_catalogues_have_the_same_keys_and_placeholders():
+    zh, en = catalogue("zh"), catalogue("en")
+    assert set(zh) == set(en)
+    import string
+    for k in zh:
+        names = lambda s: {f[1] for f in string.Formatter().parse(s) if f[1]}
+        assert names(zh[k]) == names(en[k]), k
+    assert translate("no.such.key", "en") == "no.such.key"
+
+
+@pytest.mark.parametrize("change,good_up,kind,expected", [
+    (0.01, True, "rel", "kpi-good"), (-0.01, True, "rel", "kpi-bad"), (0.3, False, "pp", "kpi-bad"),
+    (-0.3, False, "pp", "kpi-good"), (0.001, False, "pp", "kpi-flat"), (None, True, "rel", "kpi-flat"),
+    (0.5, None, "rel", "kpi-flat")])
+def test_delta_colour_follows_what_is_good_for_a_bank(change, good_up, kind, expected):
+    assert delta_class(change, good_up, kind) == expected
+
+
+def test_kpi_card_shows_both_deltas():
+    html = kpi_card_html(Kpi("不良率", "1.35%", 0.12, -0.3, "pp", False), "环比", "同比")
+    assert "环比 ▲ +0.12pp" in html and "同比 ▼ −0.30pp" in html
+    assert html.count("kpi-bad") == 1 and html.count("kpi-good") == 1
+
+
+@pytest.fixture
+def trend():
+    months = [f"2026-{m:02d}" for m in range(1, 7)]
+    return pd.DataFrame({"month": months, "balance": [4e9, 4.1e9, 4.2e9, 4.3e9, 4.4e9, 4.5e9],
+                         "npl_ratio": [0.012, 0.013, 0.014, 0.013, 0.012, 0.012], "m1_ratio": [0.01] * 6,
+                         "m2_ratio": [0.003] * 6, "m3p_ratio": [0.015] * 6, "credit_coverage": [0.55] * 6,
+                         "usage_rate": [0.78] * 6})
+
+
+@pytest.mark.parametrize("builder", [charts.balance_npl_chart, charts.overdue_chart, charts.coverage_chart])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_chart_has_title_axis_units_and_named_series(builder, lang, trend):
+    fig = builder(trend, lang)
+    assert fig.layout.title.text
+    assert fig.layout.yaxis.title.text and ("%" in fig.layout.yaxis.title.text or "亿" in fig.layout.yaxis.title.text
+                                            or "100M" in fig.layout.yaxis.title.text)
+    assert all(tr.name for tr in fig.data) and len(fig.data) >= 2
+    assert fig.layout.legend.orientation == "h"
+
+
+def test_balance_chart_values_in_yi_and_percent(trend):
+    fig = charts.balance_npl_chart(trend, "zh")
+    assert list(fig.data[0].y) == pytest.approx([40, 41, 42, 43, 44, 45])
+    assert list(fig.data[1].y) == pytest.approx([1.2, 1.3, 1.4, 1.3, 1.2, 1.2])
