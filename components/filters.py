@@ -1,4 +1,5 @@
-"""The filter bar: month, branch, product, segment — offering only what the user's scope covers."""
+"""The filter bar: month, branch → township → village, product, segment — offering only what the user's scope
+covers. Choices persist across pages in session state."""
 from __future__ import annotations
 
 import streamlit as st
@@ -9,36 +10,63 @@ from .formatting import month_label
 from .i18n import current_lang, t
 from .session import months, products, read
 
+ALL = ("month", "branch", "township", "village", "product", "segment")
 
-def filter_bar(show: tuple[str, ...] = ("month", "branch", "product", "segment")) -> queries.Filters | None:
+
+def _select(label_key: str, options: list, names: dict, key: str, disabled: bool = False, help: str | None = None):
+    """A selectbox whose first option may be None ("all"); drops a remembered choice no longer offered."""
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+    return st.selectbox(t(label_key), options, key=key, disabled=disabled, help=help,
+                        format_func=lambda v, n=names: t("filter.all") if v is None else n[v])
+
+
+def filter_bar(show: tuple[str, ...] = ALL) -> queries.Filters | None:
     """Render the bar; returns the chosen Filters, or None when there is no data at all."""
     available = months()
     if not available:
         return None
     lang = current_lang()
-    cols = st.columns(len(show))
-    values = {}
-    for col, what in zip(cols, show):
-        with col:
-            if what == "month":
-                values["month"] = st.selectbox(t("filter.month"), list(reversed(available)), key="f_month",
-                                               format_func=lambda m: month_label(m, lang))
-            elif what == "branch":
-                br = read(queries.branches)
-                options = [None] + list(br["id"]) if len(br) != 1 else list(br["id"])
-                names = dict(zip(br["id"], br["name"]))
-                if st.session_state.get("f_branch") not in options:
-                    st.session_state.pop("f_branch", None)
-                values["branch_id"] = st.selectbox(t("filter.branch"), options, key="f_branch",
-                                                   format_func=lambda b, n=names: t("filter.all") if b is None else n[b])
-            elif what == "product":
-                pr = products()
-                names = dict(zip(pr["id"], pr["name"]))
-                values["product_id"] = st.selectbox(t("filter.product"), [None] + list(pr["id"]), key="f_product",
-                                                    format_func=lambda p, n=names: t("filter.all") if p is None else n[p])
-            elif what == "segment":
-                values["segment"] = st.selectbox(t("filter.segment"), [None] + list(queries.SEGMENTS), key="f_segment",
-                                                 format_func=lambda s: t("filter.all") if s is None else t(f"segment.{s}"))
-    month = values.pop("month", available[-1])
-    return queries.Filters(month=month, **{k: (int(v) if k != "segment" and v is not None else v)
-                                           for k, v in values.items()})
+    cols = iter(st.columns(len(show)))
+    v: dict = {}
+    if "month" in show:
+        with next(cols):
+            v["month"] = st.selectbox(t("filter.month"), list(reversed(available)), key="f_month",
+                                      format_func=lambda m: month_label(m, lang))
+    if "branch" in show:
+        br = read(queries.branches)
+        options = list(br["id"]) if len(br) == 1 else [None] + list(br["id"])
+        with next(cols):
+            v["branch_id"] = _select("filter.branch", options, dict(zip(br["id"], br["name"])), "f_branch")
+    if "township" in show:
+        tw = read(queries.townships, v.get("branch_id"))
+        with next(cols):
+            v["township_code"] = _select("filter.township", [None] + list(tw["code"]), dict(zip(tw["code"], tw["name"])),
+                                         "f_township")
+    if "village" in show:
+        vl = read(queries.villages, v["township_code"]) if v.get("township_code") else None
+        with next(cols):
+            v["village_code"] = _select("filter.village", [None] + ([] if vl is None else list(vl["code"])),
+                                        {} if vl is None else dict(zip(vl["code"], vl["name"])), "f_village",
+                                        disabled=vl is None)
+    geographic = bool(v.get("township_code") or v.get("village_code"))
+    if "product" in show:
+        pr = products()
+        with next(cols):
+            v["product_id"] = _select("filter.product", [None] + list(pr["id"]), dict(zip(pr["id"], pr["name"])),
+                                      "f_product", disabled=geographic, help=t("filter.geo_help") if geographic else None)
+    if "segment" in show:
+        with next(cols):
+            v["segment"] = _select("filter.segment", [None] + list(queries.SEGMENTS),
+                                   {sg: t(f"segment.{sg}") for sg in queries.SEGMENTS}, "f_segment",
+                                   disabled=geographic, help=t("filter.geo_help") if geographic else None)
+    if geographic:
+        v["product_id"] = v["segment"] = None
+    month = v.pop("month", available[-1])
+    return queries.Filters(month=month, branch_id=_int(v.get("branch_id")), product_id=_int(v.get("product_id")),
+                           segment=v.get("segment"), township_code=v.get("township_code"),
+                           village_code=v.get("village_code"))
+
+
+def _int(x):
+    return None if x is None else int(x)

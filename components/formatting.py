@@ -79,6 +79,6 @@ def month_label(month: str, lang: str = "zh") -> str:
 
 
 def prev_month(month: str, n: int = 1) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    idx = y * 12 + m - 1 - n
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+    """The month ``n`` months before ``month``."""
+    from data_access.queries import shift_month
+    return shift_month(month, -n)

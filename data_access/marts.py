@@ -87,43 +87,50 @@ LEFT JOIN (SELECT loan_id, MIN(CASE WHEN bucket >= 2 THEN mob END) AS f30,
 GROUP BY b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id
 """
 
-VILLAGE = """
-INSERT INTO mart_village (month, village_code, township_code, county_code, branch_id, households, households_with_line,
-    households_with_loan, line_amount, balance, npl_balance, overdue_balance, deposits, ebank_households,
-    third_pay_households, ss_card_households, open_warnings, new_overdue_loans)
-SELECT :month, v.code, v.parent_code, v.county_code, bt.branch_id,
-       SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.line_amount), SUM(x.balance), SUM(x.npl), SUM(x.overdue), SUM(x.deposits),
-       SUM(x.ebank), SUM(x.third), SUM(x.sscard), SUM(x.warnings), SUM(x.new_overdue)
-FROM (
-    SELECT c.village_code, COUNT(*) AS hh, 0 AS hl, 0 AS hb, 0 AS line_amount, 0 AS balance, 0 AS npl, 0 AS overdue,
-           SUM(c.deposit_balance) AS deposits,
-           SUM(CASE WHEN c.has_ebank THEN 1 ELSE 0 END) AS ebank,
-           SUM(CASE WHEN c.has_third_party_pay THEN 1 ELSE 0 END) AS third,
-           SUM(CASE WHEN c.has_social_security_card THEN 1 ELSE 0 END) AS sscard, 0 AS warnings, 0 AS new_overdue
-    FROM customer c WHERE c.created_on <= :month_end GROUP BY c.village_code
-  UNION ALL
-    SELECT c.village_code, 0, COUNT(DISTINCT cl.customer_id), 0, SUM(cl.limit_amount), 0, 0, 0, 0, 0, 0, 0, 0, 0
-    FROM credit_line cl JOIN customer c ON c.id = cl.customer_id
-    WHERE cl.granted_on <= :month_end AND cl.expires_on > :month_end GROUP BY c.village_code
-  UNION ALL
-    SELECT l.village_code, 0, 0, COUNT(DISTINCT l.customer_id), 0, SUM(s.balance),
-           SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END),
-           SUM(CASE WHEN s.bucket >= 1 THEN s.balance ELSE 0 END), 0, 0, 0, 0, 0, 0
-    FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
-    WHERE s.month = :month AND s.balance > 0 GROUP BY l.village_code
-  UNION ALL
-    SELECT c.village_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*), 0
-    FROM warning_signal w JOIN customer c ON c.id = w.customer_id
-    WHERE w.raised_on <= :month_end AND (w.closed_on IS NULL OR w.closed_on > :month_end) GROUP BY c.village_code
-  UNION ALL
-    SELECT l.village_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
-    FROM collection_case k JOIN loan l ON l.id = k.loan_id
-    WHERE k.entry_month = :month AND k.entry_bucket = 1 GROUP BY l.village_code
-) x
-JOIN region v ON v.code = x.village_code
-JOIN branch_township bt ON bt.township_code = v.parent_code
-GROUP BY v.code, v.parent_code, v.county_code, bt.branch_id
-"""
+# Village figures come from several tables; each part fills its own measures and leaves the rest 0,
+# and the parts are summed per village. Written as (measure -> SQL) maps so the columns cannot drift apart.
+VILLAGE_MEASURES = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+                    "npl_balance", "overdue_balance", "m1_balance", "m2_balance", "m3_balance", "m4_balance",
+                    "disbursed_amount", "deposits", "ebank_households", "third_pay_households", "ss_card_households",
+                    "open_warnings", "new_overdue_loans"]
+VILLAGE_PARTS = [
+    ("c.village_code", "customer c WHERE c.created_on <= :month_end", {
+        "households": "COUNT(*)", "deposits": "SUM(c.deposit_balance)",
+        "ebank_households": "SUM(CASE WHEN c.has_ebank THEN 1 ELSE 0 END)",
+        "third_pay_households": "SUM(CASE WHEN c.has_third_party_pay THEN 1 ELSE 0 END)",
+        "ss_card_households": "SUM(CASE WHEN c.has_social_security_card THEN 1 ELSE 0 END)"}),
+    ("c.village_code", "credit_line cl JOIN customer c ON c.id = cl.customer_id "
+                       "WHERE cl.granted_on <= :month_end AND cl.expires_on > :month_end", {
+        "households_with_line": "COUNT(DISTINCT cl.customer_id)", "line_amount": "SUM(cl.limit_amount)"}),
+    ("l.village_code", "loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0", {
+        "households_with_loan": "COUNT(DISTINCT l.customer_id)", "loans": "COUNT(*)", "balance": "SUM(s.balance)",
+        "npl_balance": "SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END)",
+        "overdue_balance": "SUM(CASE WHEN s.bucket >= 1 THEN s.balance ELSE 0 END)",
+        **{f"m{b}_balance": f"SUM(CASE WHEN s.bucket = {b} THEN s.balance ELSE 0 END)" for b in range(1, 5)}}),
+    ("l.village_code", "loan l WHERE l.disbursed_month = :month", {"disbursed_amount": "SUM(l.amount)"}),
+    ("c.village_code", "warning_signal w JOIN customer c ON c.id = w.customer_id "
+                       "WHERE w.raised_on <= :month_end AND (w.closed_on IS NULL OR w.closed_on > :month_end)", {
+        "open_warnings": "COUNT(*)"}),
+    ("l.village_code", "collection_case k JOIN loan l ON l.id = k.loan_id "
+                       "WHERE k.entry_month = :month AND k.entry_bucket = 1", {"new_overdue_loans": "COUNT(*)"}),
+]
+
+
+def _village_sql() -> str:
+    selects = []
+    for key, source, measures in VILLAGE_PARTS:
+        cols = ", ".join(f"{measures.get(m, '0')} AS {m}" for m in VILLAGE_MEASURES)
+        selects.append(f"SELECT {key} AS village_code, {cols} FROM {source} GROUP BY {key}")
+    sums = ", ".join(f"SUM(x.{m})" for m in VILLAGE_MEASURES)
+    return (f"INSERT INTO mart_village (month, village_code, township_code, county_code, branch_id, "
+            f"{', '.join(VILLAGE_MEASURES)}) "
+            f"SELECT :month, v.code, v.parent_code, v.county_code, bt.branch_id, {sums} "
+            f"FROM ({' UNION ALL '.join(selects)}) x "
+            f"JOIN region v ON v.code = x.village_code JOIN branch_township bt ON bt.township_code = v.parent_code "
+            f"GROUP BY v.code, v.parent_code, v.county_code, bt.branch_id")
+
+
+VILLAGE = _village_sql()
 
 BRANCH = """
 INSERT INTO mart_branch (month, branch_id, households, households_with_line, households_with_loan, open_warnings,

@@ -8,6 +8,7 @@ DataFrame (or a dict for one record) with the columns its docstring lists.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,11 +20,27 @@ from .scope import Scope, mask_frame
 
 @dataclass(frozen=True)
 class Filters:
-    """The filter bar's choices; ``None`` means all."""
+    """The filter bar's choices; ``None`` means all.
+
+    With a township or village chosen, portfolio figures come from the village mart, which is not split
+    by product or segment: those two filters then do not apply (the filter bar says so).
+    """
     month: str
     branch_id: int | None = None
     product_id: int | None = None
     segment: str | None = None
+    township_code: str | None = None
+    village_code: str | None = None
+
+    @property
+    def geographic(self) -> bool:
+        return self.township_code is not None or self.village_code is not None
+
+
+def shift_month(month: str, n: int = -1) -> str:
+    """'2026-01' shifted by ``n`` months: shift_month('2026-01') == '2025-12'."""
+    idx = int(month[:4]) * 12 + int(month[5:7]) - 1 + n
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 
 
 def _df(conn: Connection, stmt) -> pd.DataFrame:
@@ -48,6 +65,25 @@ def branches(conn: Connection, scope: Scope) -> pd.DataFrame:
     o = s.org_unit
     return _df(conn, select(o.c.id, o.c.code, o.c.name, o.c.county_code, o.c.lon, o.c.lat)
                .where(o.c.level == "branch", scope.branch_clause(o.c.id)).order_by(o.c.id))
+
+
+def townships(conn: Connection, scope: Scope, branch_id: int | None = None) -> pd.DataFrame:
+    """Townships the user may see (optionally of one branch): code, name, branch_id."""
+    r, bt = s.region, s.branch_township
+    conds = [r.c.level == "township", scope.branch_clause(bt.c.branch_id)]
+    if branch_id is not None:
+        conds.append(bt.c.branch_id == branch_id)
+    return _df(conn, select(r.c.code, r.c.name, bt.c.branch_id).join(bt, bt.c.township_code == r.c.code)
+               .where(*conds).order_by(r.c.code))
+
+
+def villages(conn: Connection, scope: Scope, township_code: str) -> pd.DataFrame:
+    """Villages of a township the user may see: code, name, credit_village_grade, whole_village_credit."""
+    r, bt = s.region, s.branch_township
+    allowed = select(bt.c.township_code).where(scope.branch_clause(bt.c.branch_id))
+    return _df(conn, select(r.c.code, r.c.name, r.c.credit_village_grade, r.c.whole_village_credit)
+               .where(r.c.level == "village", r.c.parent_code == township_code, r.c.parent_code.in_(allowed))
+               .order_by(r.c.code))
 
 
 def products(conn: Connection) -> pd.DataFrame:
@@ -143,15 +179,20 @@ def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd
     disbursed_loans, recovery_rate (cases that entered in the three months before ``month``), open_warnings,
     tasks_overdue.
     """
-    p = portfolio_trend(conn, scope, f, months)
-    h = household_trend(conn, scope, f, months)
-    d = disbursement_trend(conn, scope, f, months)
-    c = collection_summary(conn, scope, f, months, by=("entry_month",)).rename(columns={"entry_month": "month"})
     window = pd.DataFrame({"month": _month_window(conn, f.month, months)})
-    df = window.merge(p, on="month", how="left").merge(h, on="month", how="left").merge(d, on="month", how="left")
-    df = df.merge(c[["month", "recovered_amount", "overdue_at_entry"]], on="month", how="left")
+    if f.geographic:
+        df = window.merge(village_trend(conn, scope, f, months), on="month", how="left")
+    else:
+        p = portfolio_trend(conn, scope, f, months)
+        h = household_trend(conn, scope, f, months)
+        d = disbursement_trend(conn, scope, f, months)
+        c = collection_summary(conn, scope, f, months, by=("entry_month",)).rename(columns={"entry_month": "month"})
+        df = window.merge(p, on="month", how="left").merge(h, on="month", how="left").merge(d, on="month", how="left")
+        df = df.merge(c[["month", "recovered_amount", "overdue_at_entry"]], on="month", how="left")
     num = df.columns.drop("month")
-    df[num] = df[num].astype(float).fillna(0.0)
+    df[num] = df[num].astype(float)
+    measured = [c for c in num if c not in ("recovered_amount", "overdue_at_entry", "tasks_overdue")]
+    df[measured] = df[measured].fillna(0.0)  # no row in a mart means none; unmeasured columns stay NaN
     df["npl_ratio"] = [kpi.npl_ratio(n, b) for n, b in zip(df["npl_balance"], df["balance"])]
     df["overdue_ratio"] = [kpi.ratio(o, b) for o, b in zip(df["overdue_balance"], df["balance"])]
     df["m1_ratio"] = [kpi.ratio(o, b) for o, b in zip(df["m1_balance"], df["balance"])]
@@ -164,6 +205,31 @@ def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd
     rec = df["recovered_amount"].shift(1).rolling(3, min_periods=3).sum()
     due = df["overdue_at_entry"].shift(1).rolling(3, min_periods=3).sum()
     df["recovery_rate"] = [kpi.ratio(a, b) for a, b in zip(rec, due)]
+    return df
+
+
+def village_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd.DataFrame:
+    """Monthly figures of a township or village from the village mart (not split by product or segment).
+
+    Columns as :func:`overview` needs them; collection recovery and task figures are not kept per village
+    and come back as NaN (shown as "—").
+    """
+    mv = s.mart_village
+    window = _month_window(conn, f.month, months)
+    conds = [mv.c.month.in_(window), scope.branch_clause(mv.c.branch_id)]
+    if f.branch_id is not None:
+        conds.append(mv.c.branch_id == f.branch_id)
+    if f.township_code is not None:
+        conds.append(mv.c.township_code == f.township_code)
+    if f.village_code is not None:
+        conds.append(mv.c.village_code == f.village_code)
+    names = ["loans", "balance", "npl_balance", "overdue_balance", "m1_balance", "m2_balance", "m3_balance",
+             "m4_balance", "households", "households_with_line", "households_with_loan", "open_warnings",
+             "disbursed_amount"]
+    df = _df(conn, select(mv.c.month, *[func.sum(mv.c[n]).label(n) for n in names])
+             .where(*conds).group_by(mv.c.month).order_by(mv.c.month))
+    for col in ("recovered_amount", "overdue_at_entry", "tasks_overdue"):
+        df[col] = float("nan")
     return df
 
 
@@ -232,18 +298,28 @@ CUSTOMER_COLUMNS = [s.customer.c.id, s.customer.c.customer_no, s.customer.c.name
 
 
 def search_customers(conn: Connection, scope: Scope, query: str, limit: int = 50) -> pd.DataFrame:
-    """Customers in scope matching a customer number, name, phone, ID-number tail or village name.
+    """Customers in scope matching a customer number (or its prefix), a phone number, the last four
+    characters of an ID number, a name, or a village name.
 
+    The kind of query is read from its shape so that each uses an index (except the ID tail).
     Columns: id, customer_no, name, id_number, phone, address, village_code, branch_id, manager_id, segment,
     village. Personal columns are masked unless the scope may see PII.
     """
     c, r = s.customer, s.region
     q = (query or "").strip()
+    cols = [col.name for col in CUSTOMER_COLUMNS] + ["village"]
     if not q:
-        return pd.DataFrame(columns=[col.name for col in CUSTOMER_COLUMNS] + ["village"])
-    like = f"%{q}%"
-    match = or_(c.c.customer_no == q, c.c.name == q, c.c.phone == q, c.c.id_number.like(f"%{q}") if len(q) >= 4 else literal(False),
-                r.c.name.like(like), c.c.customer_no.like(f"{q}%"))
+        return pd.DataFrame(columns=cols)
+    if re.fullmatch(r"[Cc]\d{3,}", q):
+        q = q.upper()
+        match = and_(c.c.customer_no >= q, c.c.customer_no < q + "\uffff")
+    elif re.fullmatch(r"1\d{10}", q):
+        match = c.c.phone == q
+    elif re.fullmatch(r"\d{3}[\dXx]", q):
+        match = c.c.id_number.like(f"%{q.upper()}")
+    else:
+        villages = select(r.c.code).where(r.c.name == q, r.c.level == "village")
+        match = or_(c.c.name == q, c.c.village_code.in_(villages))
     stmt = (select(*CUSTOMER_COLUMNS, r.c.name.label("village")).join(r, r.c.code == c.c.village_code)
             .where(scope.row_clause(c.c.branch_id), match).order_by(c.c.id).limit(limit))
     return mask_frame(_df(conn, stmt), scope)
@@ -272,12 +348,13 @@ def customer_loans(conn: Connection, scope: Scope, customer_id: int) -> pd.DataF
     Columns: id, loan_no, product, amount, disbursed_on, maturity_on, status, balance, dpd, bucket, class5.
     """
     l, p, sn = s.loan, s.product, s.loan_snapshot
-    last = select(sn.c.loan_id, func.max(sn.c.month).label("month")).group_by(sn.c.loan_id).subquery()
+    sn2 = sn.alias("sn2")
+    # correlated on the (loan_id, month) key: reads a customer's few snapshots, never the whole book
+    last = select(func.max(sn2.c.month)).where(sn2.c.loan_id == l.c.id).scalar_subquery()
     stmt = (select(l.c.id, l.c.loan_no, p.c.name.label("product"), l.c.amount, l.c.disbursed_on, l.c.maturity_on,
                    l.c.status, sn.c.balance, sn.c.dpd, sn.c.bucket, sn.c.class5)
             .join(p, p.c.id == l.c.product_id)
-            .outerjoin(last, last.c.loan_id == l.c.id)
-            .outerjoin(sn, and_(sn.c.loan_id == l.c.id, sn.c.month == last.c.month))
+            .outerjoin(sn, and_(sn.c.loan_id == l.c.id, sn.c.month == last))
             .where(l.c.customer_id == customer_id, scope.row_clause(l.c.branch_id))
             .order_by(l.c.disbursed_on.desc()))
     return _df(conn, stmt)

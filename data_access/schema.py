@@ -117,6 +117,7 @@ customer = Table(
     Column("lat", Float),
 )
 Index("ix_customer_phone", customer.c.phone)
+Index("ix_customer_name", customer.c.name)
 
 household_member = Table(
     "household_member", metadata,
@@ -464,9 +465,15 @@ mart_village = Table(
     Column("households_with_line", Integer, nullable=False),
     Column("households_with_loan", Integer, nullable=False),
     Column("line_amount", MONEY, nullable=False),
+    Column("loans", Integer, nullable=False, server_default="0"),
     Column("balance", MONEY, nullable=False),
     Column("npl_balance", MONEY, nullable=False),
     Column("overdue_balance", MONEY, nullable=False),
+    Column("m1_balance", MONEY, nullable=False, server_default="0"),
+    Column("m2_balance", MONEY, nullable=False, server_default="0"),
+    Column("m3_balance", MONEY, nullable=False, server_default="0"),
+    Column("m4_balance", MONEY, nullable=False, server_default="0"),
+    Column("disbursed_amount", MONEY, nullable=False, server_default="0"),
     Column("deposits", MONEY, nullable=False),
     Column("ebank_households", Integer, nullable=False),
     Column("third_pay_households", Integer, nullable=False),

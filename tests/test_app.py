@@ -189,3 +189,32 @@ def test_database_down_shows_panel_and_recovers(app_env, tmp_path):
         get_engine.cache_clear()
     at = logged_in("hq_wang")
     assert not errors(at) and at.title
+
+
+def test_township_and_village_drill_down(app_env):
+    at = logged_in("hq_wang", "pages/overview.py")
+    at.selectbox(key="f_township").select_index(1).run()
+    assert at.selectbox(key="f_product").disabled and at.selectbox(key="f_segment").disabled
+    at.selectbox(key="f_village").select_index(1).run()
+    assert not at.exception and not errors(at)
+    village = at.selectbox(key="f_village").value
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, "hq_wang")
+        month = queries.available_months(conn)[-1]
+        ov = queries.overview(conn, sc, queries.Filters(month=month, village_code=village)).set_index("month")
+    from components.formatting import money
+    cards = " ".join(m.value for m in at.markdown)
+    if ov.loc[month, "balance"] > 0:
+        assert money(ov.loc[month, "balance"]) in cards
+    else:
+        assert any("没有数据" in i.value for i in at.info)
+
+
+def test_branch_leader_sees_only_own_townships(app_env):
+    at = logged_in("branch01", "pages/overview.py")
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, "branch01")
+        own = set(queries.townships(conn, sc)["code"])
+        every = set(queries.townships(conn, scope_for_user(conn, "hq_wang"))["code"])
+    offered = set(at.selectbox(key="f_township").options) - {"全部"}
+    assert offered and len(offered) == len(own) < len(every)

@@ -124,6 +124,9 @@ def test_overview_numbers_and_charts_render(server, browser):
     page = ctx.new_page()
     login(page, base, "hq_wang")
     settle(page)
+    # the count must reach exactly 12 cards and 3 charts (waits out a slow first render, fails on a wrong count)
+    page.wait_for_function("() => document.querySelectorAll('.kpi-card').length >= 12", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
     assert page.locator(".kpi-card").count() == 12
     assert page.locator(".js-plotly-plot").count() == 3
     assert "亿元" in page.locator(".kpi-card").first.inner_text()

@@ -47,3 +47,14 @@ def test_init_demo_refresh_and_non_empty(tmp_path):
         assert last.returncode == 2 and "last active admin" in last.stderr
     finally:
         os.environ.pop("COCKPIT_NEW_PASSWORD")
+
+
+def test_migrations_match_the_schema(tmp_path):
+    """The Alembic head builds exactly the tables and indexes that data_access/schema.py defines."""
+    url = f"sqlite:///{tmp_path}/m.db"
+    assert run("upgrade", url=url).returncode == 0
+    env = dict(os.environ, COCKPIT_DATABASE_URL=url)
+    r = subprocess.run([sys.executable, "-m", "alembic", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "No new upgrade operations detected" in r.stdout + r.stderr

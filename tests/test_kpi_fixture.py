@@ -206,3 +206,16 @@ def test_ratio_with_zero_denominator_is_nan():
     assert math.isnan(kpi.credit_coverage(0, 0))
     with pytest.raises(ValueError, match="dpd must be >= 0"):
         kpi.bucket_of_dpd(-1)
+
+
+def test_village_filter_reads_the_village_mart_with_the_same_figures(fixture_conn):
+    whole = queries.overview(fixture_conn, HQ, queries.Filters(month="2026-03")).set_index("month")
+    village = queries.overview(fixture_conn, HQ, queries.Filters(month="2026-03", township_code="320324100",
+                                                                 village_code="320324100001")).set_index("month")
+    for col in ("balance", "npl_ratio", "m1_ratio", "m2_ratio", "m3p_ratio", "credit_coverage", "usage_rate"):
+        assert village.loc["2026-03", col] == pytest.approx(whole.loc["2026-03", col]), col
+    assert village.loc["2026-01", "disbursed_amount"] == pytest.approx(10000)
+    # recovery and tasks are not kept per village: unknown, not zero
+    assert math.isnan(village.loc["2026-03", "recovery_rate"])
+    other = queries.overview(fixture_conn, HQ, queries.Filters(month="2026-03", village_code="320324100999"))
+    assert (other["balance"] == 0).all()

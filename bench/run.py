@@ -1,0 +1,131 @@
+"""Benchmark: time every page-level read and the mart refresh at several bank sizes.
+
+    .venv/bin/python -m bench.run                              # county bank, SQLite, built under bench/data/
+    .venv/bin/python -m bench.run --sizes county province      # both sizes (province takes ~10 min to build)
+    .venv/bin/python -m bench.run --url postgresql+psycopg://postgres@127.0.0.1:5432/bench_county --sizes county
+
+For each size the bank is generated once (kept for the next run), then each read is timed cold (first call
+on a fresh engine) and warm (median of --repeat calls). Prints a Markdown table; the README quotes it.
+Goal: every page read <= 0.2 s warm at province size, and province / county <= 2 for each.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from data_access import demo, marts, queries, schema as s
+from data_access.engine import make_engine
+from data_access.migrate import upgrade
+from data_access.scope import Scope, scope_for_user
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def build(url: str, size: str) -> dict:
+    engine = make_engine(url)
+    upgrade(engine)
+    info = {}
+    if demo.is_empty(engine):
+        t = time.perf_counter()
+        demo.generate(engine, size=size, seed=7, progress=True)
+        info["generate_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        marts.refresh(engine)
+        info["refresh_s"] = time.perf_counter() - t
+    engine.dispose()
+    return info
+
+
+def reads(conn) -> dict:
+    """The reads each page makes, as (label, callable) with realistic arguments."""
+    hq = Scope(username="bench", role="head_office", can_see_pii=True)
+    leader = scope_for_user(conn, "branch01")
+    month = queries.available_months(conn)[-1]
+    f = queries.Filters(month=month)
+    prev, ago = queries.shift_month(month, -1), queries.shift_month(month, -12)
+    cust = conn.execute(select(func.max(s.customer.c.id))).scalar() // 2
+    cno = conn.execute(select(s.customer.c.customer_no).where(s.customer.c.id == cust)).scalar()
+    return {
+        "overview (head office)": lambda c: queries.overview(c, hq, f),
+        "overview (branch leader)": lambda c: queries.overview(c, leader, f),
+        "branch league": lambda c: queries.branch_league(c, hq, month, prev, ago),
+        "village hotspots": lambda c: queries.village_hotspots(c, hq, month),
+        "collection by bucket": lambda c: queries.collection_summary(c, hq, f, by=("entry_bucket",)),
+        "agency league": lambda c: queries.agency_league(c, hq),
+        "managers (branch)": lambda c: queries.managers(c, leader, month),
+        "customer 360 profile": lambda c: queries.customer_profile(c, hq, cust),
+        "customer loans": lambda c: queries.customer_loans(c, hq, cust),
+        "customer search by number": lambda c: queries.search_customers(c, hq, cno),
+    }
+
+
+def time_reads(url: str, repeat: int) -> dict[str, tuple[float, float]]:
+    out = {}
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        labels = reads(conn)
+    for label, fn in labels.items():
+        fresh = make_engine(url)
+        with fresh.connect() as conn:
+            t = time.perf_counter()
+            fn(conn)
+            cold = time.perf_counter() - t
+            warm = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                fn(conn)
+                warm.append(time.perf_counter() - t)
+        fresh.dispose()
+        out[label] = (cold, statistics.median(warm))
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=["county"], choices=["tiny", "county", "province"])
+    p.add_argument("--url", help="database URL (one size only); default SQLite files under bench/data/")
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--refresh", action="store_true", help="also time a full mart refresh on the existing bank")
+    args = p.parse_args()
+    DATA.mkdir(exist_ok=True)
+    results, builds = {}, {}
+    for size in args.sizes:
+        url = args.url or f"sqlite:///{DATA / f'{size}.db'}"
+        builds[size] = build(url, size)
+        if args.refresh and "refresh_s" not in builds[size]:
+            t = time.perf_counter()
+            marts.refresh(make_engine(url))
+            builds[size]["refresh_s"] = time.perf_counter() - t
+        results[size] = time_reads(url, args.repeat)
+        e = make_engine(url)
+        with e.connect() as conn:
+            builds[size]["loans"] = conn.execute(select(func.count()).select_from(s.loan)).scalar()
+            builds[size]["snapshots"] = conn.execute(select(func.count()).select_from(s.loan_snapshot)).scalar()
+        e.dispose()
+    backend = (args.url or "sqlite").split(":")[0]
+    print(f"\n### Benchmark ({backend})\n")
+    for size, b in builds.items():
+        extra = ", ".join(f"{k} {v:.1f} s" if k.endswith("_s") else f"{k} {v:,}" for k, v in b.items())
+        print(f"- {size}: {extra}")
+    head = "| read | " + " | ".join(f"{sz} cold ms | {sz} warm ms" for sz in args.sizes)
+    if len(args.sizes) > 1:
+        head += f" | {args.sizes[-1]}/{args.sizes[0]} warm"
+    print("\n" + head + " |")
+    print("|" + "---|" * (1 + 2 * len(args.sizes) + (len(args.sizes) > 1)))
+    for label in results[args.sizes[0]]:
+        row = [label]
+        for sz in args.sizes:
+            cold, warm = results[sz][label]
+            row += [f"{cold * 1000:.1f}", f"{warm * 1000:.1f}"]
+        if len(args.sizes) > 1:
+            row.append(f"{results[args.sizes[-1]][label][1] / max(results[args.sizes[0]][label][1], 1e-9):.2f}")
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
