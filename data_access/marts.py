@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Connection, Date, Engine, bindparam, delete, func, select, text
+from sqlalchemy import Connection, Date, Engine, String, bindparam, delete, func, select, text
 
 from . import schema as s
 
@@ -216,6 +216,28 @@ FROM warning_signal GROUP BY month, branch_id, signal_type, severity
 """
 
 
+# Whole-bank roll-up rows (branch_id 0) of the branch-level marts: a head-office read then costs the same
+# whatever the number of branches. Key columns are grouped, measures summed.
+ROLLUP_TABLES = (s.mart_portfolio, s.mart_disbursement, s.mart_branch, s.mart_migration, s.mart_vintage,
+                 s.mart_collection, s.mart_warning)
+BANK = 0
+
+
+ROLLUP_INT_KEYS = {"product_id", "class5", "bucket", "from_bucket", "to_bucket", "from_class", "to_class", "mob",
+                   "agency_id", "entry_bucket"}
+
+
+def rollup_sql(table) -> str:
+    """INSERT … SELECT of a mart's whole-bank rows: text columns and ROLLUP_INT_KEYS grouped, the rest summed."""
+    keys = [c.name for c in table.c
+            if c.name != "branch_id" and (isinstance(c.type, String) or c.name in ROLLUP_INT_KEYS)]
+    measures = [c.name for c in table.c if c.name not in keys and c.name != "branch_id"]
+    cols = ", ".join(keys + ["branch_id"] + measures)
+    sums = ", ".join(f"SUM({m})" for m in measures)
+    return (f"INSERT INTO {table.name} ({cols}) SELECT {', '.join(keys)}, {BANK}, {sums} FROM {table.name} "
+            f"WHERE branch_id <> {BANK} GROUP BY {', '.join(keys)}")
+
+
 def refresh_in(conn: Connection) -> dict[str, int]:
     """Rebuild every mart inside the caller's transaction; returns rows per mart."""
     for t in s.MART_TABLES:
@@ -239,6 +261,8 @@ def refresh_in(conn: Connection) -> dict[str, int]:
     conn.execute(text(COLLECTION))
     conn.execute(text(APPLICATION))
     conn.execute(text(WARNING))
+    for table in ROLLUP_TABLES:
+        conn.execute(text(rollup_sql(table)))
     counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in s.MART_TABLES}
     stamp(conn, "refresh")
     return counts

@@ -96,10 +96,27 @@ SEGMENTS = ("farmer", "grower", "business", "salaried")
 
 
 # ---------------------------------------------------------------- overview (marts only)
+BANK = 0  # branch_id of the marts' whole-bank roll-up rows
+
+
+def branch_rows(table, scope: Scope, branch_id: int | None = None):
+    """Which mart rows answer a question: one branch's, the whole bank's roll-up row (branch_id 0) for users
+    who see every branch, or the user's own branches' rows. The roll-up keeps whole-bank reads independent
+    of the number of branches."""
+    if branch_id is not None:
+        return and_(table.c.branch_id == branch_id, table.c.branch_id != BANK, scope.branch_clause(table.c.branch_id))
+    if scope.all_branches:
+        return and_(table.c.branch_id == BANK, scope.branch_clause(table.c.branch_id))
+    return and_(table.c.branch_id != BANK, scope.branch_clause(table.c.branch_id))
+
+
+def each_branch(table, scope: Scope):
+    """Per-branch rows the user may see (never the roll-up)."""
+    return and_(table.c.branch_id != BANK, scope.branch_clause(table.c.branch_id))
+
+
 def _mart_filter(table, scope: Scope, f: Filters, product: bool = True):
-    conds = [scope.branch_clause(table.c.branch_id)]
-    if f.branch_id is not None:
-        conds.append(table.c.branch_id == f.branch_id)
+    conds = [branch_rows(table, scope, f.branch_id)]
     if product and f.product_id is not None:
         conds.append(table.c.product_id == f.product_id)
     if product and f.segment is not None:
@@ -163,9 +180,7 @@ def collection_summary(conn: Connection, scope: Scope, f: Filters, months: int =
     names = ["cases", "overdue_at_entry", "recovered_amount", "cured_cases", "rolled_cases", "open_cases",
              "contacted_cases", "promised_cases", "kept_cases", "paying_cases", "cost", "complaints",
              "compliance_breaches"]
-    conds = [mc.c.entry_month.in_(window), scope.branch_clause(mc.c.branch_id)]
-    if f.branch_id is not None:
-        conds.append(mc.c.branch_id == f.branch_id)
+    conds = [mc.c.entry_month.in_(window), branch_rows(mc, scope, f.branch_id)]
     keys = [mc.c[b] for b in by]
     stmt = select(*keys, *[func.sum(mc.c[n]).label(n) for n in names]).where(*conds).group_by(*keys).order_by(*keys)
     return _df(conn, stmt)
@@ -245,16 +260,16 @@ def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | 
     port = _df(conn, select(mp.c.month, mp.c.branch_id, func.sum(mp.c.balance).label("balance"),
                             func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl"),
                             func.sum(case((mp.c.bucket >= 1, mp.c.balance), else_=0)).label("overdue"))
-               .where(mp.c.month.in_(months), scope.branch_clause(mp.c.branch_id))
+               .where(mp.c.month.in_(months), each_branch(mp, scope))
                .group_by(mp.c.month, mp.c.branch_id))
     names = _df(conn, select(o.c.id.label("branch_id"), o.c.name.label("branch"))
                 .where(o.c.level == "branch", scope.branch_clause(o.c.id)))
     work = _df(conn, select(mb.c.branch_id, mb.c.households_with_loan, mb.c.tasks_overdue)
-               .where(mb.c.month == month, scope.branch_clause(mb.c.branch_id)))
+               .where(mb.c.month == month, each_branch(mb, scope)))
     window = _month_window(conn, month, 12)
     coll = _df(conn, select(mc.c.branch_id, func.sum(mc.c.recovered_amount).label("rec"),
                             func.sum(mc.c.overdue_at_entry).label("due"))
-               .where(mc.c.entry_month.in_(window), scope.branch_clause(mc.c.branch_id)).group_by(mc.c.branch_id))
+               .where(mc.c.entry_month.in_(window), each_branch(mc, scope)).group_by(mc.c.branch_id))
     df = names.copy()
     for label, m in (("", month), ("_prev", prev_month), ("_year_ago", year_ago)):
         part = port[port["month"] == m][["branch_id", "balance", "npl", "overdue"]] if m else port.iloc[0:0][["branch_id", "balance", "npl", "overdue"]]
@@ -455,7 +470,8 @@ def agency_league(conn: Connection, scope: Scope, months: int = 12) -> pd.DataFr
                           func.sum(mc.c.recovered_amount).label("recovered_amount"),
                           func.sum(mc.c.promised_cases).label("promised"), func.sum(mc.c.kept_cases).label("kept"),
                           func.sum(mc.c.complaints).label("complaints"))
-             .join(mc, mc.c.agency_id == a.c.id).where(mc.c.entry_month.in_(window)).group_by(a.c.id, a.c.name))
+             .join(mc, mc.c.agency_id == a.c.id).where(mc.c.entry_month.in_(window), mc.c.branch_id == BANK)
+             .group_by(a.c.id, a.c.name))
     df["recovery_rate"] = [kpi.ratio(r, o) for r, o in zip(df["recovered_amount"], df["overdue_at_entry"])]
     df["kept_rate"] = [kpi.promise_kept_rate(k, p) for k, p in zip(df["kept"], df["promised"])]
     df = df.sort_values("recovery_rate", ascending=False).reset_index(drop=True)

@@ -150,10 +150,30 @@ def test_english_switch(app_env):
 
 def test_filter_matching_nothing_shows_empty_state(app_env):
     at = logged_in("hq_wang", "pages/overview.py")
-    # the online product for salaried customers in a branch may hold nothing in an early month: force an empty one
-    at.selectbox(key="f_month").select(at.selectbox(key="f_month").options[-1]).run()
-    at.selectbox(key="f_product").select_index(len(at.selectbox(key="f_product").options) - 1).run()
+    # salaried customers are never offered the farm guarantee loan (农户担保贷) in the demo bank
+    product = at.selectbox(key="f_product")
+    product.select(next(o for o in product.options if "担保" in o)).run()
+    segment = at.selectbox(key="f_segment")
+    segment.select(next(o for o in segment.options if "工薪" in o)).run()
     assert not at.exception and not errors(at)
+    assert any("没有数据" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_table_download_is_audited(app_env):
+    from sqlalchemy import func, select
+    from data_access.schema import audit_log
+    at = logged_in("hq_wang", "pages/overview.py")
+    with app_env.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.action == "export")).scalar()
+    buttons = at.get("download_button")
+    assert len(buttons) == 2  # CSV and Excel of the branch league
+    buttons[0].click().run()
+    with app_env.connect() as conn:
+        rows = conn.execute(select(audit_log.c.username, audit_log.c.target).where(audit_log.c.action == "export")
+                            .order_by(audit_log.c.id.desc())).all()
+    assert len(rows) == before + 1
+    assert rows[0].username == "hq_wang" and rows[0].target.startswith("branch_league_")
 
 
 def test_default_cookie_key_refused_outside_demo_mode(app_env):

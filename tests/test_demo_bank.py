@@ -120,3 +120,23 @@ def test_same_seed_same_bank(tmp_path):
 def test_generate_refuses_a_non_empty_database(demo_engine):
     with pytest.raises(demo.DatabaseNotEmpty):
         demo.generate(demo_engine, size="tiny", progress=False)
+
+
+@pytest.mark.parametrize("table,measure", [(s.mart_portfolio, "balance"), (s.mart_collection, "recovered_amount"),
+                                           (s.mart_branch, "households_with_loan"), (s.mart_vintage, "ever30_amount"),
+                                           (s.mart_migration, "balance"), (s.mart_disbursement, "amount")])
+def test_whole_bank_rollup_equals_sum_of_branches(demo_engine, table, measure):
+    with demo_engine.connect() as conn:
+        bank = conn.execute(select(func.sum(table.c[measure])).where(table.c.branch_id == 0)).scalar()
+        branches = conn.execute(select(func.sum(table.c[measure])).where(table.c.branch_id != 0)).scalar()
+    assert branches > 0
+    assert bank == pytest.approx(branches)
+
+
+def test_head_office_balance_equals_sum_of_branch_league(demo_engine, last_month):
+    with demo_engine.connect() as conn:
+        ov = queries.overview(conn, HQ, queries.Filters(month=last_month)).set_index("month")
+        league = queries.branch_league(conn, HQ, last_month)
+        branch = queries.overview(conn, HQ, queries.Filters(month=last_month, branch_id=int(league["branch_id"][0])))
+    assert ov.loc[last_month, "balance"] == pytest.approx(league["balance"].sum())
+    assert branch.set_index("month").loc[last_month, "balance"] == pytest.approx(league["balance"][0])
