@@ -17,7 +17,7 @@ def _select(label_key: str, options: list, names: dict, key: str, disabled: bool
     """A selectbox whose first option may be None ("all"); drops a remembered choice no longer offered."""
     if st.session_state.get(key) not in options:
         st.session_state.pop(key, None)
-    return st.selectbox(t(label_key), options, key=key, disabled=disabled, help=help,
+    return st.selectbox(t(label_key), options, key=key, disabled=disabled, help=help, placeholder=t("filter.all"),
                         format_func=lambda v, n=names: t("filter.all") if v is None else n[v])
 
 

@@ -55,6 +55,13 @@ def count(value: float | None) -> str:
     return f"{int(round(value)):,}"
 
 
+def count_with_unit(value: float | None, unit: str) -> str:
+    """'1,032 项'; a missing value is '—' without a unit."""
+    if _missing(value):
+        return "—"
+    return f"{count(value)} {unit}".strip()
+
+
 def signed_pct(value: float | None, digits: int = 1) -> str:
     """A relative change: +1.2% / −0.5%."""
     if _missing(value):

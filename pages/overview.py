@@ -4,7 +4,7 @@ import streamlit as st
 from components import charts, navigation
 from components.attention import attention_list, league_style
 from components.filters import filter_bar
-from components.formatting import count, money, month_label, pct, prev_month
+from components.formatting import count_with_unit, money, month_label, pct, prev_month
 from components.i18n import current_lang, t
 from components.kpi_cards import Kpi, kpi_row
 from components.panels import empty_state
@@ -43,7 +43,7 @@ def pp(col):
 
 cards = [
     Kpi(t("kpi.balance"), money(cur["balance"], lang), *rel("balance"), "rel", True, t("kpi.help.balance")),
-    Kpi(t("kpi.borrowers"), f"{count(cur['households_with_loan'])} {t('unit.households')}".strip(), *rel("households_with_loan"),
+    Kpi(t("kpi.borrowers"), count_with_unit(cur["households_with_loan"], t("unit.households")), *rel("households_with_loan"),
         "rel", True, t("kpi.help.borrowers")),
     Kpi(t("kpi.coverage"), pct(cur["credit_coverage"], 1), *pp("credit_coverage"), "pp", True, t("kpi.help.coverage")),
     Kpi(t("kpi.usage"), pct(cur["usage_rate"], 1), *pp("usage_rate"), "pp", True, t("kpi.help.usage")),
@@ -54,9 +54,9 @@ cards = [
     Kpi(t("kpi.m2_ratio"), pct(cur["m2_ratio"]), *pp("m2_ratio"), "pp", False, t("kpi.help.m2_ratio")),
     Kpi(t("kpi.m3p_ratio"), pct(cur["m3p_ratio"]), *pp("m3p_ratio"), "pp", False, t("kpi.help.m3p_ratio")),
     Kpi(t("kpi.recovery"), pct(cur["recovery_rate"], 1), *pp("recovery_rate"), "pp", True, t("kpi.help.recovery")),
-    Kpi(t("kpi.open_warnings"), f"{count(cur['open_warnings'])} {t('unit.items')}".strip(), *rel("open_warnings"), "rel", False,
+    Kpi(t("kpi.open_warnings"), count_with_unit(cur["open_warnings"], t("unit.items")), *rel("open_warnings"), "rel", False,
         t("kpi.help.open_warnings")),
-    Kpi(t("kpi.tasks_overdue"), f"{count(cur['tasks_overdue'])} {t('unit.items')}".strip(), *rel("tasks_overdue"), "rel", False,
+    Kpi(t("kpi.tasks_overdue"), count_with_unit(cur["tasks_overdue"], t("unit.items")), *rel("tasks_overdue"), "rel", False,
         t("kpi.help.tasks_overdue")),
 ]
 kpi_row(cards[:6], per_row=6)
