@@ -35,3 +35,11 @@ def current_lang() -> str:
 def t(key: str, **kwargs) -> str:
     """Translate ``key`` into the current user's language."""
     return translate(key, current_lang(), **kwargs)
+
+
+def code_label(code, lang: str) -> str:
+    """The display name of a stored code (signal type, status, channel …); unknown codes show as they are."""
+    if code is None:
+        return ""
+    text = catalogue(lang).get(f"code.{code}") or catalogue(DEFAULT_LANG).get(f"code.{code}")
+    return text or str(code)

@@ -30,6 +30,10 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "pages/overview.py", "section.overview", ":material/dashboard:", ("head_office", "branch_leader", "strategy"),
              "overview"),
+    PageSpec("grid_map", "pages/grid_map.py", "section.overview", ":material/map:", ("head_office", "branch_leader"),
+             "grid-map"),
+    PageSpec("customer_360", "pages/customer_360.py", "section.overview", ":material/person_search:",
+             ("head_office", "branch_leader"), "customer-360"),
     PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
     PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
 )

@@ -1,6 +1,7 @@
 """The app's connection to the data layer: cached engine, data version, scoped cached reads, error guard."""
 from __future__ import annotations
 
+import importlib
 import logging
 import uuid
 from contextlib import contextmanager
@@ -49,15 +50,18 @@ def scope() -> Scope:
 
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=2000)
-def _cached(fn_name: str, version: str, sc: Scope, args: tuple, kwargs: tuple):
-    fn = getattr(queries, fn_name)
+def _cached(module: str, fn_name: str, version: str, sc: Scope, args: tuple, kwargs: tuple):
+    if not module.startswith("data_access."):
+        raise ValueError(f"only data_access read functions are cached; got {module}.{fn_name}")
+    fn = getattr(importlib.import_module(module), fn_name)
     with connect() as conn:
         return fn(conn, sc, *args, **dict(kwargs))
 
 
 def read(fn, *args, **kwargs):
-    """Call a scoped ``data_access.queries`` function with the user's scope, cached per data version."""
-    return _cached(fn.__name__, data_version(), scope(), args, tuple(sorted(kwargs.items())))
+    """Call a scoped ``data_access`` read function ``fn(conn, scope, ...)`` with the user's scope, cached per
+    data version, scope and arguments."""
+    return _cached(fn.__module__, fn.__name__, data_version(), scope(), args, tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(ttl=3600, show_spinner=False)

@@ -69,10 +69,10 @@ def table(df: pd.DataFrame, cols: dict[str, Col], name: str, styler=None, height
         st.markdown("<style>[data-testid='stElementToolbar']{display:none}</style>", unsafe_allow_html=True)
     st.dataframe(data, column_config=config, hide_index=True, width="stretch", height=height)
     if downloads and scope().role in ("head_office", "branch_leader", "strategy", "admin"):
-        c1, c2, _ = st.columns([1, 1, 4])
-        c1.download_button(t("table.download_csv"), shown.to_csv(index=False).encode("utf-8-sig"),
+        row = st.container(horizontal=True, gap="small")
+        row.download_button(t("table.download_csv"), shown.to_csv(index=False).encode("utf-8-sig"),
                            file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{name}",
                            on_click=_audit_export, args=(name, "csv", len(shown)))
-        c2.download_button(t("table.download_xlsx"), to_excel(shown, name), file_name=f"{name}.xlsx",
+        row.download_button(t("table.download_xlsx"), to_excel(shown, name), file_name=f"{name}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            key=f"dl_xlsx_{name}", on_click=_audit_export, args=(name, "xlsx", len(shown)))

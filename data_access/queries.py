@@ -376,23 +376,35 @@ def customer_loans(conn: Connection, scope: Scope, customer_id: int) -> pd.DataF
 
 
 def village_households(conn: Connection, scope: Scope, village_code: str, with_line: bool | None = None,
-                       with_loan: bool | None = None, limit: int = 2000) -> pd.DataFrame:
-    """Households of a village in scope.
+                       with_loan: bool | None = None, overdue: bool | None = None, warning: bool | None = None,
+                       limit: int = 2000) -> pd.DataFrame:
+    """Households of a village in scope, each filter None (any), True or False.
 
-    Columns: id, customer_no, name, phone, segment, deposit_balance, has_line, has_loan, credit_household.
+    Columns: id, customer_no, name, phone, segment, deposit_balance, credit_household, has_line, has_loan,
+    balance (latest month), max_dpd (latest month), overdue, open_warnings.
     """
-    c, cl, l = s.customer, s.credit_line, s.loan
+    c, cl, l, sn, w = s.customer, s.credit_line, s.loan, s.loan_snapshot, s.warning_signal
+    last_month = select(func.max(sn.c.month)).scalar_subquery()
     has_line = select(func.count()).where(cl.c.customer_id == c.c.id, cl.c.status == "active").scalar_subquery() > 0
     has_loan = select(func.count()).where(l.c.customer_id == c.c.id, l.c.status == "active").scalar_subquery() > 0
+    latest = (select(func.coalesce(func.sum(sn.c.balance), 0)).select_from(sn.join(l, l.c.id == sn.c.loan_id))
+              .where(l.c.customer_id == c.c.id, sn.c.month == last_month).scalar_subquery())
+    max_dpd = (select(func.coalesce(func.max(sn.c.dpd), 0)).select_from(sn.join(l, l.c.id == sn.c.loan_id))
+               .where(l.c.customer_id == c.c.id, sn.c.month == last_month).scalar_subquery())
+    warnings = select(func.count()).where(w.c.customer_id == c.c.id, w.c.status == "open").scalar_subquery()
     conds = [c.c.village_code == village_code, scope.row_clause(c.c.branch_id)]
-    if with_line is not None:
-        conds.append(has_line if with_line else ~has_line)
-    if with_loan is not None:
-        conds.append(has_loan if with_loan else ~has_loan)
+    for flag, expr in ((with_line, has_line), (with_loan, has_loan), (overdue, max_dpd > 0), (warning, warnings > 0)):
+        if flag is not None:
+            conds.append(expr if flag else ~expr)
     stmt = (select(c.c.id, c.c.customer_no, c.c.name, c.c.phone, c.c.segment, c.c.deposit_balance,
-                   has_line.label("has_line"), has_loan.label("has_loan"), c.c.credit_household)
-            .where(*conds).order_by(c.c.id).limit(limit))
-    return mask_frame(_df(conn, stmt), scope)
+                   c.c.credit_household, has_line.label("has_line"), has_loan.label("has_loan"),
+                   latest.label("balance"), max_dpd.label("max_dpd"), (max_dpd > 0).label("overdue"),
+                   warnings.label("open_warnings"))
+            .where(*conds).order_by(max_dpd.desc(), c.c.id).limit(limit))
+    df = _df(conn, stmt)
+    for col in ("has_line", "has_loan", "overdue", "credit_household"):
+        df[col] = df[col].astype(bool)
+    return mask_frame(df, scope)
 
 
 def loan_list(conn: Connection, scope: Scope, month: str, branch_id: int | None = None,

@@ -128,6 +128,11 @@ def mask_frame(df: pd.DataFrame, scope: Scope) -> pd.DataFrame:
         return df
     df = df.copy()
     for col, fn in MASKERS.items():
-        for c in [c for c in df.columns if c == col or c.endswith("_" + col)]:
+        # staff contact details (manager_phone, manager name) are not the customer's personal data
+        for c in [c for c in df.columns if (c == col or c.endswith("_" + col)) and not c.startswith("manager")]:
             df[c] = df[c].map(fn)
+    # a home's GPS point is as identifying as its address: coarsen it to about a kilometre
+    for c in ("lon", "lat"):
+        if c in df.columns:
+            df[c] = df[c].astype(float).round(2)
     return df

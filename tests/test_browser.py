@@ -85,6 +85,11 @@ def settle(page) -> None:
     page.wait_for_timeout(800)
 
 
+def outside(urls: list[str], base: str) -> list[str]:
+    """Requests that tried to leave the machine (blob: and data: URLs are the page's own)."""
+    return [u for u in urls if u.startswith(("http:", "https:", "ws:", "wss:")) and not u.startswith(base)]
+
+
 def assert_clean(page, where: str) -> None:
     assert page.locator("[data-testid=stException]").count() == 0, f"exception shown on {where}"
     errors = page.locator("[data-testid=stAlertContentError]")
@@ -114,7 +119,48 @@ def test_visit_every_page(server, browser, username, role):
     page.wait_for_selector("h1", timeout=60_000)
     assert page.url == url and page.locator("h1").first.inner_text() == title
     # nothing is fetched from outside the machine (map tiles, fonts, icons)
-    assert not [u for u in failed if not u.startswith(base)], failed
+    assert not outside(failed, base), failed
+    ctx.close()
+
+
+def test_grid_drill_and_customer_360(server, browser):
+    """Branch leader: the map at county and township level, then a customer's 360 found by search."""
+    base, env = server
+    SHOTS.mkdir(exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1500})
+    page = ctx.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    login(page, base, "branch01")
+    page.goto(f"{base}/grid-map")
+    page.wait_for_selector("canvas", timeout=60_000)
+    settle(page)
+    assert_clean(page, "grid map (county)")
+    page.screenshot(path=str(SHOTS / "branch01_grid_county.png"))
+    page.get_by_label("进入网格").click()
+    page.get_by_role("option").nth(1).click()
+    settle(page)
+    page.wait_for_selector("canvas", timeout=60_000)
+    assert_clean(page, "grid map (township)")
+    page.screenshot(path=str(SHOTS / "branch01_grid_township.png"))
+    from sqlalchemy import create_engine, select
+    from data_access.schema import customer, loan, user_branch, app_user
+    eng = create_engine(env["COCKPIT_DATABASE_URL"])
+    with eng.connect() as conn:
+        branch = conn.execute(select(user_branch.c.branch_id).join(app_user, app_user.c.id == user_branch.c.user_id)
+                              .where(app_user.c.username == "branch01")).scalar()
+        number = conn.execute(select(customer.c.customer_no).join(loan, loan.c.customer_id == customer.c.id)
+                              .where(customer.c.branch_id == branch).limit(1)).scalar()
+    eng.dispose()
+    page.goto(f"{base}/customer-360")
+    page.wait_for_selector("h1", timeout=60_000)
+    page.get_by_label("搜索客户").fill(number)
+    page.get_by_label("搜索客户").press("Enter")
+    page.wait_for_selector(f"text={number}", timeout=60_000)
+    settle(page)
+    assert_clean(page, "customer 360")
+    page.screenshot(path=str(SHOTS / "branch01_customer_360.png"), full_page=True)
+    assert not outside(failed, base), failed
     ctx.close()
 
 

@@ -1,0 +1,132 @@
+"""Customer 360 building blocks: purpose-gated unmasking, audited opening, the sections' tables and charts."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import pydeck as pdk
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from data_access import users
+from data_access.customer360 import customer_360, resolve
+from data_access.kpi import CLASS5, CLASS5_EN
+
+from .charts import apply_theme
+from .formatting import money
+from .map_layers import OFFLINE_STYLE
+from .i18n import code_label, current_lang, t
+from .session import connect, engine, scope
+
+PURPOSES = ("none", "inspection", "collection", "complaint", "service")
+
+
+def viewing_scope(purpose: str):
+    """The user's scope for this view: PII only when the role allows it AND a purpose was chosen."""
+    sc = scope()
+    return sc if (sc.pii and purpose != "none") else dataclasses.replace(sc, can_see_pii=False)
+
+
+def open_customer(customer_no: str | None, customer_id: int | None, purpose: str) -> dict | None:
+    """Load a 360 in scope and audit it; an unknown or foreign customer is audited as denied and gives None."""
+    sc = viewing_scope(purpose)
+    with connect() as conn:
+        cid = resolve(conn, sc, customer_no=customer_no, customer_id=customer_id)
+        parts = customer_360(conn, sc, cid) if cid else None
+    with engine().begin() as conn:
+        if parts is None:
+            users.audit(conn, scope().username, "view_denied", customer_id=None,
+                        target=str(customer_no or customer_id), detail={"reason": "not found or not permitted"})
+        else:
+            users.audit(conn, scope().username, "view_customer", customer_id=cid, target=parts["profile"]["customer_no"],
+                        detail={"purpose": purpose, "masked": not sc.pii})
+    return parts
+
+
+def audit_report(customer_id: int, customer_no: str, masked: bool) -> None:
+    with engine().begin() as conn:
+        users.audit(conn, scope().username, "export", customer_id=customer_id, target=f"post_loan_report:{customer_no}",
+                    detail={"format": "pdf", "masked": masked})
+
+
+def frame(df: pd.DataFrame, cols: dict[str, str], codes: tuple[str, ...] = (), money_cols: tuple[str, ...] = (),
+          height: int | None = None) -> None:
+    """A read-only table with translated headers, coded values spelled out and money in 万元."""
+    if df.empty:
+        st.caption("—")
+        return
+    lang = current_lang()
+    shown = df[list(cols)].copy()
+    for c in codes:
+        shown[c] = [code_label(v, lang) for v in shown[c]]
+    for c in money_cols:
+        shown[c] = (shown[c].astype(float) / 1e4).round(2)
+    st.dataframe(shown.rename(columns={k: t(v) for k, v in cols.items()}), hide_index=True, width="stretch",
+                 height=height or min(38 + 35 * len(shown), 320))
+
+
+def dpd_chart(snaps: pd.DataFrame, lang: str) -> go.Figure:
+    """Days past due per loan by month (lines) and the worst class of the month (bar colour band)."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for loan_no, g in snaps.groupby("loan_no"):
+        fig.add_scatter(x=pd.to_datetime(g["month"] + "-01"), y=g["dpd"], mode="lines+markers", name=loan_no,
+                        secondary_y=False)
+    worst = snaps.groupby("month")["class5"].max().reset_index()
+    names = {"zh": CLASS5, "en": CLASS5_EN}[lang]
+    fig.add_bar(x=pd.to_datetime(worst["month"] + "-01"), y=worst["class5"], name=t("c360.class"), opacity=0.25,
+                marker_color="#fb8c00", text=[names[c] for c in worst["class5"]], secondary_y=True,
+                hovertemplate="%{text}")
+    fig.update_yaxes(title_text=t("c360.dpd_axis"), secondary_y=False,
+                     rangemode="tozero")
+    fig.update_yaxes(title_text=t("c360.class"), secondary_y=True, range=[0, 5.5], tickvals=[1, 2, 3, 4, 5],
+                     ticktext=[names[i] for i in range(1, 6)], showgrid=False)
+    return apply_theme(fig, t("c360.dpd_chart"), lang, height=320)
+
+
+def home_map(profile: dict, village_geometry: str | None) -> pdk.Deck | None:
+    """The home (red point; about a kilometre off when masked) inside its village's outline."""
+    if profile.get("lon") is None:
+        return None
+    point = [{"position": [profile["lon"], profile["lat"]], "name": profile["village"]}]
+    layers = []
+    if village_geometry:
+        geom = json.loads(village_geometry)
+        polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
+        layers.append(pdk.Layer("PolygonLayer", [{"polygon": p_, "name": profile["village"]} for p_ in polys],
+                                get_polygon="polygon", get_fill_color=[158, 202, 225, 120],
+                                get_line_color=[49, 130, 189, 255], line_width_min_pixels=2, pickable=True))
+    layers.append(pdk.Layer("ScatterplotLayer", point, get_position="position", get_radius=60, radius_min_pixels=7,
+                            get_fill_color=[215, 48, 39, 230], get_line_color=[255, 255, 255], stroked=True,
+                            line_width_min_pixels=2, pickable=True))
+    return pdk.Deck(layers=layers,
+                    initial_view_state=pdk.ViewState(longitude=profile["lon"], latitude=profile["lat"], zoom=12.5),
+                    map_style=OFFLINE_STYLE, map_provider=None, tooltip={"text": "{name}"})
+
+
+def fact_rows(p: dict) -> list[tuple[str, str]]:
+    lang = current_lang()
+    yes, no = t("c360.yes"), t("c360.no")
+    return [(t("c360.field.segment"), t(f"segment.{p['segment']}")), (t("c360.field.village"), f"{p['township']}{p['village']}"),
+            (t("c360.field.branch"), p["branch"]), (t("c360.field.manager"), f"{p.get('manager') or ''} {p.get('manager_phone') or ''}"),
+            (t("c360.field.household"), str(p.get("household_size") or "")), (t("c360.field.income"), money(p["annual_income"], lang)),
+            (t("c360.field.assets"), money(p["assets"], lang)), (t("c360.field.liabilities"), money(p["liabilities"], lang)),
+            (t("c360.field.deposits"), money(p["deposit_balance"], lang)), (t("c360.field.multi"), str(p.get("multi_lending_count") or 0)),
+            (t("c360.field.ebank"), yes if p["has_ebank"] else no), (t("c360.field.third"), yes if p["has_third_party_pay"] else no),
+            (t("c360.field.sscard"), yes if p["has_social_security_card"] else no),
+            (t("c360.field.credit_household"), yes if p["credit_household"] else no)]
+
+
+def facts_table(rows: list[tuple[str, str]]) -> None:
+    """Profile facts as a two-pair-per-row table (item, value, item, value)."""
+    half = (len(rows) + 1) // 2
+    left, right = rows[:half], rows[half:] + [("", "")] * (half - len(rows[half:]))
+    df = pd.DataFrame({t("c360.item"): [k for k, _ in left], t("c360.value"): [v for _, v in left],
+                       t("c360.item") + " ": [k for k, _ in right], t("c360.value") + " ": [v for _, v in right]})
+    st.dataframe(df, hide_index=True, width="stretch", height=38 + 35 * len(df))
+
+
+def md_escape(text: str) -> str:
+    """Masked values are full of asterisks, which Markdown would read as emphasis."""
+    return str(text).replace("*", "\\*")

@@ -1,0 +1,79 @@
+"""Drill-down state of the grid map (county → township → village → households) and its breadcrumb."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from data_access import grid
+
+from .charts import apply_theme
+from .i18n import t
+from .map_layers import METRICS, format_value
+from .session import read
+
+KEY = "grid_path"
+
+
+def path() -> list[dict]:
+    return st.session_state.get(KEY, [])
+
+
+def open_grid(code: str) -> None:
+    """Drill into ``code`` (a child of the current level); refuses codes outside the user's scope."""
+    crumb = read(grid.region_path, code)
+    if crumb:
+        st.session_state[KEY] = crumb
+
+
+def go_up(depth: int) -> None:
+    st.session_state[KEY] = path()[:depth]
+
+
+def current(month: str) -> tuple[str, str | None, pd.DataFrame]:
+    """(level shown, parent code, grids) for the current path; a single county opens directly."""
+    p = path()
+    if not p:
+        counties = read(grid.grid, month, "county")
+        if len(counties) != 1:
+            return "county", None, counties
+        st.session_state[KEY] = p = [{"code": counties["code"].iloc[0], "name": counties["name"].iloc[0],
+                                      "level": "county"}]
+    parent = p[-1]
+    level = grid.child_level(parent["level"])
+    if level is None:  # a village: its households are shown instead of a map
+        return "household", parent["code"], pd.DataFrame()
+    return level, parent["code"], read(grid.grid, month, level, parent["code"])
+
+
+def breadcrumb() -> None:
+    p = path()
+    counties = read(grid.grid, st.session_state.get("f_month"), "county") if st.session_state.get("f_month") else None
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if counties is not None and len(counties) > 1:
+        row.button(t("map.all_counties"), key="crumb_root", on_click=go_up, args=(0,), icon=":material/public:")
+    for depth, node in enumerate(p, start=1):
+        last = depth == len(p)
+        if depth > 1 or (counties is not None and len(counties) > 1):
+            row.markdown("›")
+        row.button(node["name"], key=f"crumb_{depth}", on_click=go_up, args=(depth,), disabled=last,
+                   type="primary" if last else "secondary", icon=":material/location_on:" if last else None)
+
+
+def comparison_chart(df: pd.DataFrame, metric: str, level: str, lang: str) -> go.Figure:
+    """Horizontal bars of the metric for the grids of the level (top 25), best first."""
+    spec = METRICS[metric]
+    d = df[["name", metric]].dropna().sort_values(metric, ascending=True).tail(25)
+    scale = 100 if spec.kind == "rate" else (1e4 if spec.kind == "money" else 1)
+    unit = "%" if spec.kind == "rate" else (t("unit.wan") if spec.kind == "money" else "")
+    fig = go.Figure(go.Bar(x=d[metric] / (1 / scale if spec.kind == "rate" else scale), y=d["name"], orientation="h",
+                           marker_color="#d73027" if spec.palette == "red" else "#3182bd",
+                           text=[format_value(v, spec.kind, lang) for v in d[metric]], textposition="auto",
+                           name=t(f"metric.{metric}")))
+    fig.update_xaxes(title_text=f"{t(f'metric.{metric}')}（{unit}）" if unit else t(f"metric.{metric}"))
+    fig.update_yaxes(title_text=t(f"map.level.{level}"))
+    fig = apply_theme(fig, t("map.chart_title", metric=t(f"metric.{metric}"), level=t(f"map.level.{level}")), lang,
+                      height=max(320, 22 * len(d) + 90))
+    fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
+    fig.update_layout(showlegend=False, hovermode="closest")
+    return fig

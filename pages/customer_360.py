@@ -1,0 +1,112 @@
+"""客户360 Customer 360: search, then one customer's whole picture, with purpose-gated PII and a PDF report."""
+import streamlit as st
+
+from components import customer_view as cv
+from components import navigation
+from components.i18n import current_lang, t
+from components.panels import empty_state
+from components.post_loan_report import build_report
+from components.session import read, scope
+from data_access import queries
+
+navigation.guard("customer_360")
+lang = current_lang()
+st.title(t("page.customer_360"))
+
+q = st.text_input(t("c360.search"), key="c360_query", value=st.query_params.get("customer", ""))
+if q:
+    hits = read(queries.search_customers, q)
+    if hits.empty:
+        st.warning(t("c360.not_found"))
+        cv.open_customer(q, None, "none")  # audited as a denied attempt
+    elif len(hits) > 1:
+        ev = st.dataframe(hits[["customer_no", "name", "phone", "village"]], hide_index=True, on_select="rerun",
+                          selection_mode="single-row", key="c360_hits", height=min(38 + 35 * len(hits), 300),
+                          column_config={"customer_no": t("hh.customer_no"), "name": t("hh.name"),
+                                         "phone": t("hh.phone"), "village": t("c360.field.village")})
+        if ev and ev.selection.rows:
+            st.session_state["c360_customer_id"] = int(hits["id"].iloc[ev.selection.rows[0]])
+    else:
+        st.session_state["c360_customer_id"] = int(hits["id"].iloc[0])
+
+cid = st.session_state.get("c360_customer_id")
+if cid is None:
+    empty_state("c360.search")
+    st.stop()
+purpose = "none"
+if scope().pii:
+    purpose = st.selectbox(t("c360.purpose"), cv.PURPOSES, key="c360_purpose", help=t("c360.purpose_help"),
+                           format_func=lambda p: t(f"c360.purpose.{p}"))
+parts = cv.open_customer(None, cid, purpose)
+if parts is None:
+    st.warning(t("c360.not_found"))
+    st.stop()
+p = parts["profile"]
+st.subheader(cv.md_escape(f"{p['name']} · {p['customer_no']}"))
+st.caption(cv.md_escape(f"{p['id_number']} · {p['phone'] or ''} · {p['address'] or ''}"))
+report = build_report(parts, scope().username, masked=not cv.viewing_scope(purpose).pii)
+st.download_button(t("c360.report"), report, file_name=f"post_loan_report_{p['customer_no']}.pdf",
+                   mime="application/pdf", key="c360_report", type="primary", on_click=cv.audit_report,
+                   args=(int(p["id"]), p["customer_no"], not cv.viewing_scope(purpose).pii))
+
+tabs = st.tabs([t("c360.profile"), t("c360.credit"), t("c360.risk"), t("c360.work"), t("c360.manager")])
+with tabs[0]:
+    a, b = st.columns([1.4, 1])
+    with a:
+        cv.facts_table(cv.fact_rows(p))
+    with b:
+        deck = cv.home_map(p, parts["village_geometry"])
+        if deck is not None:
+            st.caption(t("c360.location"))
+            st.pydeck_chart(deck, height=260)
+    st.markdown(f"**{t('c360.members')}**")
+    cv.frame(parts["members"], {"name": "col.name", "relation": "col.relation", "birth_year": "col.birth_year",
+                                "occupation": "col.occupation"}, codes=("relation",))
+    st.markdown(f"**{t('c360.tags')}**")
+    tags = parts["tags"]
+    st.markdown(" ".join(f"`{tag}`" for tag in tags.loc[tags["tag_type"] == "fact", "tag"]) or "—")
+    st.markdown(" ".join(f":red[**{tag}**]" for tag in tags.loc[tags["tag_type"] == "risk", "tag"]) or "—")
+with tabs[1]:
+    st.markdown(f"**{t('c360.lines')}**")
+    cv.frame(parts["lines"], {"product": "col.product", "limit_amount": "col.limit", "used": "col.used",
+                              "expires_on": "col.expires", "status": "col.status"}, codes=("status",),
+             money_cols=("limit_amount", "used"))
+    st.markdown(f"**{t('c360.loans')}**")
+    cv.frame(parts["loans"], {"loan_no": "col.loan_no", "product": "col.product", "amount": "col.amount",
+                              "disbursed_on": "col.disbursed", "balance": "col.balance", "dpd": "c360.dpd",
+                              "status": "col.status"}, codes=("status",), money_cols=("amount", "balance"))
+    if not parts["snapshots"].empty:
+        st.plotly_chart(cv.dpd_chart(parts["snapshots"], lang), key="c360_dpd")
+    st.markdown(f"**{t('c360.repayments')}**")
+    cv.frame(parts["repayments"].head(60), {"loan_no": "col.loan_no", "paid_on": "col.date", "principal": "col.principal",
+                                            "interest": "col.interest", "collected": "col.collected"})
+with tabs[2]:
+    st.markdown(f"**{t('c360.apps')}**")
+    cv.frame(parts["applications"], {"applied_on": "col.date", "product": "col.product", "score": "col.score",
+                                     "decision": "col.decision"}, codes=("decision",))
+    st.markdown(f"**{t('c360.behaviour')}**")
+    if parts["behaviour_scores"].empty:
+        st.caption(t("c360.no_behaviour"))
+    else:
+        cv.frame(parts["behaviour_scores"], {"month": "col.month", "score": "col.score"})
+    st.markdown(f"**{t('c360.warnings')}**")
+    cv.frame(parts["warnings"], {"raised_on": "col.date", "signal_type": "col.type", "severity": "col.severity",
+                                 "status": "col.status", "detail": "col.detail"}, codes=("signal_type", "severity", "status"))
+with tabs[3]:
+    st.markdown(f"**{t('c360.tasks')}**")
+    cv.frame(parts["tasks"], {"created_on": "col.date", "task_type": "col.type", "trigger": "col.trigger",
+                              "due_on": "col.due", "completed_on": "col.completed", "status": "col.status",
+                              "result": "col.result", "manager": "col.manager"}, codes=("task_type", "trigger", "status"))
+    st.markdown(f"**{t('c360.cases')}**")
+    cv.frame(parts["cases"], {"case_no": "col.loan_no", "entry_month": "col.entry", "entry_bucket": "col.bucket",
+                              "channel": "col.channel", "agency": "col.agency", "status": "col.status",
+                              "overdue_at_entry": "col.overdue", "recovered_amount": "col.recovered"},
+             codes=("channel", "status"))
+    st.markdown(f"**{t('c360.actions')}**")
+    cv.frame(parts["actions"], {"action_on": "col.date", "channel": "col.channel", "contacted": "col.contacted",
+                                "promise_amount": "col.promise", "promise_kept": "col.kept", "result": "col.result"},
+             codes=("channel", "result"))
+with tabs[4]:
+    st.markdown(f"**{t('c360.visits')}**")
+    cv.frame(parts["visits"], {"event_at": "col.time", "event_type": "col.event", "manager": "col.manager",
+                               "distance_m": "col.distance"}, codes=("event_type",))
