@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from data_access import demo, marts, queries, schema as s
+from data_access import customer360, demo, grid, marts, queries, schema as s
 from data_access.engine import make_engine
 from data_access.migrate import upgrade
 from data_access.scope import Scope, scope_for_user
@@ -40,6 +40,13 @@ def build(url: str, size: str) -> dict:
     return info
 
 
+def _map(conn, scope, month, level, county=None):
+    """What the grid map page does on a render: read the grids, build the pydeck map, serialise it."""
+    from components.map_layers import grid_deck
+    df = grid.grid(conn, scope, month, level, None, county)
+    return grid_deck(df, "npl_ratio", "zh")[0].to_json()
+
+
 def reads(conn) -> dict:
     """The reads each page makes, as (label, callable) with realistic arguments."""
     hq = Scope(username="bench", role="head_office", can_see_pii=True)
@@ -48,6 +55,7 @@ def reads(conn) -> dict:
     f = queries.Filters(month=month)
     prev, ago = queries.shift_month(month, -1), queries.shift_month(month, -12)
     cust = conn.execute(select(func.max(s.customer.c.id))).scalar() // 2
+    county = demo.COUNTY_CODE
     cno = conn.execute(select(s.customer.c.customer_no).where(s.customer.c.id == cust)).scalar()
     return {
         "overview (head office)": lambda c: queries.overview(c, hq, f),
@@ -57,6 +65,9 @@ def reads(conn) -> dict:
         "collection by bucket": lambda c: queries.collection_summary(c, hq, f, by=("entry_bucket",)),
         "agency league": lambda c: queries.agency_league(c, hq),
         "managers (branch)": lambda c: queries.managers(c, leader, month),
+        "grid map: top level (data + deck)": lambda c: _map(c, hq, month, "county"),
+        "grid map: a county's ~400 villages (data + deck)": lambda c: _map(c, hq, month, "village", county),
+        "customer 360 (all sections)": lambda c: customer360.customer_360(c, hq, cust),
         "customer 360 profile": lambda c: queries.customer_profile(c, hq, cust),
         "customer loans": lambda c: queries.customer_loans(c, hq, cust),
         "customer search by number": lambda c: queries.search_customers(c, hq, cno),

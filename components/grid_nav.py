@@ -40,6 +40,8 @@ def current(month: str) -> tuple[str, str | None, pd.DataFrame]:
         st.session_state[KEY] = p = [{"code": counties["code"].iloc[0], "name": counties["name"].iloc[0],
                                       "level": "county"}]
     parent = p[-1]
+    if parent["level"] == "county" and st.session_state.get("grid_all_villages"):
+        return "village", parent["code"], read(grid.grid, month, "village", None, parent["code"])
     level = grid.child_level(parent["level"])
     if level is None:  # a village: its households are shown instead of a map
         return "household", parent["code"], pd.DataFrame()

@@ -97,8 +97,18 @@ def customer_360(conn: Connection, scope: Scope, customer_id: int) -> dict | Non
                                       ca.c.promise_kept, ca.c.result).join(k, k.c.id == ca.c.case_id)
                          .where(k.c.customer_id == cid).order_by(ca.c.action_on.desc()))
     e = s.activity_event
-    visits = _df(conn, select(e.c.event_at, e.c.event_type, m.c.name.label("manager"), e.c.lon, e.c.lat)
-                 .join(m, m.c.id == e.c.manager_id).where(e.c.customer_id == cid).order_by(e.c.event_at.desc()))
+    near = []
+    if profile.get("lon") is not None and profile.get("manager_id") is not None:
+        # the responsible manager's check-ins within about 500 m of the home (a box, refined by distance below)
+        dlat, dlon = 0.0045, 0.0055
+        near = [and_(e.c.manager_id == profile["manager_id"], e.c.event_type == "check_in",
+                     e.c.lat.between(profile["lat"] - dlat, profile["lat"] + dlat),
+                     e.c.lon.between(profile["lon"] - dlon, profile["lon"] + dlon))]
+    # two indexed reads (by customer; by manager and time) rather than one OR that would scan every event
+    cols = [e.c.event_at, e.c.event_type, m.c.name.label("manager"), e.c.lon, e.c.lat]
+    visits = pd.concat([_df(conn, select(*cols).join(m, m.c.id == e.c.manager_id).where(cond).limit(200))
+                        for cond in [e.c.customer_id == cid, *near]], ignore_index=True)
+    visits = visits.sort_values("event_at", ascending=False).reset_index(drop=True)
     if not visits.empty and profile.get("lon") is not None:
         d = haversine_m(visits["lon"].astype(float), visits["lat"].astype(float), profile["lon"], profile["lat"])
         visits["distance_m"] = pd.Series(d).round(0)

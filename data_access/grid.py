@@ -33,7 +33,8 @@ def child_level(level: str) -> str | None:
     return {"county": "township", "township": "village"}.get(level)
 
 
-def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: str | None = None) -> pd.DataFrame:
+def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: str | None = None,
+         county_code: str | None = None) -> pd.DataFrame:
     """The grids of one level (under ``parent_code``) with shapes and figures for ``month``.
 
     Columns: code, name, level, parent_code, geometry (GeoJSON text), centroid_lon, centroid_lat, schematic,
@@ -41,7 +42,8 @@ def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: st
     households_with_loan, line_amount, loans, balance, npl_balance, overdue_balance, deposits, ebank_households,
     third_pay_households, ss_card_households, open_warnings, new_overdue_loans, and the ratios credit_coverage,
     usage_rate, balance_per_household, npl_ratio, overdue_ratio, ebank_rate, third_pay_rate, ss_card_rate.
-    Grids outside the user's townships are not returned.
+    Grids outside the user's townships are not returned. ``county_code`` limits any level to one county
+    (all of a county's villages: level "village", no parent, the county's code).
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}; got {level!r}.")
@@ -56,6 +58,8 @@ def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: st
     conds = [r.c.level == level]
     if parent_code is not None:
         conds.append(r.c.parent_code == parent_code)
+    if county_code is not None:  # e.g. every village of one county at once
+        conds.append(r.c.county_code == county_code)
     if level == "county":
         conds.append(r.c.code.in_(select(s.region.c.parent_code).where(s.region.c.code.in_(allowed))))
     elif level == "township":

@@ -21,6 +21,8 @@ c1, c2, _ = st.columns([1, 1.4, 2])
 month = c1.selectbox(t("filter.month"), list(reversed(available)), key="f_month",
                      format_func=lambda m: month_label(m, lang))
 metric = c2.selectbox(t("map.metric"), list(METRICS), key="map_metric", format_func=lambda m: t(f"metric.{m}"))
+if grid_nav.path() and grid_nav.path()[-1]["level"] == "county":
+    st.toggle(t("map.all_villages"), key="grid_all_villages")
 level, parent, grids = grid_nav.current(month)
 grid_nav.breadcrumb()
 

@@ -66,12 +66,12 @@ def browser():
 
 def login(page, base: str, username: str, password: str = "Demo@2026") -> None:
     page.goto(base)
-    page.wait_for_selector("input[type=password]", timeout=60_000)
+    page.wait_for_selector("input[type=password]", timeout=90_000)
     page.locator("input[type=text]").first.fill(username)
     page.locator("input[type=password]").fill(password)
     page.get_by_role("button", name="登录").click()
     try:
-        page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=60_000)
+        page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=90_000)
     except Exception:
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / f"login_failure_{username}.png"), full_page=True)
@@ -81,7 +81,7 @@ def login(page, base: str, username: str, password: str = "Demo@2026") -> None:
 def settle(page) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_timeout(500)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
     page.wait_for_timeout(800)
 
 
@@ -107,7 +107,7 @@ def test_visit_every_page(server, browser, username, role):
     login(page, base, username)
     for spec in pages_for(role):
         page.goto(f"{base}/{spec.url_path}")
-        page.wait_for_selector("h1", timeout=60_000)
+        page.wait_for_selector("h1", timeout=90_000)
         settle(page)
         assert_clean(page, f"{spec.key} as {username}")
         page.screenshot(path=str(SHOTS / f"{username}_{spec.key}.png"), full_page=True)
@@ -115,8 +115,8 @@ def test_visit_every_page(server, browser, username, role):
     title = page.locator("h1").first.inner_text()
     url = page.url
     page.reload()
-    page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=60_000)
-    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=90_000)
+    page.wait_for_selector("h1", timeout=90_000)
     assert page.url == url and page.locator("h1").first.inner_text() == title
     # nothing is fetched from outside the machine (map tiles, fonts, icons)
     assert not outside(failed, base), failed
@@ -133,14 +133,14 @@ def test_grid_drill_and_customer_360(server, browser):
     page.on("requestfailed", lambda r: failed.append(r.url))
     login(page, base, "branch01")
     page.goto(f"{base}/grid-map")
-    page.wait_for_selector("canvas", timeout=60_000)
+    page.wait_for_selector("canvas", timeout=90_000)
     settle(page)
     assert_clean(page, "grid map (county)")
     page.screenshot(path=str(SHOTS / "branch01_grid_county.png"))
     page.get_by_label("进入网格").click()
     page.get_by_role("option").nth(1).click()
     settle(page)
-    page.wait_for_selector("canvas", timeout=60_000)
+    page.wait_for_selector("canvas", timeout=90_000)
     assert_clean(page, "grid map (township)")
     page.screenshot(path=str(SHOTS / "branch01_grid_township.png"))
     from sqlalchemy import create_engine, select
@@ -153,10 +153,10 @@ def test_grid_drill_and_customer_360(server, browser):
                               .where(customer.c.branch_id == branch).limit(1)).scalar()
     eng.dispose()
     page.goto(f"{base}/customer-360")
-    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_selector("h1", timeout=90_000)
     page.get_by_label("搜索客户").fill(number)
     page.get_by_label("搜索客户").press("Enter")
-    page.wait_for_selector(f"text={number}", timeout=60_000)
+    page.wait_for_selector(f"text={number}", timeout=90_000)
     settle(page)
     assert_clean(page, "customer 360")
     page.screenshot(path=str(SHOTS / "branch01_customer_360.png"), full_page=True)
@@ -171,13 +171,13 @@ def test_overview_numbers_and_charts_render(server, browser):
     login(page, base, "hq_wang")
     settle(page)
     # the count must reach exactly 12 cards and 3 charts (waits out a slow first render, fails on a wrong count)
-    page.wait_for_function("() => document.querySelectorAll('.kpi-card').length >= 12", timeout=60_000)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.kpi-card').length >= 12", timeout=90_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=90_000)
     assert page.locator(".kpi-card").count() == 12
     assert page.locator(".js-plotly-plot").count() == 3
     assert "亿元" in page.locator(".kpi-card").first.inner_text()
     page.get_by_role("button", name="退出登录").click()
-    page.wait_for_selector("input[type=password]", timeout=60_000)
+    page.wait_for_selector("input[type=password]", timeout=90_000)
     page.reload()
-    page.wait_for_selector("input[type=password]", timeout=60_000)  # logged out stays logged out
+    page.wait_for_selector("input[type=password]", timeout=90_000)  # logged out stays logged out
     ctx.close()
