@@ -76,8 +76,8 @@ def dpd_chart(snaps: pd.DataFrame, lang: str) -> go.Figure:
     worst = snaps.groupby("month")["class5"].max().reset_index()
     names = {"zh": CLASS5, "en": CLASS5_EN}[lang]
     fig.add_bar(x=pd.to_datetime(worst["month"] + "-01"), y=worst["class5"], name=t("c360.class"), opacity=0.25,
-                marker_color="#fb8c00", text=[names[c] for c in worst["class5"]], secondary_y=True,
-                hovertemplate="%{text}")
+                marker_color="#fb8c00", customdata=[names[c] for c in worst["class5"]], secondary_y=True,
+                hovertemplate="%{customdata}")
     fig.update_yaxes(title_text=t("c360.dpd_axis"), secondary_y=False,
                      rangemode="tozero")
     fig.update_yaxes(title_text=t("c360.class"), secondary_y=True, range=[0, 5.5], tickvals=[1, 2, 3, 4, 5],

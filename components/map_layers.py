@@ -164,8 +164,9 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
         layers.append(pdk.Layer("PolygonLayer", [{"polygon": p} for p in _rings(outline)], id="outline",
                                 get_polygon="polygon", filled=False, stroked=True, get_line_color=[60, 60, 60, 255],
                                 line_width_min_pixels=2.5, pickable=False))
-    labels = [{"name": short_name(r["name"]), "position": [r["centroid_lon"], r["centroid_lat"]]}
-              for _, r in df.iterrows() if r["centroid_lon"] is not None]
+    # past about 80 grids the names cover the map: then the tooltip alone names a grid
+    labels = [] if len(df) > 80 else [{"name": short_name(r["name"]), "position": [r["centroid_lon"], r["centroid_lat"]]}
+                                      for _, r in df.iterrows() if r["centroid_lon"] is not None]
     # Chinese labels: the glyph atlas must hold every character used, hence an explicit character set.
     # Plain strings would be read by pydeck as JavaScript expressions: String() keeps them literal.
     chars = "".join(sorted({ch for lab in labels for ch in lab["name"]}))

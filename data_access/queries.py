@@ -366,8 +366,12 @@ def customer_loans(conn: Connection, scope: Scope, customer_id: int) -> pd.DataF
     sn2 = sn.alias("sn2")
     # correlated on the (loan_id, month) key: reads a customer's few snapshots, never the whole book
     last = select(func.max(sn2.c.month)).where(sn2.c.loan_id == l.c.id).scalar_subquery()
+    closed = l.c.status != "active"
+    # a closed loan's last snapshot is the month before it closed: show it as settled, not as still owed
     stmt = (select(l.c.id, l.c.loan_no, p.c.name.label("product"), l.c.amount, l.c.disbursed_on, l.c.maturity_on,
-                   l.c.status, sn.c.balance, sn.c.dpd, sn.c.bucket, sn.c.class5)
+                   l.c.status, case((closed, 0.0), else_=sn.c.balance).label("balance"),
+                   case((closed, 0), else_=sn.c.dpd).label("dpd"), case((closed, None), else_=sn.c.bucket).label("bucket"),
+                   case((closed, None), else_=sn.c.class5).label("class5"))
             .join(p, p.c.id == l.c.product_id)
             .outerjoin(sn, and_(sn.c.loan_id == l.c.id, sn.c.month == last))
             .where(l.c.customer_id == customer_id, scope.row_clause(l.c.branch_id))

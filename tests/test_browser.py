@@ -137,8 +137,19 @@ def test_grid_drill_and_customer_360(server, browser):
     settle(page)
     assert_clean(page, "grid map (county)")
     page.screenshot(path=str(SHOTS / "branch01_grid_county.png"))
-    page.get_by_label("进入网格").click()
-    page.get_by_role("option").nth(1).click()
+    # clicking a polygon drills down (pydeck selection): the leader's township opens, named in the breadcrumb
+    from sqlalchemy import create_engine, select
+    from data_access.schema import app_user, branch_township, region, user_branch
+    eng = create_engine(env["COCKPIT_DATABASE_URL"])
+    with eng.connect() as conn:
+        township = conn.execute(select(region.c.name).join(branch_township, branch_township.c.township_code == region.c.code)
+                                .join(user_branch, user_branch.c.branch_id == branch_township.c.branch_id)
+                                .join(app_user, app_user.c.id == user_branch.c.user_id)
+                                .where(app_user.c.username == "branch01")).scalars().first()
+    eng.dispose()
+    box = page.locator("[data-testid=stDeckGlJsonChart] canvas").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(f"[data-testid=stMain] button:has-text('{township}')", timeout=90_000)
     settle(page)
     page.wait_for_selector("canvas", timeout=90_000)
     assert_clean(page, "grid map (township)")
