@@ -48,6 +48,9 @@ def _arrow(change, kind: str) -> str:
 def kpi_card_html(k: Kpi, mom_label: str, yoy_label: str) -> str:
     fmt = signed_pp if k.kind == "pp" else signed_pct
     parts = []
+    if k.mom is None and k.yoy is None:  # a point-in-time figure: no comparison line at all
+        return (f'<div class="kpi-card"{" title=" + chr(34) + html.escape(k.help) + chr(34) if k.help else ""}>'
+                f'<div class="kpi-label">{html.escape(k.label)}</div><div class="kpi-value">{html.escape(k.value)}</div></div>')
     for label, change in ((mom_label, k.mom), (yoy_label, k.yoy)):
         shown = fmt(0.0 if _flat(change, k.kind) and change is not None and not math.isnan(change) else change)
         parts.append(f'<span class="{delta_class(change, k.good_when_up, k.kind)}">{html.escape(label)} '

@@ -34,6 +34,8 @@ PAGES: tuple[PageSpec, ...] = (
              "grid-map"),
     PageSpec("customer_360", "pages/customer_360.py", "section.overview", ":material/person_search:",
              ("head_office", "branch_leader"), "customer-360"),
+    PageSpec("portfolio_risk", "pages/portfolio_risk.py", "section.risk", ":material/monitoring:",
+             ("head_office", "branch_leader", "strategy"), "portfolio-risk"),
     PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
     PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
 )

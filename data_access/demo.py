@@ -899,8 +899,8 @@ def _score(rng, latent: np.ndarray) -> np.ndarray:
 def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency_q) -> SimResult:
     """Month-by-month delinquency of every loan, vectorised over loans.
 
-    State ``m`` is months delinquent (0 current); bucket = min(m, 4);
-    dpd = 30 (m - 1) + a fixed day offset in 1..30.
+    State ``m`` is months delinquent, capped at 4 (0 current); bucket = m; dpd = 30 (m - 1) + a fixed day
+    offset in 1..30, plus 30 for every further month spent in M4+.
     """
     n = len(start)
     t0 = int(start.min())
@@ -1014,7 +1014,8 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
             on_book = (live & ~payoff & ~write_off) | (payoff & run)
             idx = np.flatnonzero(on_book)
             mm = m[idx]
-            dpd = np.where(mm > 0, 30 * (mm - 1) + offset[idx], 0)
+            # in M4+ the days keep counting: 91+ in the first month there, 30 more each further month
+            dpd = np.where(mm > 0, 30 * (mm - 1 + np.maximum(months_m4[idx] - 1, 0)) + offset[idx], 0)
             past_mat = (t - start[idx]) >= term[idx]
             overdue = np.where(mm > 0, np.where(past_mat, balance[idx], np.minimum(installment[idx] * mm, balance[idx])), 0.0)
             class5 = np.select([dpd > 360, dpd > 180, dpd > 90, dpd > 0, restructured[idx]], [5, 4, 3, 2, 2], 1)

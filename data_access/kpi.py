@@ -188,3 +188,28 @@ def change_pp(current: float, previous: float) -> float:
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (current, previous)):
         return math.nan
     return (current - previous) * 100
+
+
+CBIRC_TARGETS = {1: (3, 4, 5), 2: (3, 4, 5), 3: (4, 5), 4: (5,)}
+CLOSED_WRITTEN_OFF_CLASS = 7
+
+
+def cbirc_migration_rates(migration: pd.DataFrame) -> pd.Series:
+    """Regulator-style migration rates (正常类/关注类/次级类/可疑类贷款迁徙率), per the CBIRC statistics system:
+
+    rate(c) = period-start balance of class-c loans that moved to the worse classes (正常, 关注 → 次级/可疑/损失;
+    次级 → 可疑/损失; 可疑 → 损失) / (period-start balance of class c − the reduction of that balance during the
+    period through repayment, recovery, disposal or write-off).
+
+    ``migration`` has from_class, to_class, balance (period start) and balance_next (period end, 0 once closed);
+    a write-off (to_class 7) counts as moving to 损失 for 次级 and 可疑 and as reduction otherwise.
+    Index 1..4; nan when the denominator is 0.
+    """
+    out = {}
+    for c, targets in CBIRC_TARGETS.items():
+        rows = migration[migration["from_class"] == c]
+        start = float(rows["balance"].sum())
+        reduction = float((rows["balance"] - rows["balance_next"]).clip(lower=0).sum())
+        moved = float(rows.loc[rows["to_class"].isin(targets), "balance"].sum())
+        out[c] = ratio(moved, start - reduction)
+    return pd.Series(out)

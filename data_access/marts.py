@@ -57,12 +57,13 @@ FROM loan l GROUP BY l.disbursed_month, l.branch_id, l.product_id, l.segment
 
 # A loan present at t and absent at t+1 has closed: written off (6 / 7) or paid off (5 / 6).
 MIGRATION = """
-INSERT INTO mart_migration (month, branch_id, product_id, segment, from_bucket, to_bucket, from_class, to_class, loans, balance)
+INSERT INTO mart_migration (month, branch_id, product_id, segment, from_bucket, to_bucket, from_class, to_class, loans, balance,
+    balance_next)
 SELECT s0.month, l.branch_id, l.product_id, l.segment, s0.bucket,
        COALESCE(s1.bucket, CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END),
        s0.class5,
        COALESCE(s1.class5, CASE WHEN l.status = 'written_off' THEN 7 ELSE 6 END),
-       COUNT(*), SUM(s0.balance)
+       COUNT(*), SUM(s0.balance), SUM(COALESCE(s1.balance, 0))
 FROM loan_snapshot s0
 JOIN loan l ON l.id = s0.loan_id
 LEFT JOIN loan_snapshot s1 ON s1.loan_id = s0.loan_id AND s1.month = :next_month

@@ -465,7 +465,7 @@ def managers(conn: Connection, scope: Scope, month: str | None = None) -> pd.Dat
 
 
 ROW_FUNCTIONS = ("search_customers", "customer_profile", "customer_loans", "village_households", "loan_list",
-                 "collection_cases", "managers")
+                 "collection_cases", "managers", "top_borrowers")
 
 
 # ---------------------------------------------------------------- agency and admin reads
@@ -499,3 +499,73 @@ def agency_league(conn: Connection, scope: Scope, months: int = 12) -> pd.DataFr
         df["agency"] = df["name"]
     return df[["rank", "agency", "is_me", "cases", "overdue_at_entry", "recovered_amount", "recovery_rate",
                "kept_rate", "complaints"]]
+
+
+# ---------------------------------------------------------------- portfolio risk (marts only, except the top borrowers)
+BREAKDOWNS = ("class5", "bucket", "product_id", "segment", "branch_id")
+
+
+def portfolio_breakdown(conn: Connection, scope: Scope, f: Filters, by: str) -> pd.DataFrame:
+    """The month's book split by ``by`` (class5, bucket, product_id, segment or branch_id).
+
+    Columns: ``by``, loans, balance, overdue_amount, npl_balance, overdue_balance.
+    """
+    if by not in BREAKDOWNS:
+        raise ValueError(f"by must be one of {BREAKDOWNS}; got {by!r}.")
+    mp = s.mart_portfolio
+    cond = each_branch(mp, scope) if by == "branch_id" else _mart_filter(mp, scope, f)
+    if by == "branch_id":
+        cond = and_(cond, *([mp.c.product_id == f.product_id] if f.product_id else []),
+                    *([mp.c.segment == f.segment] if f.segment else []))
+    return _df(conn, select(mp.c[by], func.sum(mp.c.loans).label("loans"), func.sum(mp.c.balance).label("balance"),
+                            func.sum(mp.c.overdue_amount).label("overdue_amount"),
+                            func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl_balance"),
+                            func.sum(case((mp.c.bucket >= 1, mp.c.balance), else_=0)).label("overdue_balance"))
+               .where(mp.c.month == f.month, cond).group_by(mp.c[by]).order_by(mp.c[by]))
+
+
+def migration_trend(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
+    """Month-to-next-month transitions for the ``months`` pairs ending at ``f.month`` (month t → t+1 = f.month).
+
+    Columns: month (t), from_bucket, to_bucket, from_class, to_class, loans, balance (at t), balance_next (at t+1).
+    """
+    mm = s.mart_migration
+    window = _month_window(conn, shift_month(f.month, -1), months)
+    keys = [mm.c.month, mm.c.from_bucket, mm.c.to_bucket, mm.c.from_class, mm.c.to_class]
+    return _df(conn, select(*keys, func.sum(mm.c.loans).label("loans"), func.sum(mm.c.balance).label("balance"),
+                            func.sum(mm.c.balance_next).label("balance_next"))
+               .where(mm.c.month.in_(window), _mart_filter(mm, scope, f)).group_by(*keys).order_by(mm.c.month))
+
+
+def vintage(conn: Connection, scope: Scope, f: Filters) -> pd.DataFrame:
+    """Vintage cohorts observed up to the latest month (branch and product filters apply; segment does not).
+
+    Columns: cohort, mob, loans, amount, ever30_amount, ever90_amount.
+    """
+    mv = s.mart_vintage
+    conds = [branch_rows(mv, scope, f.branch_id)]
+    if f.product_id is not None:
+        conds.append(mv.c.product_id == f.product_id)
+    return _df(conn, select(mv.c.cohort, mv.c.mob, func.sum(mv.c.loans).label("loans"),
+                            func.sum(mv.c.amount).label("amount"), func.sum(mv.c.ever30_amount).label("ever30_amount"),
+                            func.sum(mv.c.ever90_amount).label("ever90_amount"))
+               .where(*conds).group_by(mv.c.cohort, mv.c.mob).order_by(mv.c.cohort, mv.c.mob))
+
+
+def top_borrowers(conn: Connection, scope: Scope, month: str, branch_id: int | None = None,
+                  limit: int = 20) -> pd.DataFrame:
+    """The largest borrowers in scope by balance in ``month`` (row-level, masked).
+
+    Columns: customer_no, name, segment, branch_id, loans, balance, max_dpd, worst_class.
+    """
+    sn, l, c = s.loan_snapshot, s.loan, s.customer
+    conds = [sn.c.month == month, scope.row_clause(l.c.branch_id)]
+    if branch_id is not None:
+        conds.append(l.c.branch_id == branch_id)
+    df = _df(conn, select(c.c.customer_no, c.c.name, c.c.segment, l.c.branch_id, func.count().label("loans"),
+                          func.sum(sn.c.balance).label("balance"), func.max(sn.c.dpd).label("max_dpd"),
+                          func.max(sn.c.class5).label("worst_class"))
+             .join(l, l.c.id == sn.c.loan_id).join(c, c.c.id == l.c.customer_id).where(*conds)
+             .group_by(c.c.customer_no, c.c.name, c.c.segment, l.c.branch_id)
+             .order_by(func.sum(sn.c.balance).desc()).limit(limit))
+    return mask_frame(df, scope)

@@ -512,6 +512,7 @@ mart_migration = Table(
     Column("to_class", Integer, nullable=False, comment="1-5, 6 paid off, 7 written off"),
     Column("loans", Integer, nullable=False),
     Column("balance", MONEY, nullable=False, comment="balance at month t"),
+    Column("balance_next", MONEY, nullable=False, server_default="0", comment="balance at t+1; 0 once closed"),
 )
 Index("ix_mart_migration_month_branch", mart_migration.c.month, mart_migration.c.branch_id)
 

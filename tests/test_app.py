@@ -13,8 +13,9 @@ from data_access.scope import scope_for_user
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
 ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
                "admin": "admin"}
-EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360"},
-                  "branch_leader": {"overview", "grid_map", "customer_360"}, "strategy": {"overview"},
+EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk"},
+                  "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk"},
+                  "strategy": {"overview", "portfolio_risk"},
                   "agency": {"agency"}, "admin": {"data_admin"}}
 
 
@@ -239,3 +240,21 @@ def test_branch_leader_sees_only_own_townships(app_env):
         every = set(queries.townships(conn, scope_for_user(conn, "hq_wang"))["code"])
     offered = set(at.selectbox(key="f_township").options) - {"全部"}
     assert offered and len(offered) == len(own) < len(every)
+
+
+@pytest.mark.parametrize("user", ["hq_wang", "strategy_chen", "branch01"])
+def test_portfolio_risk_page_matches_kpis(app_env, user):
+    at = logged_in(user, "pages/portfolio_risk.py")
+    assert not at.exception and not errors(at)
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        month = queries.available_months(conn)[-1]
+        by_class = queries.portfolio_breakdown(conn, sc, queries.Filters(month=month), "class5")
+    from components.formatting import pct
+    cards = " ".join(m.value for m in at.markdown)
+    assert pct(kpi.npl_ratio(kpi.npl_balance(by_class), by_class["balance"].sum())) in cards
+    assert len(at.get("plotly_chart")) >= 5  # classes, buckets, roll trend, two matrices, vintages
+    top_tables = [d for d in at.dataframe]
+    assert top_tables
+    if user == "strategy_chen":  # aggregates only: no borrower list
+        assert any("只能查看汇总" in c.value for c in at.caption)

@@ -219,3 +219,26 @@ def test_village_filter_reads_the_village_mart_with_the_same_figures(fixture_con
     assert math.isnan(village.loc["2026-03", "recovery_rate"])
     other = queries.overview(fixture_conn, HQ, queries.Filters(month="2026-03", village_code="320324100999"))
     assert (other["balance"] == 0).all()
+
+
+def test_cbirc_migration_rates_by_hand(fixture_conn):
+    jan = kpi.cbirc_migration_rates(_mig_full(fixture_conn, "2026-01"))
+    assert jan[1] == 0                      # no 正常 loan became NPL in February
+    assert jan[2] == pytest.approx(1.0)     # L5: 关注 5000 → 次级, nothing repaid
+    feb = kpi.cbirc_migration_rates(_mig_full(fixture_conn, "2026-02"))
+    assert feb[1] == 0 and feb[2] == 0 and feb[3] == 0
+    assert math.isnan(feb[4])               # no 可疑 loans at the start
+
+
+def test_cbirc_reduction_enters_the_denominator():
+    # 正常 at start: A 1000 → 次级; B 3000 → 正常 with 2000 left (1000 repaid); C 1000 paid off (class 6)
+    df = pd.DataFrame({"from_class": [1, 1, 1], "to_class": [3, 1, 6], "balance": [1000, 3000, 1000],
+                       "balance_next": [1000, 2000, 0]})
+    assert kpi.cbirc_migration_rates(df)[1] == pytest.approx(1000 / (5000 - 2000))
+
+
+def _mig_full(conn, month):
+    m = s.mart_migration
+    res = conn.execute(select(m.c.from_class, m.c.to_class, m.c.balance, m.c.balance_next)
+                       .where(m.c.month == month, m.c.branch_id == 0))
+    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))

@@ -42,6 +42,7 @@ def _row_calls(world, target):
         "loan_list": lambda c, sc: queries.loan_list(c, sc, world["month"], branch_id=branch),
         "collection_cases": lambda c, sc: queries.collection_cases(c, sc, case_id=t["case"][0]),
         "managers": lambda c, sc: queries.managers(c, sc).query(f"branch_id == {branch}"),
+        "top_borrowers": lambda c, sc: queries.top_borrowers(c, sc, world["month"], branch_id=branch),
     }
 
 

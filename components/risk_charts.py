@@ -1,0 +1,78 @@
+"""Charts of the portfolio-risk page: classification, DPD buckets, roll-rate trend and matrix, vintages."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from data_access.kpi import BUCKETS, CLASS5, CLASS5_EN
+
+from .charts import apply_theme
+from .i18n import translate
+from .theme import BUCKET_COLORS, CLASS5_COLORS
+
+# closed states of the migration mart: buckets use 5 / 6, classes 6 / 7 (paid off / written off)
+CLOSED = {("bucket", "zh"): {5: "结清", 6: "核销"}, ("bucket", "en"): {5: "Paid off", 6: "Written off"},
+          ("class", "zh"): {6: "结清", 7: "核销"}, ("class", "en"): {6: "Paid off", 7: "Written off"}}
+
+
+def class_names(lang: str) -> dict:
+    return {"zh": CLASS5, "en": CLASS5_EN}[lang]
+
+
+def distribution_chart(df: pd.DataFrame, key: str, lang: str) -> go.Figure:
+    """Balance (亿元) per five-category class (key='class5') or DPD bucket (key='bucket'), with shares."""
+    names = class_names(lang) if key == "class5" else BUCKETS
+    colours = CLASS5_COLORS if key == "class5" else BUCKET_COLORS
+    total = float(df["balance"].sum()) or 1.0
+    d = df.set_index(key).reindex(list(names), fill_value=0).reset_index()
+    fig = go.Figure(go.Bar(x=[names[k] for k in d[key]], y=d["balance"] / 1e8, marker_color=[colours[k] for k in d[key]],
+                           text=[f"{b / total:.2%}" for b in d["balance"]], textposition="outside",
+                           name=translate("risk.balance_yi", lang), hovertemplate="%{y:.2f}"))
+    fig.update_yaxes(title_text=translate("risk.balance_yi", lang), rangemode="tozero")
+    fig.update_xaxes(title_text=translate("risk.class5" if key == "class5" else "risk.bucket", lang))
+    fig = apply_theme(fig, translate("risk.class_chart" if key == "class5" else "risk.bucket_chart", lang), lang)
+    fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
+    fig.update_layout(showlegend=False, hovermode="closest")
+    return fig
+
+
+def roll_trend_chart(rates: pd.DataFrame, lang: str) -> go.Figure:
+    """Roll rate per bucket over months: rates has month (t+1 shown), bucket (0..3) and rate."""
+    fig = go.Figure()
+    for k in range(4):
+        d = rates[rates["bucket"] == k]
+        fig.add_scatter(x=pd.to_datetime(d["month"] + "-01"), y=d["rate"] * 100, mode="lines+markers",
+                        name=f"{BUCKETS[k]}→{BUCKETS[k + 1]}", line=dict(color=BUCKET_COLORS[k + 1], width=2.2),
+                        hovertemplate="%{y:.2f}%")
+    fig.update_yaxes(title_text=translate("risk.roll_rate_pct", lang), ticksuffix="%", rangemode="tozero")
+    return apply_theme(fig, translate("risk.roll_trend", lang), lang)
+
+
+def matrix_chart(matrix: pd.DataFrame, state: str, lang: str) -> go.Figure:
+    """Heatmap of a row-normalised migration matrix (rows: state at t, columns: state at t+1)."""
+    names = {**(class_names(lang) if state == "class" else BUCKETS), **CLOSED[(state, lang)]}
+    z = matrix.fillna(0).to_numpy() * 100
+    fig = go.Figure(go.Heatmap(z=z, x=[names.get(c, c) for c in matrix.columns], y=[names.get(r, r) for r in matrix.index],
+                               colorscale="Reds", zmin=0, zmax=100, text=[[f"{v:.1f}%" for v in row] for row in z],
+                               texttemplate="%{text}", colorbar=dict(title="%"), hovertemplate="%{y} → %{x}: %{text}"))
+    fig.update_yaxes(autorange="reversed", title_text=translate("risk.from", lang))
+    fig.update_xaxes(title_text=translate("risk.to", lang), side="top")
+    title = translate("risk.class_matrix" if state == "class" else "risk.roll_matrix", lang)
+    fig = apply_theme(fig, title, lang, height=380)
+    fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
+    fig.update_layout(hovermode="closest", margin=dict(t=90))
+    return fig
+
+
+def vintage_chart(curves: pd.DataFrame, measure: str, lang: str, last: int = 12) -> go.Figure:
+    """One line per disbursement cohort: share of the amount ever 30+ (or 90+) by months on book."""
+    fig = go.Figure()
+    for cohort in list(curves.index)[-last:]:
+        row = curves.loc[cohort].dropna()
+        fig.add_scatter(x=row.index, y=row.values * 100, mode="lines", name=cohort, hovertemplate="%{y:.2f}%")
+    fig.update_xaxes(title_text=translate("risk.mob", lang))
+    fig.update_yaxes(title_text=translate(f"risk.{measure}_pct", lang), ticksuffix="%", rangemode="tozero")
+    fig = apply_theme(fig, translate(f"risk.vintage_{measure}", lang), lang, height=400)
+    fig.update_xaxes(tickformat=None, dtick=3, hoverformat=None)
+    fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"), hovermode="closest")
+    return fig

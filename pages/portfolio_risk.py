@@ -1,0 +1,109 @@
+"""资产质量 Portfolio risk: five categories, DPD buckets, roll rates and migration, vintages, concentration."""
+import pandas as pd
+import streamlit as st
+
+from components import navigation, risk_charts as rc
+from components.filters import filter_bar
+from components.formatting import money, month_label, pct
+from components.i18n import current_lang, t
+from components.kpi_cards import Kpi, kpi_row
+from components.panels import empty_state
+from components.session import products, read
+from components.tables import Col, table
+from data_access import kpi, queries
+
+navigation.guard("portfolio_risk")
+lang = current_lang()
+st.title(t("page.portfolio_risk"))
+f = filter_bar(("month", "branch", "product", "segment"))
+if f is None:
+    empty_state("db.empty")
+    st.stop()
+by_class = read(queries.portfolio_breakdown, f, "class5")
+if by_class.empty or by_class["balance"].sum() == 0:
+    empty_state()
+    st.stop()
+by_bucket = read(queries.portfolio_breakdown, f, "bucket")
+mig = read(queries.migration_trend, f, 12)
+last_pair = mig[mig["month"] == queries.shift_month(f.month, -1)]
+cbirc = kpi.cbirc_migration_rates(last_pair)
+balance = by_class["balance"].sum()
+kpi_row([Kpi(t("kpi.balance"), money(balance, lang), None, None, "rel", None),
+         Kpi(t("kpi.npl_ratio"), pct(kpi.npl_ratio(kpi.npl_balance(by_class), balance)), None, None, "pp", False),
+         Kpi(t("risk.special_mention"), pct(kpi.class5_distribution(by_class)[2]), None, None, "pp", False),
+         Kpi(t("kpi.overdue_ratio"), pct(kpi.overdue_ratio(by_bucket)), None, None, "pp", False),
+         Kpi(t("risk.cbirc.1"), pct(cbirc[1]), None, None, "pp", False),
+         Kpi(t("risk.cbirc.2"), pct(cbirc[2]), None, None, "pp", False)], per_row=6)
+
+tabs = st.tabs([t("risk.tab.quality"), t("risk.tab.roll"), t("risk.tab.vintage"), t("risk.tab.concentration"),
+                t("risk.tab.cbirc")])
+with tabs[0]:
+    a, b = st.columns(2)
+    a.plotly_chart(rc.distribution_chart(by_class, "class5", lang), key="r_class")
+    b.plotly_chart(rc.distribution_chart(by_bucket, "bucket", lang), key="r_bucket")
+    st.subheader(t("risk.by_branch"))
+    br = read(queries.portfolio_breakdown, f, "branch_id").merge(read(queries.branches), left_on="branch_id",
+                                                                 right_on="id")
+    br["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(br["npl_balance"], br["balance"])]
+    br["overdue_ratio"] = [kpi.ratio(o, b_) for o, b_ in zip(br["overdue_balance"], br["balance"])]
+    table(br.sort_values("npl_ratio", ascending=False), {"name": Col("league.branch"), "balance": Col("league.balance", "money_wan"),
+          "npl_ratio": Col("league.npl_ratio", "rate"), "overdue_ratio": Col("league.overdue_ratio", "rate"),
+          "loans": Col("risk.loans", "count")}, name=f"risk_by_branch_{f.month}", height="fit")
+with tabs[1]:
+    rates = pd.DataFrame([{"month": queries.shift_month(m, 1), "bucket": k, "rate": r}
+                          for m, g in mig.groupby("month") for k, r in kpi.roll_rates(g).items()])
+    st.plotly_chart(rc.roll_trend_chart(rates, lang), key="r_roll_trend")
+    a, b = st.columns(2)
+    a.plotly_chart(rc.matrix_chart(kpi.roll_rate_matrix(last_pair, "bucket"), "bucket", lang), key="r_roll_matrix")
+    b.plotly_chart(rc.matrix_chart(kpi.roll_rate_matrix(last_pair, "class"), "class", lang), key="r_class_matrix")
+    st.caption(t("risk.roll_help", month=month_label(queries.shift_month(f.month, -1), lang),
+                 next=month_label(f.month, lang)))
+with tabs[2]:
+    measure = st.radio(t("risk.vintage_measure"), ["ever30", "ever90"], horizontal=True, key="r_vintage_measure",
+                       format_func=lambda m: t(f"risk.{m}_pct"))
+    curves = kpi.vintage_curves(read(queries.vintage, f), measure)
+    if curves.empty:
+        empty_state()
+    else:
+        st.plotly_chart(rc.vintage_chart(curves, measure, lang), key="r_vintage")
+        shown = (curves.iloc[-12:, :13].astype(float) * 100).round(2)
+        shown.columns = [f"MOB{c}" for c in shown.columns]
+        shown.index.name = t("risk.cohort")
+        st.dataframe(shown, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.2f%%")
+                                                            for c in shown.columns})
+with tabs[3]:
+    a, b = st.columns(2)
+    with a:
+        st.subheader(t("risk.top_borrowers"))
+        top = read(queries.top_borrowers, f.month, f.branch_id, 20)
+        if top.empty:
+            st.caption(t("risk.rows_not_permitted"))
+        else:
+            table(top.assign(segment=[t(f"segment.{x}") for x in top["segment"]]),
+                  {"customer_no": Col("hh.customer_no"), "name": Col("hh.name"), "segment": Col("hh.segment"),
+                   "balance": Col("col.balance", "money_wan"), "max_dpd": Col("hh.max_dpd", "count")},
+                  name=f"top_borrowers_{f.month}")
+            st.caption(t("risk.top_share", share=pct(top["balance"].sum() / balance)))
+    with b:
+        st.subheader(t("risk.by_segment"))
+        seg = read(queries.portfolio_breakdown, f, "segment")
+        seg["share"] = seg["balance"] / seg["balance"].sum()
+        seg["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(seg["npl_balance"], seg["balance"])]
+        table(seg.assign(segment=[t(f"segment.{x}") for x in seg["segment"]]),
+              {"segment": Col("hh.segment"), "balance": Col("league.balance", "money_wan"),
+               "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate")},
+              name=f"risk_by_segment_{f.month}", height="fit")
+        st.subheader(t("risk.by_product"))
+        prod = read(queries.portfolio_breakdown, f, "product_id").merge(products(), left_on="product_id",
+                                                                        right_on="id")
+        prod["share"] = prod["balance"] / prod["balance"].sum()
+        prod["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(prod["npl_balance"], prod["balance"])]
+        table(prod, {"name": Col("col.product"), "balance": Col("league.balance", "money_wan"),
+                     "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate")},
+              name=f"risk_by_product_{f.month}", height="fit")
+with tabs[4]:
+    months_rates = pd.DataFrame([{"month": queries.shift_month(m, 1), **{t(f"risk.cbirc.{c}"): r for c, r in
+                                  kpi.cbirc_migration_rates(g).items()}} for m, g in mig.groupby("month")])
+    st.dataframe((months_rates.set_index("month") * 100).round(2), width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f%%") for c in months_rates.columns})
+    st.markdown(t("risk.cbirc_help"))
