@@ -36,6 +36,8 @@ PAGES: tuple[PageSpec, ...] = (
              ("head_office", "branch_leader"), "customer-360"),
     PageSpec("portfolio_risk", "pages/portfolio_risk.py", "section.risk", ":material/monitoring:",
              ("head_office", "branch_leader", "strategy"), "portfolio-risk"),
+    PageSpec("early_warning", "pages/early_warning.py", "section.risk", ":material/notifications_active:",
+             ("head_office", "branch_leader", "strategy"), "early-warning"),
     PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
     PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
 )

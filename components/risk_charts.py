@@ -8,7 +8,7 @@ from data_access.kpi import BUCKETS, CLASS5, CLASS5_EN
 
 from .charts import apply_theme
 from .i18n import translate
-from .theme import BUCKET_COLORS, CLASS5_COLORS
+from .theme import BUCKET_COLORS, CLASS5_COLORS, SERIES
 
 # closed states of the migration mart: buckets use 5 / 6, classes 6 / 7 (paid off / written off)
 CLOSED = {("bucket", "zh"): {5: "结清", 6: "核销"}, ("bucket", "en"): {5: "Paid off", 6: "Written off"},
@@ -75,4 +75,37 @@ def vintage_chart(curves: pd.DataFrame, measure: str, lang: str, last: int = 12)
     fig = apply_theme(fig, translate(f"risk.vintage_{measure}", lang), lang, height=400)
     fig.update_xaxes(tickformat=None, dtick=3, hoverformat=None)
     fig.update_layout(legend=dict(orientation="v", y=1, x=1.02, yanchor="top", xanchor="left"), hovermode="closest")
+    return fig
+
+
+def signal_trend_chart(trend: pd.DataFrame, lang: str) -> go.Figure:
+    """Stacked bars: warning signals raised per month by type."""
+    from .i18n import code_label
+    fig = go.Figure()
+    pivot = trend.pivot_table(index="month", columns="signal_type", values="raised", aggfunc="sum", fill_value=0)
+    for i, col in enumerate(pivot.columns):
+        fig.add_bar(x=pd.to_datetime(pivot.index + "-01"), y=pivot[col], name=code_label(col, lang),
+                    marker_color=SERIES[i % len(SERIES)])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text=translate("ew.signals_count", lang))
+    return apply_theme(fig, translate("ew.signal_trend", lang), lang, height=380)
+
+
+def capture_chart(metrics: dict, lang: str) -> go.Figure:
+    """Workload (share of loans inspected) against share of next-quarter defaults caught: model vs periodic rule."""
+    cap = pd.DataFrame(metrics["capture"])
+    fig = go.Figure()
+    fig.add_scatter(x=[0] + list(cap["workload"] * 100), y=[0] + list(cap["caught"] * 100), mode="lines+markers",
+                    name=translate("ew.risk_driven", lang), line=dict(color="#1f5fa8", width=2.5))
+    per = metrics["periodic"]
+    fig.add_scatter(x=[per["workload"] * 100], y=[per["caught"] * 100], mode="markers+text",
+                    name=translate("ew.periodic", lang), marker=dict(size=14, color="#d73027", symbol="diamond"),
+                    text=[translate("ew.periodic", lang)], textposition="top center")
+    fig.add_scatter(x=[0, 100], y=[0, 100], mode="lines", name=translate("ew.random", lang),
+                    line=dict(color="#9ca3af", dash="dot"))
+    fig.update_xaxes(title_text=translate("ew.workload", lang), range=[0, 40], ticksuffix="%")
+    fig.update_yaxes(title_text=translate("ew.caught", lang), range=[0, 100], ticksuffix="%")
+    fig = apply_theme(fig, translate("ew.capture_title", lang), lang, height=400)
+    fig.update_xaxes(tickformat=None, dtick=5, hoverformat=None)
+    fig.update_layout(hovermode="closest")
     return fig

@@ -40,6 +40,8 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
             out[label] = v.astype(float).round(0).astype("Int64")
             config[label] = st.column_config.NumberColumn(label, format="localized")
         else:
+            if pd.api.types.is_datetime64_any_dtype(v) or (len(v.dropna()) and hasattr(v.dropna().iloc[0], "isoformat")):
+                v = pd.to_datetime(v).dt.strftime("%Y-%m-%d")  # dates read as dates, not epoch numbers
             out[label] = v
             config[label] = st.column_config.TextColumn(label)
     return out.reset_index(drop=True), config

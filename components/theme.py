@@ -10,7 +10,8 @@ NEUTRAL = "#6b7280"
 # five categories and DPD buckets: from calm to alarming, the same everywhere
 CLASS5_COLORS = {1: "#4daf4a", 2: "#fdd835", 3: "#fb8c00", 4: "#e53935", 5: "#7b1fa2"}
 BUCKET_COLORS = {0: "#4daf4a", 1: "#fdd835", 2: "#fb8c00", 3: "#e53935", 4: "#7b1fa2"}
-SERIES = ["#1f5fa8", "#e8793a", "#2a9d8f", "#9c6ade", "#c9a227", "#5c7080"]
+SERIES = ["#1f5fa8", "#e8793a", "#2a9d8f", "#9c6ade", "#c9a227", "#5c7080", "#d62f6f", "#6aa84f", "#8c564b",
+          "#17becf"]
 
 CSS = f"""
 <style>

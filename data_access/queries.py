@@ -465,7 +465,7 @@ def managers(conn: Connection, scope: Scope, month: str | None = None) -> pd.Dat
 
 
 ROW_FUNCTIONS = ("search_customers", "customer_profile", "customer_loans", "village_households", "loan_list",
-                 "collection_cases", "managers", "top_borrowers")
+                 "collection_cases", "managers", "top_borrowers", "open_signals")
 
 
 # ---------------------------------------------------------------- agency and admin reads
@@ -569,3 +569,67 @@ def top_borrowers(conn: Connection, scope: Scope, month: str, branch_id: int | N
              .group_by(c.c.customer_no, c.c.name, c.c.segment, l.c.branch_id)
              .order_by(func.sum(sn.c.balance).desc()).limit(limit))
     return mask_frame(df, scope)
+
+
+# ---------------------------------------------------------------- early warning and post-loan work
+def warning_trend(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
+    """Signals raised per month, type and severity. Columns: month, signal_type, severity, raised, still_open."""
+    mw = s.mart_warning
+    window = _month_window(conn, f.month, months)
+    keys = [mw.c.month, mw.c.signal_type, mw.c.severity]
+    return _df(conn, select(*keys, func.sum(mw.c.raised).label("raised"), func.sum(mw.c.still_open).label("still_open"))
+               .where(mw.c.month.in_(window), branch_rows(mw, scope, f.branch_id)).group_by(*keys).order_by(*keys))
+
+
+def open_signals(conn: Connection, scope: Scope, branch_id: int | None = None, limit: int = 500,
+                 status: str | None = "open") -> pd.DataFrame:
+    """Warning signals in scope (open ones by default; ``status=None`` for all), newest first (row-level, masked).
+
+    Columns: raised_on, customer_no, name, branch, signal_type, severity, detail.
+    """
+    w, c, o = s.warning_signal, s.customer, s.org_unit
+    conds = [scope.row_clause(w.c.branch_id)] + ([w.c.status == status] if status else [])
+    if branch_id is not None:
+        conds.append(w.c.branch_id == branch_id)
+    df = _df(conn, select(w.c.raised_on, c.c.customer_no, c.c.name, o.c.name.label("branch"), w.c.signal_type,
+                          w.c.severity, w.c.detail).join(c, c.c.id == w.c.customer_id).join(o, o.c.id == w.c.branch_id)
+             .where(*conds).order_by(w.c.raised_on.desc()).limit(limit))
+    return mask_frame(df, scope)
+
+
+def task_monitor(conn: Connection, scope: Scope, month: str) -> pd.DataFrame:
+    """Post-loan work per branch for ``month``.
+
+    Columns: branch_id, branch, tasks_due, tasks_done_on_time, tasks_overdue, on_time_rate, risk_tasks,
+    risk_done_30d, risk_coverage_30d (share of risk-driven on-site tasks created in the month and done within
+    30 days), pending.
+    """
+    mb, o, t = s.mart_branch, s.org_unit, s.postloan_task
+    work = _df(conn, select(mb.c.branch_id, o.c.name.label("branch"), mb.c.tasks_due, mb.c.tasks_done_on_time,
+                            mb.c.tasks_overdue).join(o, o.c.id == mb.c.branch_id)
+               .where(mb.c.month == month, each_branch(mb, scope)))
+    done_30 = and_(t.c.completed_on.is_not(None), t.c.completed_on <= t.c.due_on + 23)  # due in 7 days + 23 = 30
+    risk = _df(conn, select(t.c.branch_id, func.count().label("risk_tasks"),
+                            func.sum(case((t.c.completed_on.is_not(None), 1), else_=0)).label("risk_done"),
+                            func.sum(case((t.c.status == "pending", 1), else_=0)).label("pending"))
+               .where(t.c.month == month, t.c.trigger == "risk", t.c.task_type == "on_site",
+                      scope.branch_clause(t.c.branch_id)).group_by(t.c.branch_id))
+    df = work.merge(risk, on="branch_id", how="left").fillna({"risk_tasks": 0, "risk_done": 0, "pending": 0})
+    df["on_time_rate"] = [kpi.ratio(a, b) for a, b in zip(df["tasks_done_on_time"], df["tasks_due"])]
+    df["risk_coverage_30d"] = [kpi.ratio(a, b) for a, b in zip(df["risk_done"], df["risk_tasks"])]
+    return df.sort_values("tasks_overdue", ascending=False).reset_index(drop=True)
+
+
+def model_summary(conn: Connection, scope: Scope, name: str) -> dict | None:
+    """The active model of ``name``: version, trained_at, trained_by, data_window, metrics (dict); None if none."""
+    import json
+    if scope.role not in ("head_office", "branch_leader", "strategy", "admin"):
+        return None
+    r = s.model_registry
+    row = conn.execute(select(r.c.version, r.c.trained_at, r.c.trained_by, r.c.data_window, r.c.metrics)
+                       .where(r.c.name == name, r.c.active.is_(True)).order_by(r.c.version.desc())).first()
+    if row is None:
+        return None
+    out = dict(row._mapping)
+    out["metrics"] = json.loads(out["metrics"] or "{}")
+    return out

@@ -7,6 +7,7 @@ from components import navigation
 from components.i18n import t
 from components.session import connect, engine, scope
 from data_access import marts, users
+from models import postloan_batch
 
 navigation.guard("data_admin")
 st.title(t("page.data_admin"))
@@ -27,6 +28,14 @@ with c1:
                 version = marts.data_version(conn)
         st.cache_data.clear()
         st.success(t("admin.refreshed", seconds=time.perf_counter() - started, version=version))
+    if st.button(t("admin.batch"), key="postloan_batch"):
+        with st.spinner("…"):
+            out = postloan_batch.run(engine(), trained_by=scope().username)
+            with engine().begin() as conn:
+                users.audit(conn, scope().username, "postloan_batch", detail=out)
+        st.cache_data.clear()
+        st.success(t("admin.batch_done", version=out["version"], auc=out["auc"], scored=out["scored"],
+                     on_site=out["on_site_tasks"], off_site=out["off_site_tasks"]))
 with c2:
     st.dataframe(counts.rename(columns={"table": t("admin.table"), "rows": t("admin.rows")}), hide_index=True,
                  width="stretch", height=38 + 35 * len(counts),

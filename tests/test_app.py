@@ -13,9 +13,9 @@ from data_access.scope import scope_for_user
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
 ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
                "admin": "admin"}
-EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk"},
-                  "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk"},
-                  "strategy": {"overview", "portfolio_risk"},
+EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning"},
+                  "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning"},
+                  "strategy": {"overview", "portfolio_risk", "early_warning"},
                   "agency": {"agency"}, "admin": {"data_admin"}}
 
 

@@ -43,6 +43,7 @@ def _row_calls(world, target):
         "collection_cases": lambda c, sc: queries.collection_cases(c, sc, case_id=t["case"][0]),
         "managers": lambda c, sc: queries.managers(c, sc).query(f"branch_id == {branch}"),
         "top_borrowers": lambda c, sc: queries.top_borrowers(c, sc, world["month"], branch_id=branch),
+        "open_signals": lambda c, sc: queries.open_signals(c, sc, branch_id=branch, status=None),
     }
 
 
