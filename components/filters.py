@@ -60,12 +60,17 @@ def filter_bar(show: tuple[str, ...] = ALL) -> queries.Filters | None:
             v["segment"] = _select("filter.segment", [None] + list(queries.SEGMENTS),
                                    {sg: t(f"segment.{sg}") for sg in queries.SEGMENTS}, "f_segment",
                                    disabled=geographic, help=t("filter.geo_help") if geographic else None)
+    if "guarantee" in show:
+        with next(cols):
+            v["guarantee_type"] = _select("filter.guarantee", [None] + list(queries.GUARANTEE_TYPES),
+                                          {g: t(f"code.{g}_guarantee") for g in queries.GUARANTEE_TYPES}, "f_guarantee",
+                                          disabled=geographic, help=t("filter.geo_help") if geographic else None)
     if geographic:
-        v["product_id"] = v["segment"] = None
+        v["product_id"] = v["segment"] = v["guarantee_type"] = None
     month = v.pop("month", available[-1])
     return queries.Filters(month=month, branch_id=_int(v.get("branch_id")), product_id=_int(v.get("product_id")),
                            segment=v.get("segment"), township_code=v.get("township_code"),
-                           village_code=v.get("village_code"))
+                           village_code=v.get("village_code"), guarantee_type=v.get("guarantee_type"))
 
 
 def _int(x):

@@ -31,6 +31,7 @@ class Filters:
     segment: str | None = None
     township_code: str | None = None
     village_code: str | None = None
+    guarantee_type: str | None = None
 
     @property
     def geographic(self) -> bool:
@@ -115,8 +116,13 @@ def each_branch(table, scope: Scope):
     return and_(table.c.branch_id != BANK, scope.branch_clause(table.c.branch_id))
 
 
+GUARANTEE_TYPES = ("credit", "guarantee", "mortgage")
+
+
 def _mart_filter(table, scope: Scope, f: Filters, product: bool = True):
     conds = [branch_rows(table, scope, f.branch_id)]
+    if product and f.guarantee_type is not None:
+        conds.append(table.c.product_id.in_(select(s.product.c.id).where(s.product.c.guarantee_type == f.guarantee_type)))
     if product and f.product_id is not None:
         conds.append(table.c.product_id == f.product_id)
     if product and f.segment is not None:

@@ -15,7 +15,7 @@ from data_access import kpi, queries
 navigation.guard("portfolio_risk")
 lang = current_lang()
 st.title(t("page.portfolio_risk"))
-f = filter_bar(("month", "branch", "product", "segment"))
+f = filter_bar(("month", "branch", "product", "segment", "guarantee"))
 if f is None:
     empty_state("db.empty")
     st.stop()
@@ -49,6 +49,16 @@ with tabs[0]:
     table(br.sort_values("npl_ratio", ascending=False), {"name": Col("league.branch"), "balance": Col("league.balance", "money_wan"),
           "npl_ratio": Col("league.npl_ratio", "rate"), "overdue_ratio": Col("league.overdue_ratio", "rate"),
           "loans": Col("risk.loans", "count")}, name=f"risk_by_branch_{f.month}", height="fit")
+    with st.expander(t("risk.loan_list")):
+        worst = st.selectbox(t("risk.min_bucket"), [0, 1, 2, 3, 4], index=1, key="r_min_bucket",
+                             format_func=lambda b: {0: "M0+", 1: "M1+", 2: "M2+", 3: "M3+", 4: "M4+"}[b])
+        loans = read(queries.loan_list, f.month, f.branch_id, None, worst, 2000)
+        if loans.empty:
+            st.caption(t("risk.rows_not_permitted"))
+        else:
+            table(loans, {"loan_no": Col("col.loan_no"), "customer_no": Col("hh.customer_no"), "name": Col("hh.name"),
+                          "balance": Col("col.balance", "money_wan"), "dpd": Col("hh.max_dpd", "count"),
+                          "class5": Col("c360.class", "count")}, name=f"loan_list_{f.month}_M{worst}", height=360)
 with tabs[1]:
     rates = pd.DataFrame([{"month": queries.shift_month(m, 1), "bucket": k, "rate": r}
                           for m, g in mig.groupby("month") for k, r in kpi.roll_rates(g).items()])

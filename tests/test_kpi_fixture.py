@@ -242,3 +242,10 @@ def _mig_full(conn, month):
     res = conn.execute(select(m.c.from_class, m.c.to_class, m.c.balance, m.c.balance_next)
                        .where(m.c.month == month, m.c.branch_id == 0))
     return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def test_guarantee_filter_selects_products(fixture_conn):
+    credit = queries.portfolio_trend(fixture_conn, HQ, queries.Filters(month="2026-03", guarantee_type="credit"))
+    mortgage = queries.portfolio_trend(fixture_conn, HQ, queries.Filters(month="2026-03", guarantee_type="mortgage"))
+    assert credit.set_index("month").loc["2026-03", "balance"] == pytest.approx(12000)  # the fixture's one product
+    assert mortgage.empty
