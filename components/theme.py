@@ -28,5 +28,7 @@ html, body, [class*="css"] {{ font-family: {FONT_STACK}; }}
                    border-radius: 4px; font-size: 0.92rem; }}
 .attention-item.warn {{ border-left-color: #fb8c00; background: #fffaf0; }}
 .block-container {{ padding-top: 2.2rem; }}
+/* every export goes through the audited download buttons: the grid's own CSV download is hidden */
+button[aria-label="Download as CSV"] {{ display: none !important; }}
 </style>
 """

@@ -8,11 +8,12 @@ DataFrame (or a dict for one record) with the columns its docstring lists.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, distinct, func, literal, or_, select
+from sqlalchemy import Connection, Date, and_, case, distinct, func, literal, or_, select
 
 from . import kpi, schema as s
 from .scope import Scope, mask_frame
@@ -471,7 +472,7 @@ def managers(conn: Connection, scope: Scope, month: str | None = None) -> pd.Dat
 
 
 ROW_FUNCTIONS = ("search_customers", "customer_profile", "customer_loans", "village_households", "loan_list",
-                 "collection_cases", "managers", "top_borrowers", "open_signals")
+                 "collection_cases", "managers", "top_borrowers", "open_signals", "work_by_manager", "pending_tasks")
 
 
 # ---------------------------------------------------------------- agency and admin reads
@@ -639,3 +640,50 @@ def model_summary(conn: Connection, scope: Scope, name: str) -> dict | None:
     out = dict(row._mapping)
     out["metrics"] = json.loads(out["metrics"] or "{}")
     return out
+
+
+def work_by_manager(conn: Connection, scope: Scope, month: str, branch_id: int | None = None) -> pd.DataFrame:
+    """Post-loan work and open signals per manager in scope for ``month`` (row-level: managers).
+
+    Columns: manager_id, manager, branch, tasks, done, done_on_time, pending, overdue, risk_tasks, open_signals.
+    """
+    t, m, o, w, l = s.postloan_task, s.manager, s.org_unit, s.warning_signal, s.loan
+    y, mo = int(month[:4]), int(month[5:7])
+    end = literal(dt.date(y + (mo == 12), mo % 12 + 1, 1), Date)  # first day after the month: overdue if due before
+    conds = [t.c.month == month, scope.row_clause(t.c.branch_id)]
+    if branch_id is not None:
+        conds.append(t.c.branch_id == branch_id)
+    work = _df(conn, select(t.c.manager_id, m.c.name.label("manager"), o.c.name.label("branch"),
+                            func.count().label("tasks"),
+                            func.sum(case((t.c.status == "done", 1), else_=0)).label("done"),
+                            func.sum(case((and_(t.c.completed_on.is_not(None), t.c.completed_on <= t.c.due_on), 1),
+                                          else_=0)).label("done_on_time"),
+                            func.sum(case((t.c.status == "pending", 1), else_=0)).label("pending"),
+                            func.sum(case((and_(t.c.status == "pending", t.c.due_on < end), 1),
+                                          else_=0)).label("overdue"),
+                            func.sum(case((t.c.trigger == "risk", 1), else_=0)).label("risk_tasks"))
+               .join(m, m.c.id == t.c.manager_id).join(o, o.c.id == t.c.branch_id).where(*conds)
+               .group_by(t.c.manager_id, m.c.name, o.c.name))
+    sig_conds = [w.c.status == "open", scope.row_clause(w.c.branch_id)]
+    if branch_id is not None:
+        sig_conds.append(w.c.branch_id == branch_id)
+    sig = _df(conn, select(l.c.manager_id, func.count().label("open_signals")).join(l, l.c.id == w.c.loan_id)
+              .where(*sig_conds).group_by(l.c.manager_id))
+    df = work.merge(sig, on="manager_id", how="left").fillna({"open_signals": 0})
+    return df.sort_values(["overdue", "pending"], ascending=False).reset_index(drop=True)
+
+
+def pending_tasks(conn: Connection, scope: Scope, branch_id: int | None = None, limit: int = 300) -> pd.DataFrame:
+    """Pending post-loan tasks in scope, riskiest and oldest first (row-level, masked).
+
+    Columns: id, task_type, trigger, risk_score, created_on, due_on, customer_no, name, manager, branch_id.
+    """
+    t, c, m = s.postloan_task, s.customer, s.manager
+    conds = [t.c.status == "pending", scope.row_clause(t.c.branch_id)]
+    if branch_id is not None:
+        conds.append(t.c.branch_id == branch_id)
+    df = _df(conn, select(t.c.id, t.c.task_type, t.c.trigger, t.c.risk_score, t.c.created_on, t.c.due_on,
+                          c.c.customer_no, c.c.name, m.c.name.label("manager"), t.c.branch_id)
+             .join(c, c.c.id == t.c.customer_id).outerjoin(m, m.c.id == t.c.manager_id).where(*conds)
+             .order_by(t.c.due_on, t.c.risk_score.desc()).limit(limit))
+    return mask_frame(df, scope)

@@ -1,7 +1,7 @@
 """预警与贷后 Early warning and risk-driven post-loan work: signals, task monitoring, the model's justification."""
 import streamlit as st
 
-from components import navigation, risk_charts as rc
+from components import navigation, risk_charts as rc, task_results
 from components.filters import filter_bar
 from components.formatting import month_label, pct
 from components.i18n import code_label, current_lang, t
@@ -42,6 +42,17 @@ table(tasks, {"branch": Col("league.branch"), "tasks_due": Col("ew.tasks_due", "
               "tasks_overdue": Col("ew.overdue", "count"), "risk_tasks": Col("ew.risk_tasks", "count"),
               "risk_coverage_30d": Col("ew.coverage_30d", "rate"), "pending": Col("ew.pending", "count")},
       name=f"postloan_tasks_{f.month}", height="fit")
+
+st.subheader(t("ew.by_manager"))
+managers = read(queries.work_by_manager, f.month, f.branch_id)
+if managers.empty:
+    st.caption(t("risk.rows_not_permitted"))
+else:
+    table(managers, {"manager": Col("col.manager"), "branch": Col("league.branch"), "tasks": Col("ew.tasks_n", "count"),
+                     "done_on_time": Col("ew.done_on_time", "count"), "pending": Col("ew.pending", "count"),
+                     "overdue": Col("ew.overdue", "count"), "risk_tasks": Col("ew.risk_tasks_all", "count"),
+                     "open_signals": Col("kpi.open_warnings", "count")}, name=f"work_by_manager_{f.month}", height=320)
+    task_results.record_form(read(queries.pending_tasks, f.branch_id, 300))
 
 model = read(queries.model_summary, "behaviour_pd")
 st.subheader(t("ew.model"))

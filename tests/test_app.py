@@ -258,3 +258,19 @@ def test_portfolio_risk_page_matches_kpis(app_env, user):
     assert top_tables
     if user == "strategy_chen":  # aggregates only: no borrower list
         assert any("只能查看汇总" in c.value for c in at.caption)
+
+
+def test_early_warning_page_records_a_task_result(app_env):
+    from sqlalchemy import select
+    from data_access.schema import audit_log, postloan_task
+    at = logged_in("branch01", "pages/early_warning.py")
+    assert not at.exception and not errors(at)
+    assert at.get("plotly_chart")  # the signal trend at least
+    task_id = at.selectbox(key="tr_task").value
+    at.selectbox(key="tr_result").set_value("经营正常")
+    at.button(key="FormSubmitter:task_result-保存").click().run()
+    assert not errors(at) and any("已登记" in s.value for s in at.success)
+    with app_env.connect() as conn:
+        status = conn.execute(select(postloan_task.c.status).where(postloan_task.c.id == task_id)).scalar()
+        last = conn.execute(select(audit_log.c.action, audit_log.c.target).order_by(audit_log.c.id.desc())).first()
+    assert status == "done" and last.action == "complete_task" and last.target == f"task:{task_id}"

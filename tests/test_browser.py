@@ -187,6 +187,11 @@ def test_overview_numbers_and_charts_render(server, browser):
     assert page.locator(".kpi-card").count() == 12
     assert page.locator(".js-plotly-plot").count() == 3
     assert "亿元" in page.locator(".kpi-card").first.inner_text()
+    # the grid's own (unaudited) CSV download is hidden; the audited buttons remain
+    page.locator("[data-testid=stDataFrame]").first.hover()
+    page.wait_for_timeout(500)
+    assert not page.locator("button[aria-label='Download as CSV']").first.is_visible()
+    assert page.get_by_role("button", name="下载 CSV").first.is_visible()
     page.get_by_role("button", name="退出登录").click()
     page.wait_for_selector("input[type=password]", timeout=90_000)
     page.reload()

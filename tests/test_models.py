@@ -98,3 +98,34 @@ def test_batch_run_registers_scores_and_creates_risk_tasks(bank):
         active = conn.execute(select(func.count()).select_from(s.model_registry)
                               .where(s.model_registry.c.active.is_(True))).scalar()
     assert dup == [] and active == 1
+
+
+def test_task_results_are_scoped_validated_and_audited(bank):
+    import datetime as dt
+    from data_access.scope import scope_for_user
+    from data_access.tasks import TaskError, complete_task
+    with bank.begin() as conn:
+        leader = scope_for_user(conn, "branch01")
+        own = conn.execute(select(s.postloan_task.c.id, s.postloan_task.c.created_on)
+                           .where(s.postloan_task.c.status == "pending",
+                                  s.postloan_task.c.branch_id.in_(leader.branch_ids)).limit(1)).first()
+        foreign = conn.execute(select(s.postloan_task.c.id).where(s.postloan_task.c.status == "pending",
+                                                                  ~s.postloan_task.c.branch_id.in_(leader.branch_ids))
+                               .limit(1)).scalar()
+        with pytest.raises(TaskError, match="not found or not permitted"):
+            complete_task(conn, leader, foreign, "经营正常", dt.date.today())
+        with pytest.raises(TaskError, match="not found or not permitted"):
+            complete_task(conn, scope_for_user(conn, "strategy_chen"), own.id, "经营正常", dt.date.today())
+        with pytest.raises(TaskError, match="result must be one of"):
+            complete_task(conn, leader, own.id, "随便", dt.date.today())
+        with pytest.raises(TaskError, match="completed_on must be between"):
+            complete_task(conn, leader, own.id, "经营正常", own.created_on - dt.timedelta(days=1))
+        complete_task(conn, leader, own.id, "已核实风险", dt.date.today(), "现场核实")
+        row = conn.execute(select(s.postloan_task).where(s.postloan_task.c.id == own.id)).mappings().one()
+        assert row["status"] == "done" and row["result"] == "已核实风险"
+        audit = conn.execute(select(s.audit_log).where(s.audit_log.c.action == "complete_task")).mappings().all()
+        assert audit[-1]["target"] == f"task:{own.id}" and audit[-1]["username"] == "branch01"
+        with pytest.raises(TaskError, match="already done"):
+            complete_task(conn, leader, own.id, "经营正常", dt.date.today())
+        untouched = conn.execute(select(s.postloan_task.c.status).where(s.postloan_task.c.id == foreign)).scalar()
+        assert untouched == "pending"

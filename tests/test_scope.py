@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from data_access import queries, schema as s
 from data_access.scope import NOBODY, Scope, mask_address, mask_id_number, mask_name, mask_phone, scope_for_user
@@ -27,7 +27,12 @@ def world(demo_engine):
         scopes = {u: scope_for_user(conn, u) for u in
                   ("hq_wang", "hq_li", "branch01", "branch02", "strategy_chen", "agency1", "agency2", "admin")}
         a, b_ = pick(a_id), pick(b_id)
-    return dict(A=a_id, B=b_id, a=a, b=b_, month=month, scopes=scopes)
+        # a month in which both branches had post-loan tasks
+        task_month = conn.execute(select(s.postloan_task.c.month).where(s.postloan_task.c.branch_id.in_([a_id, b_id]))
+                                  .group_by(s.postloan_task.c.month)
+                                  .having(func.count(func.distinct(s.postloan_task.c.branch_id)) == 2)
+                                  .order_by(s.postloan_task.c.month.desc()).limit(1)).scalar()
+    return dict(A=a_id, B=b_id, a=a, b=b_, month=month, task_month=task_month, scopes=scopes)
 
 
 def _row_calls(world, target):
@@ -44,6 +49,8 @@ def _row_calls(world, target):
         "managers": lambda c, sc: queries.managers(c, sc).query(f"branch_id == {branch}"),
         "top_borrowers": lambda c, sc: queries.top_borrowers(c, sc, world["month"], branch_id=branch),
         "open_signals": lambda c, sc: queries.open_signals(c, sc, branch_id=branch, status=None),
+        "work_by_manager": lambda c, sc: queries.work_by_manager(c, sc, world["task_month"], branch_id=branch),
+        "pending_tasks": lambda c, sc: queries.pending_tasks(c, sc, branch_id=branch),
     }
 
 
