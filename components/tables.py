@@ -15,9 +15,11 @@ from .session import engine, scope
 
 @dataclass(frozen=True)
 class Col:
-    """How to show one column: label key and kind (text, count, money_wan, rate, pp, change)."""
+    """How to show one column: label key and kind (text, count, money_wan, rate, pp, change); ``raw`` when the
+    label is already the text to show (e.g. a category name)."""
     label_key: str
     kind: str = "text"
+    raw: bool = False
 
 
 def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame, dict]:
@@ -25,7 +27,7 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
     out = pd.DataFrame(index=df.index)
     config = {}
     for name, col in cols.items():
-        label = t(col.label_key)
+        label = col.label_key if col.raw else t(col.label_key)
         v = df[name]
         if col.kind == "money_wan":
             out[label] = (v.astype(float) / 1e4).round(2)

@@ -55,23 +55,34 @@ SELECT l.disbursed_month, l.branch_id, l.product_id, l.segment, COUNT(*), SUM(l.
 FROM loan l GROUP BY l.disbursed_month, l.branch_id, l.product_id, l.segment
 """
 
-# A loan present at t and absent at t+1 has closed: written off (6 / 7) or paid off (5 / 6).
-MIGRATION = """
-INSERT INTO mart_migration (month, branch_id, product_id, segment, from_bucket, to_bucket, from_class, to_class, loans, balance,
-    balance_next)
-SELECT s0.month, l.branch_id, l.product_id, l.segment, s0.bucket,
-       COALESCE(s1.bucket, CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END),
-       s0.class5,
-       COALESCE(s1.class5, CASE WHEN l.status = 'written_off' THEN 7 ELSE 6 END),
-       COUNT(*), SUM(s0.balance), SUM(COALESCE(s1.balance, 0))
-FROM loan_snapshot s0
-JOIN loan l ON l.id = s0.loan_id
-LEFT JOIN loan_snapshot s1 ON s1.loan_id = s0.loan_id AND s1.month = :next_month
-WHERE s0.month = :month
-GROUP BY s0.month, l.branch_id, l.product_id, l.segment, s0.bucket,
-         COALESCE(s1.bucket, CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END), s0.class5,
-         COALESCE(s1.class5, CASE WHEN l.status = 'written_off' THEN 7 ELSE 6 END)
-"""
+_CLOSED_BUCKET = "CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END"
+_CLOSED_CLASS = "CASE WHEN l.status = 'written_off' THEN 7 ELSE 6 END"
+
+
+def _migration_sql(target: str, period_label: str, buckets: bool) -> str:
+    """Transitions of the loans on the book at :month to their state at :next_month, grouped, on SQL alone.
+
+    A loan present at :month and absent at :next_month has closed: written off (bucket 6 / class 7) or paid off
+    (5 / 6). ``period_label`` is the month the rows are filed under.
+    """
+    to_bucket = f"COALESCE(s1.bucket, {_CLOSED_BUCKET})"
+    to_class = f"COALESCE(s1.class5, {_CLOSED_CLASS})"
+    states = (["s0.bucket", to_bucket] if buckets else []) + ["s0.class5", to_class]
+    names = (["from_bucket", "to_bucket"] if buckets else []) + ["from_class", "to_class"]
+    return (f"INSERT INTO {target} (month, branch_id, product_id, segment, {', '.join(names)}, loans, balance, "
+            f"balance_next) SELECT {period_label}, l.branch_id, l.product_id, l.segment, {', '.join(states)}, "
+            f"COUNT(*), SUM(s0.balance), SUM(COALESCE(s1.balance, 0)) FROM loan_snapshot s0 "
+            f"JOIN loan l ON l.id = s0.loan_id "
+            f"LEFT JOIN loan_snapshot s1 ON s1.loan_id = s0.loan_id AND s1.month = :next_month "
+            f"WHERE s0.month = :month GROUP BY {period_label}, l.branch_id, l.product_id, l.segment, "
+            f"{', '.join(states)}")
+
+
+# month t → t+1, filed under t
+MIGRATION = _migration_sql("mart_migration", "s0.month", buckets=True)
+# The regulator's migration rates are reported for the year to date: class at the previous December against
+# class now, on the December balance; filed under the period end.
+MIGRATION_YTD = _migration_sql("mart_migration_ytd", "CAST(:next_month AS VARCHAR(7))", buckets=False)
 
 VINTAGE = """
 INSERT INTO mart_vintage (cohort, mob, branch_id, product_id, loans, amount, ever30_amount, ever90_amount)
@@ -92,7 +103,8 @@ GROUP BY b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id
 # and the parts are summed per village. Written as (measure -> SQL) maps so the columns cannot drift apart.
 VILLAGE_MEASURES = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
                     "npl_balance", "overdue_balance", "m1_balance", "m2_balance", "m3_balance", "m4_balance",
-                    "disbursed_amount", "deposits", "ebank_households", "third_pay_households", "ss_card_households",
+                    "disbursed_amount", "class1_balance", "class2_balance", "class3_balance", "class4_balance",
+                    "class5_balance", "deposits", "ebank_households", "third_pay_households", "ss_card_households",
                     "open_warnings", "new_overdue_loans"]
 VILLAGE_PARTS = [
     ("c.village_code", "customer c WHERE c.created_on <= :month_end", {
@@ -107,7 +119,8 @@ VILLAGE_PARTS = [
         "households_with_loan": "COUNT(DISTINCT l.customer_id)", "loans": "COUNT(*)", "balance": "SUM(s.balance)",
         "npl_balance": "SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END)",
         "overdue_balance": "SUM(CASE WHEN s.bucket >= 1 THEN s.balance ELSE 0 END)",
-        **{f"m{b}_balance": f"SUM(CASE WHEN s.bucket = {b} THEN s.balance ELSE 0 END)" for b in range(1, 5)}}),
+        **{f"m{b}_balance": f"SUM(CASE WHEN s.bucket = {b} THEN s.balance ELSE 0 END)" for b in range(1, 5)},
+        **{f"class{c}_balance": f"SUM(CASE WHEN s.class5 = {c} THEN s.balance ELSE 0 END)" for c in range(1, 6)}}),
     ("l.village_code", "loan l WHERE l.disbursed_month = :month", {"disbursed_amount": "SUM(l.amount)"}),
     ("c.village_code", "warning_signal w JOIN customer c ON c.id = w.customer_id "
                        "WHERE w.raised_on <= :month_end AND (w.closed_on IS NULL OR w.closed_on > :month_end)", {
@@ -210,6 +223,16 @@ SELECT month, branch_id, product_id, segment, (score / 20) * 20, decision, COUNT
 FROM application GROUP BY month, branch_id, product_id, segment, (score / 20) * 20, decision
 """
 
+# borrowers are counted per branch and industry; a customer has one industry, so the roll-up may sum them
+INDUSTRY = """
+INSERT INTO mart_industry (month, branch_id, industry, loans, borrowers, balance, npl_balance)
+SELECT s.month, l.branch_id, COALESCE(c.industry, 'unknown'), COUNT(*), COUNT(DISTINCT l.customer_id), SUM(s.balance),
+       SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END)
+FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id JOIN customer c ON c.id = l.customer_id
+WHERE s.month = :month
+GROUP BY s.month, l.branch_id, COALESCE(c.industry, 'unknown')
+"""
+
 WARNING = """
 INSERT INTO mart_warning (month, branch_id, signal_type, severity, raised, still_open)
 SELECT month, branch_id, signal_type, severity, COUNT(*), SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END)
@@ -219,7 +242,7 @@ FROM warning_signal GROUP BY month, branch_id, signal_type, severity
 
 # Whole-bank roll-up rows (branch_id 0) of the branch-level marts: a head-office read then costs the same
 # whatever the number of branches. Key columns are grouped, measures summed.
-ROLLUP_TABLES = (s.mart_portfolio, s.mart_disbursement, s.mart_branch, s.mart_migration, s.mart_vintage,
+ROLLUP_TABLES = (s.mart_industry, s.mart_migration_ytd, s.mart_portfolio, s.mart_disbursement, s.mart_branch, s.mart_migration, s.mart_vintage,
                  s.mart_collection, s.mart_warning)
 BANK = 0
 
@@ -246,8 +269,14 @@ def refresh_in(conn: Connection) -> dict[str, int]:
     months = _months(conn)
     for month, _idx in months:
         conn.execute(text(PORTFOLIO), {"month": month})
+        conn.execute(text(INDUSTRY), {"month": month})
     for (month, _), (nxt, _) in zip(months, months[1:]):
         conn.execute(text(MIGRATION), {"month": month, "next_month": nxt})
+    have = {m for m, _ in months}
+    for month, _ in months:
+        december = f"{int(month[:4]) - 1}-12"
+        if december in have:
+            conn.execute(text(MIGRATION_YTD), {"month": december, "next_month": month})
     conn.execute(text(DISBURSEMENT))
     if months:
         conn.execute(text(VINTAGE), {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})

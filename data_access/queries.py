@@ -519,6 +519,8 @@ def portfolio_breakdown(conn: Connection, scope: Scope, f: Filters, by: str) -> 
     """
     if by not in BREAKDOWNS:
         raise ValueError(f"by must be one of {BREAKDOWNS}; got {by!r}.")
+    if f.geographic:
+        return _village_breakdown(conn, scope, f, by)
     mp = s.mart_portfolio
     cond = each_branch(mp, scope) if by == "branch_id" else _mart_filter(mp, scope, f)
     if by == "branch_id":
@@ -529,6 +531,42 @@ def portfolio_breakdown(conn: Connection, scope: Scope, f: Filters, by: str) -> 
                             func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl_balance"),
                             func.sum(case((mp.c.bucket >= 1, mp.c.balance), else_=0)).label("overdue_balance"))
                .where(mp.c.month == f.month, cond).group_by(mp.c[by]).order_by(mp.c[by]))
+
+
+def _village_breakdown(conn: Connection, scope: Scope, f: Filters, by: str) -> pd.DataFrame:
+    """The class or bucket split of a township or village, from the village mart (other splits are not kept there
+    and come back empty)."""
+    cols = [by, "loans", "balance", "overdue_amount", "npl_balance", "overdue_balance"]
+    if by not in ("class5", "bucket"):
+        return pd.DataFrame(columns=cols)
+    mv = s.mart_village
+    conds = [mv.c.month == f.month, scope.branch_clause(mv.c.branch_id)]
+    for col, value in (("branch_id", f.branch_id), ("township_code", f.township_code), ("village_code", f.village_code)):
+        if value is not None:
+            conds.append(mv.c[col] == value)
+    names = ["balance"] + [f"class{c}_balance" for c in range(1, 6)] + [f"m{b}_balance" for b in range(1, 5)]
+    row = conn.execute(select(*[func.coalesce(func.sum(mv.c[n]), 0).label(n) for n in names]).where(*conds)).mappings().one()
+    if by == "class5":
+        parts = {c: float(row[f"class{c}_balance"]) for c in range(1, 6)}
+        npl = {c: c >= 3 for c in parts}
+    else:
+        parts = {b: float(row[f"m{b}_balance"]) for b in range(1, 5)}
+        parts = {0: float(row["balance"]) - sum(parts.values()), **parts}
+        npl = {b: False for b in parts}  # NPL is a classification, not a bucket
+    return pd.DataFrame([{by: k, "loans": None, "balance": v, "overdue_amount": None,
+                          "npl_balance": v if npl[k] else 0.0,
+                          "overdue_balance": v if (by == "bucket" and k >= 1) else 0.0} for k, v in parts.items()],
+                        columns=cols)
+
+
+def industry_breakdown(conn: Connection, scope: Scope, f: Filters) -> pd.DataFrame:
+    """The month's book by borrower industry. Columns: industry, loans, borrowers, balance, npl_balance."""
+    mi = s.mart_industry
+    return _df(conn, select(mi.c.industry, func.sum(mi.c.loans).label("loans"),
+                            func.sum(mi.c.borrowers).label("borrowers"), func.sum(mi.c.balance).label("balance"),
+                            func.sum(mi.c.npl_balance).label("npl_balance"))
+               .where(mi.c.month == f.month, branch_rows(mi, scope, f.branch_id)).group_by(mi.c.industry)
+               .order_by(func.sum(mi.c.balance).desc()))
 
 
 def migration_trend(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
@@ -687,3 +725,16 @@ def pending_tasks(conn: Connection, scope: Scope, branch_id: int | None = None, 
              .join(c, c.c.id == t.c.customer_id).outerjoin(m, m.c.id == t.c.manager_id).where(*conds)
              .order_by(t.c.due_on, t.c.risk_score.desc()).limit(limit))
     return mask_frame(df, scope)
+
+
+def migration_ytd(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
+    """Year-to-date classification transitions (previous December → each month), for the regulator's rates.
+
+    Columns: month (period end), from_class, to_class, balance (December), balance_next (period end).
+    """
+    mm = s.mart_migration_ytd
+    window = _month_window(conn, f.month, months)
+    keys = [mm.c.month, mm.c.from_class, mm.c.to_class]
+    return _df(conn, select(*keys, func.sum(mm.c.balance).label("balance"),
+                            func.sum(mm.c.balance_next).label("balance_next"))
+               .where(mm.c.month.in_(window), _mart_filter(mm, scope, f)).group_by(*keys).order_by(mm.c.month))

@@ -474,6 +474,7 @@ mart_village = Table(
     Column("m3_balance", MONEY, nullable=False, server_default="0"),
     Column("m4_balance", MONEY, nullable=False, server_default="0"),
     Column("disbursed_amount", MONEY, nullable=False, server_default="0"),
+    *[Column(f"class{c}_balance", MONEY, nullable=False, server_default="0") for c in range(1, 6)],
     Column("deposits", MONEY, nullable=False),
     Column("ebank_households", Integer, nullable=False),
     Column("third_pay_households", Integer, nullable=False),
@@ -515,6 +516,20 @@ mart_migration = Table(
     Column("balance_next", MONEY, nullable=False, server_default="0", comment="balance at t+1; 0 once closed"),
 )
 Index("ix_mart_migration_month_branch", mart_migration.c.month, mart_migration.c.branch_id)
+
+mart_migration_ytd = Table(
+    "mart_migration_ytd", metadata,
+    Column("month", String(7), nullable=False, comment="period end; the period starts at the previous December"),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("from_class", Integer, nullable=False),
+    Column("to_class", Integer, nullable=False, comment="1-5, 6 paid off, 7 written off"),
+    Column("loans", Integer, nullable=False),
+    Column("balance", MONEY, nullable=False, comment="balance at the start of the year"),
+    Column("balance_next", MONEY, nullable=False, comment="balance at the period end; 0 once closed"),
+)
+Index("ix_mart_migration_ytd_month_branch", mart_migration_ytd.c.month, mart_migration_ytd.c.branch_id)
 
 mart_vintage = Table(
     "mart_vintage", metadata,
@@ -596,5 +611,17 @@ mart_warning = Table(
 )
 Index("ix_mart_warning_month_branch", mart_warning.c.month, mart_warning.c.branch_id)
 
-MART_TABLES = [mart_portfolio, mart_disbursement, mart_village, mart_branch, mart_migration,
+mart_industry = Table(
+    "mart_industry", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("industry", String(24), nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("borrowers", Integer, nullable=False),
+    Column("balance", MONEY, nullable=False),
+    Column("npl_balance", MONEY, nullable=False),
+)
+Index("ix_mart_industry_month_branch", mart_industry.c.month, mart_industry.c.branch_id)
+
+MART_TABLES = [mart_industry, mart_migration_ytd, mart_portfolio, mart_disbursement, mart_village, mart_branch, mart_migration,
                mart_vintage, mart_collection, mart_manager, mart_application, mart_warning]

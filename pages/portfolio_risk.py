@@ -1,4 +1,6 @@
 """资产质量 Portfolio risk: five categories, DPD buckets, roll rates and migration, vintages, concentration."""
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -15,7 +17,7 @@ from data_access import kpi, queries
 navigation.guard("portfolio_risk")
 lang = current_lang()
 st.title(t("page.portfolio_risk"))
-f = filter_bar(("month", "branch", "product", "segment", "guarantee"))
+f = filter_bar(("month", "branch", "township", "village", "product", "segment", "guarantee"))
 if f is None:
     empty_state("db.empty")
     st.stop()
@@ -26,7 +28,8 @@ if by_class.empty or by_class["balance"].sum() == 0:
 by_bucket = read(queries.portfolio_breakdown, f, "bucket")
 mig = read(queries.migration_trend, f, 12)
 last_pair = mig[mig["month"] == queries.shift_month(f.month, -1)]
-cbirc = kpi.cbirc_migration_rates(last_pair)
+ytd = read(queries.migration_ytd, f, 1)
+cbirc = kpi.cbirc_migration_rates(ytd if not ytd.empty else last_pair)
 balance = by_class["balance"].sum()
 kpi_row([Kpi(t("kpi.balance"), money(balance, lang), None, None, "rel", None),
          Kpi(t("kpi.npl_ratio"), pct(kpi.npl_ratio(kpi.npl_balance(by_class), balance)), None, None, "pp", False),
@@ -35,6 +38,9 @@ kpi_row([Kpi(t("kpi.balance"), money(balance, lang), None, None, "rel", None),
          Kpi(t("risk.cbirc.1"), pct(cbirc[1]), None, None, "pp", False),
          Kpi(t("risk.cbirc.2"), pct(cbirc[2]), None, None, "pp", False)], per_row=6)
 
+branch_level = dataclasses.replace(f, township_code=None, village_code=None)  # marts kept per branch
+if f.geographic:
+    st.caption(t("risk.geo_note"))
 tabs = st.tabs([t("risk.tab.quality"), t("risk.tab.roll"), t("risk.tab.vintage"), t("risk.tab.concentration"),
                 t("risk.tab.cbirc")])
 with tabs[0]:
@@ -42,7 +48,7 @@ with tabs[0]:
     a.plotly_chart(rc.distribution_chart(by_class, "class5", lang), key="r_class")
     b.plotly_chart(rc.distribution_chart(by_bucket, "bucket", lang), key="r_bucket")
     st.subheader(t("risk.by_branch"))
-    br = read(queries.portfolio_breakdown, f, "branch_id").merge(read(queries.branches), left_on="branch_id",
+    br = read(queries.portfolio_breakdown, branch_level, "branch_id").merge(read(queries.branches), left_on="branch_id",
                                                                  right_on="id")
     br["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(br["npl_balance"], br["balance"])]
     br["overdue_ratio"] = [kpi.ratio(o, b_) for o, b_ in zip(br["overdue_balance"], br["balance"])]
@@ -68,6 +74,13 @@ with tabs[1]:
     b.plotly_chart(rc.matrix_chart(kpi.roll_rate_matrix(last_pair, "class"), "class", lang), key="r_class_matrix")
     st.caption(t("risk.roll_help", month=month_label(queries.shift_month(f.month, -1), lang),
                  next=month_label(f.month, lang)))
+    with st.expander(t("risk.matrix_export")):
+        for state in ("bucket", "class"):
+            mat = kpi.roll_rate_matrix(last_pair, state)
+            names = {**(rc.class_names(lang) if state == "class" else kpi.BUCKETS), **rc.CLOSED[(state, lang)]}
+            flat = mat.rename(index=names, columns=names).reset_index(names=t("risk.from")).fillna(0.0)
+            table(flat, {t("risk.from"): Col("risk.from"), **{c: Col(str(c), "rate", raw=True) for c in flat.columns[1:]}},
+                  name=f"migration_{state}_{f.month}", height="fit")
 with tabs[2]:
     measure = st.radio(t("risk.vintage_measure"), ["ever30", "ever90"], horizontal=True, key="r_vintage_measure",
                        format_func=lambda m: t(f"risk.{m}_pct"))
@@ -76,11 +89,11 @@ with tabs[2]:
         empty_state()
     else:
         st.plotly_chart(rc.vintage_chart(curves, measure, lang), key="r_vintage")
-        shown = (curves.iloc[-12:, :13].astype(float) * 100).round(2)
+        shown = curves.iloc[-12:, :13].astype(float)
         shown.columns = [f"MOB{c}" for c in shown.columns]
-        shown.index.name = t("risk.cohort")
-        st.dataframe(shown, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.2f%%")
-                                                            for c in shown.columns})
+        shown = shown.reset_index(names=t("risk.cohort"))
+        table(shown, {t("risk.cohort"): Col("risk.cohort"), **{c: Col(c, "rate", raw=True) for c in shown.columns[1:]}},
+              name=f"vintage_{measure}_{f.month}", height="fit")
 with tabs[3]:
     a, b = st.columns(2)
     with a:
@@ -94,9 +107,16 @@ with tabs[3]:
                    "balance": Col("col.balance", "money_wan"), "max_dpd": Col("hh.max_dpd", "count")},
                   name=f"top_borrowers_{f.month}")
             st.caption(t("risk.top_share", share=pct(top["balance"].sum() / balance)))
+        st.subheader(t("risk.by_industry"))
+        ind = read(queries.industry_breakdown, f)
+        ind["share"] = ind["balance"] / ind["balance"].sum()
+        ind["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(ind["npl_balance"], ind["balance"])]
+        table(ind, {"industry": Col("risk.industry"), "balance": Col("league.balance", "money_wan"),
+                    "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate"),
+                    "borrowers": Col("league.borrowers", "count")}, name=f"risk_by_industry_{f.month}", height="fit")
     with b:
         st.subheader(t("risk.by_segment"))
-        seg = read(queries.portfolio_breakdown, f, "segment")
+        seg = read(queries.portfolio_breakdown, branch_level, "segment")
         seg["share"] = seg["balance"] / seg["balance"].sum()
         seg["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(seg["npl_balance"], seg["balance"])]
         table(seg.assign(segment=[t(f"segment.{x}") for x in seg["segment"]]),
@@ -104,7 +124,7 @@ with tabs[3]:
                "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate")},
               name=f"risk_by_segment_{f.month}", height="fit")
         st.subheader(t("risk.by_product"))
-        prod = read(queries.portfolio_breakdown, f, "product_id").merge(products(), left_on="product_id",
+        prod = read(queries.portfolio_breakdown, branch_level, "product_id").merge(products(), left_on="product_id",
                                                                         right_on="id")
         prod["share"] = prod["balance"] / prod["balance"].sum()
         prod["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(prod["npl_balance"], prod["balance"])]
@@ -112,8 +132,13 @@ with tabs[3]:
                      "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate")},
               name=f"risk_by_product_{f.month}", height="fit")
 with tabs[4]:
-    months_rates = pd.DataFrame([{"month": queries.shift_month(m, 1), **{t(f"risk.cbirc.{c}"): r for c, r in
-                                  kpi.cbirc_migration_rates(g).items()}} for m, g in mig.groupby("month")])
-    st.dataframe((months_rates.set_index("month") * 100).round(2), width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.2f%%") for c in months_rates.columns})
+    for key, source, shift in (("risk.cbirc_ytd", read(queries.migration_ytd, f, 12), 0), ("risk.cbirc_monthly", mig, 1)):
+        st.markdown(f"**{t(key)}**")
+        rates = pd.DataFrame([{"month": queries.shift_month(m, shift), **{f"c{c}": r for c, r in
+                               kpi.cbirc_migration_rates(g).items()}} for m, g in source.groupby("month")])
+        if rates.empty:
+            st.caption("—")
+            continue
+        table(rates, {"month": Col("col.month"), **{f"c{c}": Col(f"risk.cbirc.{c}", "rate") for c in range(1, 5)}},
+              name=f"cbirc_{key.split('_')[-1]}_{f.month}", height="fit")
     st.markdown(t("risk.cbirc_help"))

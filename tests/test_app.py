@@ -274,3 +274,11 @@ def test_early_warning_page_records_a_task_result(app_env):
         status = conn.execute(select(postloan_task.c.status).where(postloan_task.c.id == task_id)).scalar()
         last = conn.execute(select(audit_log.c.action, audit_log.c.target).order_by(audit_log.c.id.desc())).first()
     assert status == "done" and last.action == "complete_task" and last.target == f"task:{task_id}"
+
+
+def test_portfolio_risk_drills_to_a_village(app_env):
+    at = logged_in("hq_wang", "pages/portfolio_risk.py")
+    at.selectbox(key="f_township").select_index(1).run()
+    at.selectbox(key="f_village").select_index(1).run()
+    assert not at.exception and not errors(at)
+    assert any("村级集市" in c.value for c in at.caption)

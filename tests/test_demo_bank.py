@@ -140,3 +140,12 @@ def test_head_office_balance_equals_sum_of_branch_league(demo_engine, last_month
         branch = queries.overview(conn, HQ, queries.Filters(month=last_month, branch_id=int(league["branch_id"][0])))
     assert ov.loc[last_month, "balance"] == pytest.approx(league["balance"].sum())
     assert branch.set_index("month").loc[last_month, "balance"] == pytest.approx(league["balance"][0])
+
+
+def test_regulator_migration_rates_year_to_date(demo_engine, last_month):
+    with demo_engine.connect() as conn:
+        ytd = queries.migration_ytd(conn, HQ, queries.Filters(month=last_month), 1)
+    rates = kpi.cbirc_migration_rates(ytd)
+    assert not ytd.empty and set(ytd["month"]) == {last_month}
+    assert ((rates.dropna() >= 0) & (rates.dropna() <= 1 + 1e-9)).all()
+    assert rates[1] < rates[2]  # a pass loan is far less likely to turn bad than a special-mention one

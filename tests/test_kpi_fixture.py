@@ -249,3 +249,24 @@ def test_guarantee_filter_selects_products(fixture_conn):
     mortgage = queries.portfolio_trend(fixture_conn, HQ, queries.Filters(month="2026-03", guarantee_type="mortgage"))
     assert credit.set_index("month").loc["2026-03", "balance"] == pytest.approx(12000)  # the fixture's one product
     assert mortgage.empty
+
+
+def test_village_drill_keeps_the_class_and_bucket_split(fixture_conn):
+    whole = queries.Filters(month="2026-03")
+    village = queries.Filters(month="2026-03", township_code="320324100", village_code="320324100001")
+    for by in ("class5", "bucket"):
+        a = queries.portfolio_breakdown(fixture_conn, HQ, whole, by).set_index(by)["balance"]
+        b = queries.portfolio_breakdown(fixture_conn, HQ, village, by).set_index(by)["balance"]
+        assert b.reindex(a.index).to_numpy() == pytest.approx(a.to_numpy()), by
+    assert queries.portfolio_breakdown(fixture_conn, HQ, village, "segment").empty
+
+
+def test_industry_breakdown_adds_up(fixture_conn):
+    ind = queries.industry_breakdown(fixture_conn, HQ, queries.Filters(month="2026-03"))
+    assert ind["balance"].sum() == pytest.approx(12000)
+    assert ind["npl_balance"].sum() == pytest.approx(5000)
+
+
+def test_ytd_migration_needs_a_december_start(fixture_conn):
+    # the fixture starts in 2026-01 with no December 2025 snapshot: no year-to-date pairs, nothing invented
+    assert queries.migration_ytd(fixture_conn, HQ, queries.Filters(month="2026-03")).empty
