@@ -645,13 +645,14 @@ def open_signals(conn: Connection, scope: Scope, branch_id: int | None = None, l
 def task_monitor(conn: Connection, scope: Scope, month: str) -> pd.DataFrame:
     """Post-loan work per branch for ``month``.
 
-    Columns: branch_id, branch, tasks_due, tasks_done_on_time, tasks_overdue, on_time_rate, risk_tasks,
+    Columns: branch_id, branch, tasks_due, tasks_done_on_time, tasks_overdue, open_warnings, new_warnings,
+    on_time_rate, risk_tasks,
     risk_done_30d, risk_coverage_30d (share of risk-driven on-site tasks created in the month and done within
     30 days), pending.
     """
     mb, o, t = s.mart_branch, s.org_unit, s.postloan_task
     work = _df(conn, select(mb.c.branch_id, o.c.name.label("branch"), mb.c.tasks_due, mb.c.tasks_done_on_time,
-                            mb.c.tasks_overdue).join(o, o.c.id == mb.c.branch_id)
+                            mb.c.tasks_overdue, mb.c.open_warnings, mb.c.new_warnings).join(o, o.c.id == mb.c.branch_id)
                .where(mb.c.month == month, each_branch(mb, scope)))
     done_30 = and_(t.c.completed_on.is_not(None), t.c.completed_on <= t.c.due_on + 23)  # due in 7 days + 23 = 30
     risk = _df(conn, select(t.c.branch_id, func.count().label("risk_tasks"),

@@ -3,8 +3,9 @@
     .venv/bin/python -m models.postloan_batch [--month 2026-10]
 
 Tasks are differentiated by risk instead of one periodic rule: the riskiest ON_SITE_SHARE of loans get an
-on-site inspection due in 7 days, the next OFF_SITE_SHARE an off-site review due in 15 days; the responsible
-manager is the loan's manager.
+on-site inspection due in 7 days, the next OFF_SITE_SHARE an off-site review due in 15 days, and the rest only
+their annual inspection (年检, due in 30 days) in the month it falls due; the responsible manager is the loan's
+manager.
 """
 from __future__ import annotations
 
@@ -88,11 +89,13 @@ def _tasks(conn, scored: pd.DataFrame, month: str) -> dict:
     n = len(ranked)
     n_on, n_off = int(round(ON_SITE_SHARE * n)), int(round(OFF_SITE_SHARE * n))
     ranked["task_type"] = np.where(ranked.index < n_on, "on_site", np.where(ranked.index < n_on + n_off, "off_site", None))
+    # the low-risk rest keeps only its annual inspection (年检), due 30 days out, when its schedule falls this month
+    annual = ranked["task_type"].isna() & ((ranked["mob"] % 12) == 6)
+    ranked.loc[annual, "task_type"] = "annual"
     chosen = ranked[ranked["task_type"].notna()]
     # do not pile a second open risk task of the same kind on a loan
     open_tasks = set(map(tuple, conn.execute(select(s.postloan_task.c.loan_id, s.postloan_task.c.task_type)
-                                             .where(s.postloan_task.c.status == "pending",
-                                                    s.postloan_task.c.trigger == "risk")).all()))
+                                             .where(s.postloan_task.c.status == "pending")).all()))
     chosen = chosen[[(lid, tt) not in open_tasks for lid, tt in zip(chosen["loan_id"], chosen["task_type"])]]
     y, m = int(month[:4]), int(month[5:7])
     created = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1))
@@ -100,13 +103,15 @@ def _tasks(conn, scored: pd.DataFrame, month: str) -> dict:
     rows = pd.DataFrame({
         "id": np.arange(next_id, next_id + len(chosen)), "loan_id": chosen["loan_id"].to_numpy(),
         "customer_id": chosen["customer_id"].to_numpy(), "manager_id": chosen["manager_id"].to_numpy(),
-        "branch_id": chosen["branch_id"].to_numpy(), "task_type": chosen["task_type"].to_numpy(), "trigger": "risk",
+        "branch_id": chosen["branch_id"].to_numpy(), "task_type": chosen["task_type"].to_numpy(),
+        "trigger": np.where(chosen["task_type"] == "annual", "periodic", "risk"),
         "risk_score": chosen["pd"].round(6).to_numpy(), "created_on": created, "month": month,
-        "due_on": [created + dt.timedelta(days=7 if tt == "on_site" else 15) for tt in chosen["task_type"]],
+        "due_on": [created + dt.timedelta(days={"on_site": 7, "off_site": 15}.get(tt, 30)) for tt in chosen["task_type"]],
         "completed_on": None, "status": "pending", "result": None})
     bulk_insert(conn, s.postloan_task, rows)
     return {"on_site_tasks": int((rows["task_type"] == "on_site").sum()),
-            "off_site_tasks": int((rows["task_type"] == "off_site").sum())}
+            "off_site_tasks": int((rows["task_type"] == "off_site").sum()),
+            "annual_tasks": int((rows["task_type"] == "annual").sum())}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,8 @@ st.subheader(t("ew.tasks"))
 tasks = read(queries.task_monitor, f.month)
 if f.branch_id is not None:
     tasks = tasks[tasks["branch_id"] == f.branch_id]
-table(tasks, {"branch": Col("league.branch"), "tasks_due": Col("ew.tasks_due", "count"),
+table(tasks, {"branch": Col("league.branch"), "new_warnings": Col("ew.new_warnings", "count"),
+              "open_warnings": Col("kpi.open_warnings", "count"), "tasks_due": Col("ew.tasks_due", "count"),
               "tasks_done_on_time": Col("ew.done_on_time", "count"), "on_time_rate": Col("ew.on_time_rate", "rate"),
               "tasks_overdue": Col("ew.overdue", "count"), "risk_tasks": Col("ew.risk_tasks", "count"),
               "risk_coverage_30d": Col("ew.coverage_30d", "rate"), "pending": Col("ew.pending", "count")},

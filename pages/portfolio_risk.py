@@ -12,7 +12,7 @@ from components.kpi_cards import Kpi, kpi_row
 from components.panels import empty_state
 from components.session import products, read
 from components.tables import Col, table
-from data_access import kpi, queries
+from data_access import grid, kpi, queries
 
 navigation.guard("portfolio_risk")
 lang = current_lang()
@@ -114,6 +114,15 @@ with tabs[3]:
         table(ind, {"industry": Col("risk.industry"), "balance": Col("league.balance", "money_wan"),
                     "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate"),
                     "borrowers": Col("league.borrowers", "count")}, name=f"risk_by_industry_{f.month}", height="fit")
+        st.subheader(t("risk.by_township"))
+        tw = read(grid.grid, f.month, "township", None)
+        if f.branch_id is not None:
+            tw = tw[tw["branch"] == next(iter(read(queries.branches).query(f"id == {f.branch_id}")["name"]), None)]
+        tw = tw.assign(share=tw["balance"] / max(tw["balance"].sum(), 1)).sort_values("balance", ascending=False)
+        table(tw, {"name": Col("risk.township"), "balance": Col("league.balance", "money_wan"),
+                   "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate"),
+                   "households_with_loan": Col("league.borrowers", "count")}, name=f"risk_by_township_{f.month}",
+              height=360)
     with b:
         st.subheader(t("risk.by_segment"))
         seg = read(queries.portfolio_breakdown, branch_level, "segment")

@@ -75,12 +75,17 @@ def test_batch_run_registers_scores_and_creates_risk_tasks(bank):
                                     s.postloan_task.c.created_on).where(s.postloan_task.c.id > before)).all()
         version_after = conn.execute(select(s.data_status.c.value).where(s.data_status.c.key == "data_version")).scalar()
     assert scores[0] == out["scored"] and 0 <= scores[1] <= scores[2] <= 1
-    assert len(tasks) == out["on_site_tasks"] + out["off_site_tasks"] > 0
+    assert len(tasks) == out["on_site_tasks"] + out["off_site_tasks"] + out["annual_tasks"] > 0
     on_site = [t for t in tasks if t.task_type == "on_site"]
     off_site = [t for t in tasks if t.task_type == "off_site"]
     # the riskiest loans get the on-site visits, due sooner
     assert min(t.risk_score for t in on_site) >= max(t.risk_score for t in off_site) - 1e-9
     assert all((t.due_on - t.created_on).days == 7 for t in on_site)
+    # the low-risk rest gets only its annual inspection, when due, a month out
+    assert out["annual_tasks"] > 0
+    annual = [t for t in tasks if t.task_type == "annual"]
+    assert all((t.due_on - t.created_on).days == 30 for t in annual)
+    assert max(t.risk_score for t in annual) <= min(t.risk_score for t in off_site) + 1e-9
     # the justification: at 5 % workload the model catches more than the periodic rule does with its larger one
     five = next(p for p in metrics["capture"] if p["workload"] == 0.05)
     assert five["caught"] > metrics["periodic"]["caught"]
