@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from .queries import shift_month
+
 BEHAVIOUR_FEATURES = ["dpd", "bucket", "mob", "max_dpd_6m", "months_delinquent_6m", "warnings_3m", "high_warnings_3m",
                       "balance", "amount", "annual_income", "multi_lending_count", "deposit_balance", "household_size",
                       "age", "credit_household", "village_grade", "segment", "product_id", "guarantee_type"]
@@ -38,22 +40,17 @@ WHERE s.month = :month AND s.bucket <= 1
 """
 
 
-def _shift(month: str, n: int) -> str:
-    idx = int(month[:4]) * 12 + int(month[5:7]) - 1 + n
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
-
-
 def behaviour_frame(conn: Connection, month: str) -> pd.DataFrame:
     """Loans current or in M1 at ``month``: ids, BEHAVIOUR_FEATURES, and ``bad_3m`` (reached M2+ within three
     months; NaN when those months are not observed yet, or the loan closed without reaching it before)."""
-    res = conn.execute(text(_SQL), {"month": month, "m6": _shift(month, -5), "m3": _shift(month, -2),
-                                    "f3": _shift(month, 3)})
+    res = conn.execute(text(_SQL), {"month": month, "m6": shift_month(month, -5), "m3": shift_month(month, -2),
+                                    "f3": shift_month(month, 3)})
     df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
     if df.empty:
         return df
     df["age"] = int(month[:4]) - df["birth_year"].astype(int)
     df["bad_3m"] = (df["future_bucket"].fillna(-1) >= 2).astype(float)
     last_obs = conn.execute(text("SELECT MAX(month) FROM loan_snapshot")).scalar()
-    if _shift(month, 3) > last_obs:  # outcome window not complete yet
+    if shift_month(month, 3) > last_obs:  # outcome window not complete yet
         df.loc[df["bad_3m"] == 0, "bad_3m"] = float("nan")
     return df.drop(columns=["birth_year", "future_bucket", "future_months"])

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, insert, select
 from data_access import marts, schema as s
 from data_access.bulk import bulk_insert
 from data_access.features import behaviour_frame
+from data_access.queries import shift_month
 
 from .behaviour_pd import BehaviourPD, capture_curve, discrimination
 
@@ -29,11 +30,6 @@ MODEL_NAME = "behaviour_pd"
 ON_SITE_SHARE = 0.02
 OFF_SITE_SHARE = 0.05
 TRAIN_MONTHS = 6
-
-
-def _shift(month: str, n: int) -> str:
-    idx = int(month[:4]) * 12 + int(month[5:7]) - 1 + n
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 
 
 def periodic_rule(frame: pd.DataFrame) -> pd.Series:
@@ -51,8 +47,8 @@ def run(engine: Engine, month: str | None = None, trained_by: str = "batch") -> 
         if len(months) < TRAIN_MONTHS + 4:
             raise ValueError(f"the batch needs at least {TRAIN_MONTHS + 4} months of snapshots; got {len(months)}.")
         month = month or months[-1]
-        valid_month = _shift(month, -3)           # its 3-month outcome is fully observed by ``month``
-        train_months = [_shift(valid_month, -k) for k in range(1, TRAIN_MONTHS + 1)]
+        valid_month = shift_month(month, -3)           # its 3-month outcome is fully observed by ``month``
+        train_months = [shift_month(valid_month, -k) for k in range(1, TRAIN_MONTHS + 1)]
         train = pd.concat([behaviour_frame(conn, m) for m in train_months], ignore_index=True).dropna(subset=["bad_3m"])
         valid = behaviour_frame(conn, valid_month).dropna(subset=["bad_3m"])
         book = behaviour_frame(conn, month)
