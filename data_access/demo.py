@@ -29,7 +29,6 @@ wrong check digit so that none can be a real person's.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 
 import bcrypt
@@ -377,7 +376,7 @@ class CountyBank:
     def managers(self) -> None:
         rng = self.rng
         v = self.village
-        rows, grid = [], []
+        rows = []
         village_manager = np.zeros(len(v), dtype=int)
         for bid, grp in v.groupby("branch_id"):
             # about 330 households per manager, so 120-200 borrowers each
@@ -569,7 +568,6 @@ class CountyBank:
         self.write(s.credit_line, lines)
 
         # applications: a noisy reading of latent risk; rejected ones create no loan
-        n_a = len(L_cust)
         score = _score(rng, latent[L_cust])
         approved = score >= CURRENT_CUTOFF
         # applicants without a line: mostly riskier, mostly rejected
@@ -792,7 +790,7 @@ class CountyBank:
         # tasks: risk-driven ones from high and medium signals, periodic annual inspections at six months on book
         mgr_i = np.array([self.mgr_index[m] for m in L["manager_id"].to_numpy()])
         risk_sel = sev != "low"
-        r_loan, r_t = loan_i[risk_sel], t[risk_sel]
+        r_loan = loan_i[risk_sel]
         r_type = np.where(sev[risk_sel] == "high", "on_site", "off_site")
         r_created = raised[risk_sel] + 1
         r_due = r_created + np.where(r_type == "on_site", 7, 15)
@@ -1109,4 +1107,4 @@ def summary(engine: Engine) -> dict[str, int]:
     return out
 
 
-__all__ = ["generate", "summary", "DatabaseNotEmpty", "DEMO_PASSWORD", "ADMIN_PASSWORD", "END_MONTH", "json"]
+__all__ = ["generate", "summary", "DatabaseNotEmpty", "DEMO_PASSWORD", "ADMIN_PASSWORD", "END_MONTH"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from . import kpi, schema as s
 from .scope import Scope

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Date, and_, case, distinct, func, literal, or_, select
+from sqlalchemy import Connection, Date, Integer, and_, case, distinct, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from . import kpi, schema as s
 from .scope import Scope, mask_frame
@@ -617,6 +619,24 @@ def top_borrowers(conn: Connection, scope: Scope, month: str, branch_id: int | N
 
 
 # ---------------------------------------------------------------- early warning and post-loan work
+class days_between(FunctionElement):
+    """Whole days from one date column to another, in the database's own date arithmetic."""
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    a, b = list(element.clauses)
+    return f"CAST(julianday({compiler.process(b, **kw)}) - julianday({compiler.process(a, **kw)}) AS INTEGER)"
+
+
+@compiles(days_between)
+def _days_between_default(element, compiler, **kw):  # PostgreSQL and standard SQL: date - date is days
+    a, b = list(element.clauses)
+    return f"({compiler.process(b, **kw)} - {compiler.process(a, **kw)})"
+
+
 def warning_trend(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
     """Signals raised per month, type and severity. Columns: month, signal_type, severity, raised, still_open."""
     mw = s.mart_warning
@@ -646,17 +666,16 @@ def task_monitor(conn: Connection, scope: Scope, month: str) -> pd.DataFrame:
     """Post-loan work per branch for ``month``.
 
     Columns: branch_id, branch, tasks_due, tasks_done_on_time, tasks_overdue, open_warnings, new_warnings,
-    on_time_rate, risk_tasks,
-    risk_done_30d, risk_coverage_30d (share of risk-driven on-site tasks created in the month and done within
-    30 days), pending.
+    on_time_rate, risk_tasks (risk-driven on-site tasks created in the month), risk_done (of those, done within
+    30 days of creation), risk_coverage_30d (risk_done / risk_tasks), pending.
     """
     mb, o, t = s.mart_branch, s.org_unit, s.postloan_task
     work = _df(conn, select(mb.c.branch_id, o.c.name.label("branch"), mb.c.tasks_due, mb.c.tasks_done_on_time,
                             mb.c.tasks_overdue, mb.c.open_warnings, mb.c.new_warnings).join(o, o.c.id == mb.c.branch_id)
                .where(mb.c.month == month, each_branch(mb, scope)))
-    done_30 = and_(t.c.completed_on.is_not(None), t.c.completed_on <= t.c.due_on + 23)  # due in 7 days + 23 = 30
+    done_30 = and_(t.c.completed_on.is_not(None), days_between(t.c.created_on, t.c.completed_on) <= 30)
     risk = _df(conn, select(t.c.branch_id, func.count().label("risk_tasks"),
-                            func.sum(case((t.c.completed_on.is_not(None), 1), else_=0)).label("risk_done"),
+                            func.sum(case((done_30, 1), else_=0)).label("risk_done"),
                             func.sum(case((t.c.status == "pending", 1), else_=0)).label("pending"))
                .where(t.c.month == month, t.c.trigger == "risk", t.c.task_type == "on_site",
                       scope.branch_clause(t.c.branch_id)).group_by(t.c.branch_id))

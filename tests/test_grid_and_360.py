@@ -6,8 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
-from streamlit.testing.v1 import AppTest
+from sqlalchemy import select
 
 from components.map_layers import METRICS, classify, colours, grid_deck
 from data_access import customer360, grid, queries, schema as s

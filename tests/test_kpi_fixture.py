@@ -270,3 +270,15 @@ def test_industry_breakdown_adds_up(fixture_conn):
 def test_ytd_migration_needs_a_december_start(fixture_conn):
     # the fixture starts in 2026-01 with no December 2025 snapshot: no year-to-date pairs, nothing invented
     assert queries.migration_ytd(fixture_conn, HQ, queries.Filters(month="2026-03")).empty
+
+
+def test_high_risk_coverage_counts_only_inspections_done_within_30_days(fixture_conn):
+    base = dict(customer_id=1, manager_id=None, branch_id=2, task_type="on_site", trigger="risk", month="2026-03",
+                created_on=D(2026, 3, 1), due_on=D(2026, 3, 8))
+    fixture_conn.execute(insert(s.postloan_task), [
+        dict(base, id=1, loan_id=1, completed_on=D(2026, 3, 11), status="done", result="经营正常"),    # 10 days
+        dict(base, id=2, loan_id=2, completed_on=D(2026, 4, 10), status="done", result="已核实风险"),  # 40 days
+        dict(base, id=3, loan_id=3, completed_on=None, status="pending", result=None)])
+    row = queries.task_monitor(fixture_conn, HQ, "2026-03").set_index("branch_id").loc[2]
+    assert row["risk_tasks"] == 3 and row["risk_done"] == 1 and row["pending"] == 1
+    assert row["risk_coverage_30d"] == pytest.approx(1 / 3)

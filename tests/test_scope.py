@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from data_access import queries, schema as s
-from data_access.scope import NOBODY, Scope, mask_address, mask_id_number, mask_name, mask_phone, scope_for_user
+from data_access.scope import NOBODY, mask_address, mask_id_number, mask_name, mask_phone, scope_for_user
 
 
 @pytest.fixture(scope="module")
