@@ -38,6 +38,10 @@ PAGES: tuple[PageSpec, ...] = (
              ("head_office", "branch_leader", "strategy"), "portfolio-risk"),
     PageSpec("early_warning", "pages/early_warning.py", "section.risk", ":material/notifications_active:",
              ("head_office", "branch_leader", "strategy"), "early-warning"),
+    PageSpec("collections", "pages/collections.py", "section.collection", ":material/payments:",
+             ("head_office", "branch_leader"), "collections"),
+    PageSpec("managers", "pages/managers.py", "section.team", ":material/groups:", ("head_office", "branch_leader"),
+             "managers"),
     PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
     PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
 )

@@ -15,7 +15,7 @@ from .session import engine, scope
 
 @dataclass(frozen=True)
 class Col:
-    """How to show one column: label key and kind (text, count, money_wan, rate, pp, change); ``raw`` when the
+    """How to show one column: label key and kind (text, count, num2, money_wan, rate, pp, change); ``raw`` when the
     label is already the text to show (e.g. a category name)."""
     label_key: str
     kind: str = "text"
@@ -38,13 +38,16 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
         elif col.kind == "pp":
             out[label] = v.astype(float).round(2)
             config[label] = st.column_config.NumberColumn(label, format="%+.2f")
+        elif col.kind == "num2":
+            out[label] = v.astype(float).round(2)
+            config[label] = st.column_config.NumberColumn(label, format="%.2f")
         elif col.kind == "count":
             out[label] = v.astype(float).round(0).astype("Int64")
             config[label] = st.column_config.NumberColumn(label, format="localized")
         else:
             if pd.api.types.is_datetime64_any_dtype(v) or (len(v.dropna()) and hasattr(v.dropna().iloc[0], "isoformat")):
                 v = pd.to_datetime(v).dt.strftime("%Y-%m-%d")  # dates read as dates, not epoch numbers
-            out[label] = v
+            out[label] = v.astype(object).where(v.notna(), "")  # a missing text shows blank, not "None"
             config[label] = st.column_config.TextColumn(label)
     return out.reset_index(drop=True), config
 

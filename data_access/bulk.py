@@ -52,3 +52,17 @@ def bulk_insert(conn: Connection, table: Table, df: pd.DataFrame, chunk_rows: in
             cur = raw.cursor()
             cur.executemany(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({placeholders})", rows)
     return len(df)
+
+
+def sync_sequences(conn: Connection) -> None:
+    """After rows were loaded with explicit ids, move PostgreSQL's id sequences past them, so that the app's own
+    inserts (an agency's action, an allocation run) get fresh ids. SQLite needs nothing: it takes max(id) + 1."""
+    if conn.dialect.name != "postgresql":
+        return
+    from sqlalchemy import text
+    from .schema import metadata
+    for table in metadata.sorted_tables:
+        pk = list(table.primary_key.columns)
+        if len(pk) == 1 and pk[0].name == "id" and pk[0].autoincrement in (True, "auto"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                              f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))

@@ -37,7 +37,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select
 
 from . import geo, schema as s
-from .bulk import bulk_insert
+from .bulk import bulk_insert, sync_sequences
 
 END_MONTH = "2026-10"      # last complete month of the demo bank; fixed so a seed always gives the same bank
 WINDOW_MONTHS = 24         # monthly snapshots kept
@@ -96,14 +96,31 @@ CHANNEL_MIX = {
 }
 # multiplicative effect of a channel on the odds of cure
 CHANNEL_EFFECT = np.array([1.0, 0.8, 1.15, 1.35, 1.0, 1.2, 1.4, 1.0])
+# code, name, commission on recoveries, new cases a month per 100k households, quality (odds multiplier of cure)
 AGENCIES = [
-    ("AG01", "徐州信达催收服务有限公司", 0.12, 900, 1.25),
-    ("AG02", "江苏恒信资产管理有限公司", 0.15, 1100, 1.10),
-    ("AG03", "宿迁安和商务咨询有限公司", 0.10, 700, 0.95),
-    ("AG04", "淮海诚信信息服务有限公司", 0.13, 800, 1.05),
-    ("AG05", "南京同舟法律咨询有限公司", 0.18, 500, 1.30),
-    ("AG06", "苏北众联征信服务有限公司", 0.11, 900, 0.80),
+    ("AG01", "徐州信达催收服务有限公司", 0.12, 20, 1.25),
+    ("AG02", "江苏恒信资产管理有限公司", 0.15, 24, 1.10),
+    ("AG03", "宿迁安和商务咨询有限公司", 0.10, 15, 0.95),
+    ("AG04", "淮海诚信信息服务有限公司", 0.13, 18, 1.05),
+    ("AG05", "南京同舟法律咨询有限公司", 0.18, 10, 1.30),
+    ("AG06", "苏北众联征信服务有限公司", 0.11, 20, 0.80),
 ]
+# new cases a month per 100k households each channel can work (None: no limit); about 1.2 times the demo's
+# historical intake for the staffed channels, so that the allocation run has real choices to make
+CHANNEL_CAPACITY = {"ai_voice": 450, "sms": None, "phone": 180, "field": 100, "agency": None, "mediation": 15,
+                    "litigation": 15, "write_off": None}
+# the rules in force: which channels may work a case of each entry bucket, in priority order (CHANNEL_MIX)
+RULE_MIN_AMOUNT = {"litigation": 20_000, "mediation": 5_000}
+RULE_NOTES = {
+    (1, "ai_voice"): "早期逾期批量AI外呼提醒", (1, "sms"): "短信提醒(低成本兜底)", (1, "phone"): "人工电话提醒",
+    (2, "phone"): "人工电话催收", (2, "field"): "客户经理上门走访",
+    (3, "agency"): "委外机构催收", (3, "field"): "客户经理上门催收", (3, "phone"): "人工电话催收(高级坐席)",
+    (4, "agency"): "委外机构催收", (4, "litigation"): "诉讼(逾期额2万元以上)", (4, "mediation"): "人民调解(5千元以上)",
+    (4, "field"): "上门催收",
+}
+# days before the as-of date within which new cases still await the allocation run (channel 'pending')
+PENDING_DAYS = 6
+LEGAL_STAGES = ("filed", "hearing", "judgment", "enforcement")
 SIGNAL_TYPES = ["new_overdue", "multi_lending_rise", "external_overdue", "deposit_outflow",
                 "income_drop", "court_judgement", "guarantor_risk", "manager_report"]
 
@@ -208,12 +225,13 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
     ids = Ids()
     with engine.begin() as conn:
         bar.set_postfix_str("organisation, products, agencies")
-        _static(conn, counts)
+        _static(conn, counts, spec.households_per_county * len(spec.counties) / 100_000)
         bar.update(1)
         for i, code in enumerate(spec.counties):
             CountyBank(conn, code, spec.households_per_county, np.random.default_rng(seeds[i + 1]), ids, counts).build(bar)
         bar.set_postfix_str("users")
         _users(conn, counts)
+        sync_sequences(conn)
         bar.update(1)
     bar.close()
     return counts
@@ -223,7 +241,7 @@ def _add(counts: dict, table: str, n: int) -> None:
     counts[table] = counts.get(table, 0) + n
 
 
-def _static(conn, counts) -> None:
+def _static(conn, counts, scale: float) -> None:
     end = month_idx(END_MONTH)
     months = pd.DataFrame({"idx": np.arange(end - HISTORY_MONTHS - 12, end + 1)})
     months["month"] = idx_month(months["idx"].to_numpy())
@@ -233,15 +251,21 @@ def _static(conn, counts) -> None:
     prods = pd.DataFrame([dict(id=i + 1, code=p[0], name=p[1], category=p[2], guarantee_type=p[3],
                                term_months=p[4], annual_rate=p[5], seasonal=p[6]) for i, p in enumerate(PRODUCTS)])
     _add(counts, "product", bulk_insert(conn, s.product, prods))
-    ags = pd.DataFrame([dict(id=i + 1, code=a[0], name=a[1], commission_rate=a[2], monthly_capacity=a[3], active=True)
-                        for i, a in enumerate(AGENCIES)])
+    ags = pd.DataFrame([dict(id=i + 1, code=a[0], name=a[1], commission_rate=a[2],
+                             monthly_capacity=max(1, round(a[3] * scale)), active=True) for i, a in enumerate(AGENCIES)])
     _add(counts, "agency", bulk_insert(conn, s.agency, ags))
+    # cost per case: the cost of one attempt times the demo's average attempts per case (see collections())
+    chans = [dict(code=c, monthly_capacity=None if CHANNEL_CAPACITY[c] is None else max(1, round(CHANNEL_CAPACITY[c] * scale)),
+                  cost_per_case=CHANNEL_COST[c] * (4.0 if i <= 1 else 3.0), active=True) for i, c in enumerate(CHANNELS)]
+    chans = pd.DataFrame(chans)
+    chans["monthly_capacity"] = chans["monthly_capacity"].astype("Int64")  # whole numbers or NULL, not floats
+    _add(counts, "collection_channel", bulk_insert(conn, s.collection_channel, chans))
     rules = []
     for b, mix in CHANNEL_MIX.items():
         order = np.argsort(mix)[::-1]
         for prio, c in enumerate([o for o in order if mix[o] > 0]):
-            rules.append(dict(entry_bucket=b, min_amount=0, channel=CHANNELS[c], priority=prio + 1,
-                              description=f"M{b if b < 4 else '4+'}: {int(mix[c] * 100)}% of cases"))
+            rules.append(dict(entry_bucket=b, min_amount=RULE_MIN_AMOUNT.get(CHANNELS[c], 0), channel=CHANNELS[c],
+                              priority=prio + 1, description=RULE_NOTES[(b, CHANNELS[c])]))
     conn.execute(insert(s.allocation_rule), rules)
     _add(counts, "allocation_rule", len(rules))
 
@@ -706,14 +730,26 @@ class CountyBank:
         breaches = rng.poisson(np.where(e["agency"] >= 0, 0.01 * (2.4 - np.array([a[4] for a in AGENCIES] + [1])[e["agency"]]), 0.0))
         entry_date = month_start(e["t"]) + np.minimum(L["day"].to_numpy()[li], 27).astype("timedelta64[D]")
         closed = np.where(e["closed_t"] >= 0, month_start(np.maximum(e["closed_t"], 0)) + 20, np.datetime64("NaT"))
+        # the newest open cases have not been through the allocation run yet: no channel, no work, no cost
+        pending = (outcome == "open") & (entry_date > self.asof - np.timedelta64(PENDING_DAYS, "D")) & (ch != 7)
+        channel_names = np.where(pending, "pending", np.array(CHANNELS)[ch])
+        agency_id = np.where(pending, None, agency_id)
+        n_actions = np.where(pending, 0, n_actions)
+        cost = np.where(pending, 0.0, cost)
+        complaints = np.where(pending, 0, complaints)
+        breaches = np.where(pending, 0, breaches)
+        # litigation moves through its stages over months; a closed suit is 'closed'
+        age = self.end - e["t"]
+        stage = np.array(LEGAL_STAGES)[np.clip(np.searchsorted([2, 4, 7], age, side="right"), 0, 3)]
+        legal_stage = np.where((ch == 6) & ~pending, np.where(outcome == "open", stage, "closed"), None)
         cases = pd.DataFrame(dict(
             id=ids, case_no=[f"CS{self.code[-4:]}{i:08d}" for i in ids], loan_id=L["id"].to_numpy()[li],
             customer_id=L["customer_id"].to_numpy()[li], branch_id=L["branch_id"].to_numpy()[li],
             entry_month=idx_month(e["t"]), entry_date=pd.to_datetime(entry_date), entry_bucket=e["bucket"],
             entry_dpd=e["dpd"], overdue_at_entry=np.round(e["overdue"], 2), balance_at_entry=np.round(e["balance"], 2),
-            channel=np.array(CHANNELS)[ch], agency_id=agency_id, status=outcome,
+            channel=channel_names, agency_id=agency_id, status=outcome,
             closed_on=pd.to_datetime(closed), recovered_amount=recovered, cost=cost, complaints=complaints,
-            compliance_breaches=breaches))
+            compliance_breaches=breaches, legal_stage=legal_stage))
         self.write(s.collection_case, cases)
         # actions: each case's attempts; contact, promise and kept follow the channel and the outcome
         ci = np.repeat(np.arange(n), n_actions)
@@ -843,7 +879,15 @@ class CountyBank:
                 continue
             pool = cust_by_mgr.get(j, np.array([], int))
             typ = rng.choice(["visit", "check_in", "marketing"], k, p=[0.62, 0.28, 0.10])
-            minutes = np.sort(rng.integers(8 * 60 + 30, 17 * 60 + 30, k))
+            # times spread over each working day, in order within the day
+            minutes = rng.integers(8 * 60 + 30, 17 * 60 + 30, k)
+            minutes = minutes[np.lexsort((minutes, day))]
+            # at least 20 minutes between two events of a day: the time to ride to the next household
+            for d0 in np.flatnonzero(np.r_[True, day[1:] != day[:-1]]):
+                d1 = d0 + 1
+                while d1 < k and day[d1] == day[d0]:
+                    minutes[d1] = max(minutes[d1], minutes[d1 - 1] + 20)
+                    d1 += 1
             cust_pos = rng.choice(pool, k) if len(pool) else np.full(k, -1)
             lon = np.where(typ == "visit", c["lon"].to_numpy()[cust_pos] + rng.normal(0, 0.0008, k), np.nan)
             lat = np.where(typ == "visit", c["lat"].to_numpy()[cust_pos] + rng.normal(0, 0.0008, k), np.nan)

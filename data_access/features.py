@@ -54,3 +54,76 @@ def behaviour_frame(conn: Connection, month: str) -> pd.DataFrame:
     if shift_month(month, 3) > last_obs:  # outcome window not complete yet
         df.loc[df["bad_3m"] == 0, "bad_3m"] = float("nan")
     return df.drop(columns=["birth_year", "future_bucket", "future_months"])
+
+
+# ---------------------------------------------------------------- collection cases
+CASE_FEATURES = ["entry_bucket", "entry_dpd", "overdue_at_entry", "balance_at_entry", "mob", "prior_cases",
+                 "annual_income", "multi_lending_count", "deposit_balance", "household_size", "credit_household",
+                 "village_grade", "segment", "product_id", "guarantee_type"]
+
+_CASE_SQL = """
+SELECT k.id AS case_id, k.loan_id, k.branch_id, k.entry_month, k.entry_date, k.entry_bucket, k.entry_dpd,
+       k.overdue_at_entry, k.balance_at_entry, k.channel, COALESCE(k.agency_id, 0) AS agency_id, k.status,
+       k.recovered_amount, l.segment, l.product_id, l.guarantee_type, em.idx - dm.idx AS mob,
+       c.annual_income, c.multi_lending_count, c.deposit_balance, c.household_size,
+       CASE WHEN c.credit_household THEN 1 ELSE 0 END AS credit_household,
+       COALESCE(r.credit_village_grade, 'none') AS village_grade,
+       (SELECT COUNT(*) FROM collection_case p WHERE p.loan_id = k.loan_id AND p.entry_month < k.entry_month)
+           AS prior_cases
+FROM collection_case k
+JOIN loan l ON l.id = k.loan_id
+JOIN customer c ON c.id = l.customer_id
+JOIN region r ON r.code = l.village_code
+JOIN dim_month em ON em.month = k.entry_month
+JOIN dim_month dm ON dm.month = l.disbursed_month
+WHERE {where}
+ORDER BY k.entry_date, k.id
+"""
+
+
+def case_frame(conn: Connection, first_month: str | None = None, last_month: str | None = None,
+               pending: bool = False) -> pd.DataFrame:
+    """Collection cases with CASE_FEATURES, their channel as ``option`` (``agency:<id>`` for agencies) and outcome.
+
+    ``pending=True``: only the cases still waiting for the allocation run (channel 'pending'), any month. Otherwise
+    worked cases (not pending, not write-off) entered between ``first_month`` and ``last_month``; ``cured`` is 1
+    when the case went back to current or was settled, ``recovery_ratio`` is recovered / overdue at entry.
+    """
+    if pending:
+        where, params = "k.channel = 'pending'", {}
+    else:
+        where = "k.channel NOT IN ('pending', 'write_off') AND k.entry_month BETWEEN :first AND :last"
+        params = {"first": first_month, "last": last_month}
+    res = conn.execute(text(_CASE_SQL.format(where=where)), params)
+    df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    if df.empty:
+        return df
+    df["option"] = [f"agency:{a}" if ch == "agency" else ch for ch, a in zip(df["channel"], df["agency_id"])]
+    df["cured"] = df["status"].isin(["cured", "settled"]).astype(int)
+    over = df["overdue_at_entry"].astype(float)
+    df["recovery_ratio"] = (df["recovered_amount"].astype(float) / over.where(over > 0)).fillna(0.0).clip(0, 1.5)
+    return df
+
+
+# ---------------------------------------------------------------- applications
+APPLICATION_FEATURES = ["age", "annual_income", "multi_lending_count", "deposit_balance", "household_size",
+                        "amount_requested", "segment", "credit_village_grade", "credit_household", "product_id"]
+APPLICATION_CATEGORICAL = ["segment", "credit_village_grade", "credit_household", "product_id"]
+
+
+def application_frame(conn: Connection, known_only: bool = True) -> pd.DataFrame:
+    """Applications with APPLICATION_FEATURES, month, decision and ``bad`` (ever 90+ within 12 months on book;
+    only approved applications whose outcome is known when ``known_only``)."""
+    where = "WHERE a.decision = 'approved' AND a.outcome_known" if known_only else ""
+    res = conn.execute(text(
+        "SELECT a.id, a.month, a.decision, a.score AS bank_score, a.age, a.annual_income, a.multi_lending_count, "
+        "a.deposit_balance, a.household_size, a.amount_requested, a.segment, "
+        "COALESCE(a.credit_village_grade, 'none') AS credit_village_grade, "
+        "CASE WHEN a.credit_household THEN 'yes' ELSE 'no' END AS credit_household, a.product_id, "
+        "CASE WHEN a.bad_12m THEN 1 ELSE 0 END AS bad "
+        f"FROM application a {where} ORDER BY a.month, a.id"))
+    df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    for c in ("annual_income", "deposit_balance", "amount_requested"):
+        df[c] = df[c].astype(float)
+    df["product_id"] = df["product_id"].astype(str)
+    return df

@@ -178,6 +178,33 @@ def cost_per_yuan_recovered(cost: float, recovered: float) -> float:
     return ratio(cost, recovered)
 
 
+def roll_forward_rate(rolled_cases: float, cases: float) -> float:
+    """Share of cases that rolled into the next (worse) bucket before they were resolved."""
+    return ratio(rolled_cases, cases)
+
+
+def promise_rate(promised_cases: float, contacted_cases: float) -> float:
+    """Promise-to-pay made rate: contacted cases in which the debtor promised to pay."""
+    return ratio(promised_cases, contacted_cases)
+
+
+COLLECTION_RATES = {
+    "recovery_rate": ("recovered_amount", "overdue_at_entry"), "cure_rate": ("cured_cases", "cases"),
+    "roll_forward_rate": ("rolled_cases", "cases"), "contact_rate": ("contacted_cases", "cases"),
+    "promise_rate": ("promised_cases", "contacted_cases"), "kept_rate": ("kept_cases", "promised_cases"),
+    "pay_rate": ("paying_cases", "cases"), "cost_per_yuan": ("cost", "recovered_amount"),
+}
+
+
+def collection_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """Add every collection rate (COLLECTION_RATES: numerator / denominator of summed case counts and amounts)
+    to a frame of summed collection measures, row by row; nan where the denominator is 0."""
+    df = df.copy()
+    for name, (num, den) in COLLECTION_RATES.items():
+        df[name] = [ratio(float(a), float(b)) for a, b in zip(df[num], df[den])]
+    return df
+
+
 def change(current: float, previous: float) -> float:
     """Relative change (current / previous − 1), nan when there is no previous value."""
     return ratio(current, previous) - 1 if previous else math.nan

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Connection, Date, Engine, String, bindparam, delete, func, select, text
+from sqlalchemy import Connection, Date, DateTime, Engine, String, bindparam, delete, func, select, text
 
 from . import schema as s
 
@@ -168,11 +168,11 @@ FROM (
 """
 
 COLLECTION = """
-INSERT INTO mart_collection (entry_month, branch_id, channel, agency_id, entry_bucket, cases, overdue_at_entry,
-    recovered_amount, cured_cases, rolled_cases, open_cases, contacted_cases, promised_cases, kept_cases, paying_cases,
-    cost, complaints, compliance_breaches)
-SELECT c.entry_month, c.branch_id, c.channel, COALESCE(c.agency_id, 0), c.entry_bucket, COUNT(*),
-       SUM(c.overdue_at_entry), SUM(c.recovered_amount),
+INSERT INTO mart_collection (entry_month, branch_id, channel, agency_id, entry_bucket, legal_stage, cases,
+    overdue_at_entry, balance_at_entry, recovered_amount, cured_cases, rolled_cases, open_cases, contacted_cases,
+    promised_cases, kept_cases, paying_cases, cost, complaints, compliance_breaches)
+SELECT c.entry_month, c.branch_id, c.channel, COALESCE(c.agency_id, 0), c.entry_bucket, COALESCE(c.legal_stage, ''),
+       COUNT(*), SUM(c.overdue_at_entry), SUM(c.balance_at_entry), SUM(c.recovered_amount),
        SUM(CASE WHEN c.status IN ('cured', 'settled') THEN 1 ELSE 0 END),
        SUM(CASE WHEN c.status = 'rolled' THEN 1 ELSE 0 END),
        SUM(CASE WHEN c.status = 'open' THEN 1 ELSE 0 END),
@@ -184,9 +184,29 @@ LEFT JOIN (SELECT case_id,
                   MAX(CASE WHEN contacted THEN 1 ELSE 0 END) AS contacted,
                   MAX(CASE WHEN promise_amount IS NOT NULL THEN 1 ELSE 0 END) AS promised,
                   MAX(CASE WHEN promise_kept THEN 1 ELSE 0 END) AS kept
-           FROM collection_action GROUP BY case_id) a ON a.case_id = c.id
-GROUP BY c.entry_month, c.branch_id, c.channel, COALESCE(c.agency_id, 0), c.entry_bucket
+           FROM collection_action {action_where} GROUP BY case_id) a ON a.case_id = c.id
+{case_where}
+GROUP BY c.entry_month, c.branch_id, c.channel, COALESCE(c.agency_id, 0), c.entry_bucket, COALESCE(c.legal_stage, '')
 """
+
+
+def collection_sql(month: str | None = None) -> str:
+    """The collection mart's INSERT, for every entry month or (``month`` given) one, bound as ``:month``."""
+    if month is None:
+        return COLLECTION.format(action_where="", case_where="")
+    return COLLECTION.format(
+        action_where="WHERE case_id IN (SELECT id FROM collection_case WHERE entry_month = :month)",
+        case_where="WHERE c.entry_month = :month")
+
+
+def refresh_collection_month(conn: Connection, month: str) -> None:
+    """Rebuild one entry month of the collection mart (after an allocation run), roll-up rows included."""
+    mc = s.mart_collection
+    conn.execute(delete(mc).where(mc.c.entry_month == month))
+    conn.execute(text(collection_sql(month)), {"month": month})
+    conn.execute(text(rollup_sql(mc, "entry_month = :month")), {"month": month})
+    stamp(conn, "refresh_collection")
+
 
 MANAGER = """
 INSERT INTO mart_manager (month, manager_id, branch_id, customers, borrowers, balance, npl_balance, visits, check_ins,
@@ -214,6 +234,69 @@ LEFT JOIN (
 ) x ON x.manager_id = m.id
 GROUP BY m.id, m.branch_id
 """
+
+EXT_MEASURES = ("events", "flags_high", "flags_medium", "flags_low", "visited_90d", "new_walk_in", "new_whole_village",
+                "new_referral", "new_online", "new_event", "matured_12m", "renewed_12m", "originated_amount",
+                "originated_ever30_amount", "case_overdue", "case_recovered")
+SOURCES = ("walk_in", "whole_village", "referral", "online", "event")
+
+
+def _part(exprs: dict[str, str], source: str) -> str:
+    """One branch of the UNION ALL: the given measures, 0 for the others."""
+    cols = ", ".join(f"{exprs.get(m, '0')} AS {m}" for m in EXT_MEASURES)
+    return f"SELECT {exprs['manager_id']} AS manager_id, {cols} {source}"
+
+
+def manager_ext_sql() -> str:
+    """The manager mart's quality, growth and conduct figures for one month (bound :month and dates).
+
+    续贷率 (renewal) here: loans paid off in the 12 months to month end whose borrower took another loan disbursed
+    after the paid-off loan's disbursement, by month end. Origination quality: amount disbursed 7–24 months before
+    month end (old enough to show) and the part of it ever 30+ days past due."""
+    parts = [
+        _part({"manager_id": "manager_id", "events": "COUNT(*)"},
+              "FROM activity_event WHERE month = :month GROUP BY manager_id"),
+        _part({"manager_id": "manager_id", **{f"flags_{v}": f"SUM(CASE WHEN severity = '{v}' THEN 1 ELSE 0 END)"
+                                              for v in ("high", "medium", "low")}},
+              "FROM activity_flag WHERE month = :month GROUP BY manager_id"),
+        _part({"manager_id": "e.manager_id", "visited_90d": "COUNT(DISTINCT e.customer_id)"},
+              "FROM activity_event e JOIN customer c ON c.id = e.customer_id AND c.manager_id = e.manager_id "
+              "WHERE e.event_type = 'visit' AND e.event_at >= :ts_90 AND e.event_at < :ts_end GROUP BY e.manager_id"),
+        _part({"manager_id": "manager_id", **{f"new_{v}": f"SUM(CASE WHEN source = '{v}' THEN 1 ELSE 0 END)" for v in SOURCES}},
+              "FROM customer WHERE created_on >= :month_start AND created_on <= :month_end GROUP BY manager_id"),
+        _part({"manager_id": "l.manager_id", "matured_12m": "COUNT(*)",
+               "renewed_12m": "SUM(CASE WHEN EXISTS (SELECT 1 FROM loan n WHERE n.customer_id = l.customer_id "
+                              "AND n.id <> l.id AND n.disbursed_on > l.disbursed_on AND n.disbursed_on <= :month_end) "
+                              "THEN 1 ELSE 0 END)"},
+              "FROM loan l WHERE l.status = 'paid_off' AND l.closed_on >= :d12 AND l.closed_on <= :month_end "
+              "GROUP BY l.manager_id"),
+        _part({"manager_id": "l.manager_id", "originated_amount": "SUM(l.amount)",
+               "originated_ever30_amount": "SUM(CASE WHEN EXISTS (SELECT 1 FROM loan_snapshot h WHERE h.loan_id = l.id "
+                                           "AND h.bucket >= 2 AND h.month <= :month) THEN l.amount ELSE 0 END)"},
+              "FROM loan l WHERE l.disbursed_on >= :orig_from AND l.disbursed_on <= :orig_to GROUP BY l.manager_id"),
+        _part({"manager_id": "l.manager_id", "case_overdue": "SUM(k.overdue_at_entry)",
+               "case_recovered": "SUM(k.recovered_amount)"},
+              "FROM collection_case k JOIN loan l ON l.id = k.loan_id WHERE k.entry_month >= :m12 "
+              "AND k.entry_month <= :month AND k.channel NOT IN ('pending', 'write_off') GROUP BY l.manager_id"),
+    ]
+    sums = ", ".join(f"COALESCE(SUM(x.{m}), 0)" for m in EXT_MEASURES)
+    return (f"INSERT INTO mart_manager_ext (month, manager_id, branch_id, {', '.join(EXT_MEASURES)}) "
+            f"SELECT :month, m.id, m.branch_id, {sums} FROM manager m LEFT JOIN ("
+            + " UNION ALL ".join(parts) + ") x ON x.manager_id = m.id GROUP BY m.id, m.branch_id")
+
+
+MANAGER_EXT_MONTHS = 12  # the months the manager page shows; older ones would only cost refresh time
+
+
+def _ext_params(month: str) -> dict:
+    from .queries import shift_month
+    end = _month_end(month)
+    ts_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+    return {"month": month, "month_start": _month_start(month), "month_end": end, "ts_end": ts_end,
+            "ts_90": ts_end - dt.timedelta(days=90), "d12": _month_start(shift_month(month, -11)),
+            "orig_from": _month_start(shift_month(month, -23)), "orig_to": _month_end(shift_month(month, -7)),
+            "m12": shift_month(month, -11)}
+
 
 APPLICATION = """
 INSERT INTO mart_application (month, branch_id, product_id, segment, score_band, decision, applications, amount,
@@ -251,15 +334,16 @@ ROLLUP_INT_KEYS = {"product_id", "class5", "bucket", "from_bucket", "to_bucket",
                    "agency_id", "entry_bucket"}
 
 
-def rollup_sql(table) -> str:
-    """INSERT … SELECT of a mart's whole-bank rows: text columns and ROLLUP_INT_KEYS grouped, the rest summed."""
+def rollup_sql(table, where: str | None = None) -> str:
+    """INSERT … SELECT of a mart's whole-bank rows: text columns and ROLLUP_INT_KEYS grouped, the rest summed;
+    ``where`` limits the source rows (e.g. one month)."""
     keys = [c.name for c in table.c
             if c.name != "branch_id" and (isinstance(c.type, String) or c.name in ROLLUP_INT_KEYS)]
     measures = [c.name for c in table.c if c.name not in keys and c.name != "branch_id"]
     cols = ", ".join(keys + ["branch_id"] + measures)
     sums = ", ".join(f"SUM({m})" for m in measures)
     return (f"INSERT INTO {table.name} ({cols}) SELECT {', '.join(keys)}, {BANK}, {sums} FROM {table.name} "
-            f"WHERE branch_id <> {BANK} GROUP BY {', '.join(keys)}")
+            f"WHERE branch_id <> {BANK}{' AND ' + where if where else ''} GROUP BY {', '.join(keys)}")
 
 
 def refresh_in(conn: Connection) -> dict[str, int]:
@@ -288,7 +372,14 @@ def refresh_in(conn: Connection) -> dict[str, int]:
         conn.execute(village, {k: params[k] for k in ("month", "month_end")})
         conn.execute(branch, params)
         conn.execute(mgr, params)
-    conn.execute(text(COLLECTION))
+    from .authenticity import refresh_flags
+    refresh_flags(conn)
+    ext = text(manager_ext_sql()).bindparams(*[bindparam(n, type_=Date) for n in
+                                               ("month_start", "month_end", "d12", "orig_from", "orig_to")],
+                                             *[bindparam(n, type_=DateTime) for n in ("ts_end", "ts_90")])
+    for month, _ in months[-MANAGER_EXT_MONTHS:]:
+        conn.execute(ext, _ext_params(month))
+    conn.execute(text(collection_sql()))
     conn.execute(text(APPLICATION))
     conn.execute(text(WARNING))
     for table in ROLLUP_TABLES:

@@ -309,7 +309,12 @@ collection_case = Table(
     Column("cost", MONEY, nullable=False, default=0),
     Column("complaints", Integer, nullable=False, default=0),
     Column("compliance_breaches", Integer, nullable=False, default=0),
+    Column("allocation_run_id", Integer, ForeignKey("allocation_run.id"), comment="the run that chose the channel"),
+    Column("propensity", Float, comment="modelled probability of cure in the chosen channel, at allocation"),
+    Column("expected_recovery", MONEY, comment="modelled recovery in the chosen channel, at allocation"),
+    Column("legal_stage", String(12), comment="litigation only: filed | hearing | judgment | enforcement | closed"),
 )
+Index("ix_collection_case_channel_month", collection_case.c.channel, collection_case.c.entry_month)
 
 collection_action = Table(
     "collection_action", metadata,
@@ -325,6 +330,44 @@ collection_action = Table(
     Column("result", String(24), nullable=False),
     Column("note", String(256)),
     Column("created_by", String(32)),
+)
+
+collection_channel = Table(
+    "collection_channel", metadata,
+    Column("code", String(12), primary_key=True,
+           comment="ai_voice | sms | phone | field | agency | mediation | litigation | write_off"),
+    Column("monthly_capacity", Integer, comment="new cases a month; NULL for agency (each agency has its own)"),
+    Column("cost_per_case", MONEY, nullable=False, comment="bank's average cost of working one case, 元"),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+allocation_run = Table(
+    "allocation_run", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_at", DateTime, nullable=False),
+    Column("run_by", String(32), nullable=False),
+    Column("month", String(7), nullable=False, comment="entry month of the cases allocated"),
+    Column("model_id", Integer, ForeignKey("model_registry.id")),
+    Column("cases", Integer, nullable=False),
+    Column("assigned", Integer, nullable=False),
+    Column("queued", Integer, nullable=False, comment="left pending: no eligible channel had capacity"),
+    Column("expected_recovery", MONEY, nullable=False),
+    Column("expected_cost", MONEY, nullable=False),
+    Column("baseline_recovery", MONEY, nullable=False, comment="the rules alone, same cases and capacities"),
+    Column("baseline_cost", MONEY, nullable=False),
+)
+
+allocation_run_line = Table(
+    "allocation_run_line", metadata,
+    Column("run_id", Integer, ForeignKey("allocation_run.id"), nullable=False, index=True),
+    Column("method", String(10), nullable=False, comment="optimised (applied) | rules (baseline)"),
+    Column("entry_bucket", Integer, nullable=False),
+    Column("channel", String(12), nullable=False),
+    Column("agency_id", Integer, nullable=False, comment="0 when not outsourced"),
+    Column("cases", Integer, nullable=False),
+    Column("overdue", MONEY, nullable=False),
+    Column("expected_recovery", MONEY, nullable=False),
+    Column("expected_cost", MONEY, nullable=False),
 )
 
 allocation_rule = Table(
@@ -351,6 +394,22 @@ activity_event = Table(
     Column("task_id", Integer, ForeignKey("postloan_task.id")),
 )
 Index("ix_activity_event_manager_time", activity_event.c.manager_id, activity_event.c.event_at)
+
+activity_flag = Table(
+    "activity_flag", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, ForeignKey("activity_event.id"), nullable=False, index=True),
+    Column("manager_id", Integer, ForeignKey("manager.id"), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("event_at", DateTime, nullable=False),
+    Column("rule", String(20), nullable=False, comment="far_from_home | impossible_speed | same_spot | off_hours | no_gps"),
+    Column("severity", String(8), nullable=False, comment="high | medium | low"),
+    Column("value", Float, comment="the rule's measure: metres, km/h, households, hour"),
+    Column("detail", String(128)),
+)
+Index("ix_activity_flag_manager_month", activity_flag.c.manager_id, activity_flag.c.month)
+Index("ix_activity_flag_month_severity", activity_flag.c.month, activity_flag.c.severity)
 
 # ---------------------------------------------------------------- users, audit, scenarios, models
 app_user = Table(
@@ -551,8 +610,10 @@ mart_collection = Table(
     Column("channel", String(12), nullable=False),
     Column("agency_id", Integer, nullable=False, comment="0 when not outsourced"),
     Column("entry_bucket", Integer, nullable=False),
+    Column("legal_stage", String(12), nullable=False, comment="litigation stage; '' for other channels"),
     Column("cases", Integer, nullable=False),
     Column("overdue_at_entry", MONEY, nullable=False),
+    Column("balance_at_entry", MONEY, nullable=False),
     Column("recovered_amount", MONEY, nullable=False),
     Column("cured_cases", Integer, nullable=False),
     Column("rolled_cases", Integer, nullable=False),
@@ -584,6 +645,31 @@ mart_manager = Table(
     PrimaryKeyConstraint("month", "manager_id"),
 )
 Index("ix_mart_manager_branch", mart_manager.c.branch_id, mart_manager.c.month)
+
+mart_manager_ext = Table(
+    "mart_manager_ext", metadata,
+    Column("month", String(7), nullable=False),
+    Column("manager_id", Integer, nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("events", Integer, nullable=False, comment="activity events in the month"),
+    Column("flags_high", Integer, nullable=False),
+    Column("flags_medium", Integer, nullable=False),
+    Column("flags_low", Integer, nullable=False),
+    Column("visited_90d", Integer, nullable=False, comment="managed customers visited in the 90 days to month end"),
+    Column("new_walk_in", Integer, nullable=False),
+    Column("new_whole_village", Integer, nullable=False),
+    Column("new_referral", Integer, nullable=False),
+    Column("new_online", Integer, nullable=False),
+    Column("new_event", Integer, nullable=False),
+    Column("matured_12m", Integer, nullable=False, comment="loans paid off at maturity in the 12 months to month end"),
+    Column("renewed_12m", Integer, nullable=False, comment="… whose borrower took a new loan afterwards"),
+    Column("originated_amount", MONEY, nullable=False, comment="disbursed 7–24 months before month end"),
+    Column("originated_ever30_amount", MONEY, nullable=False, comment="… of it, ever 30+ days past due by month end"),
+    Column("case_overdue", MONEY, nullable=False, comment="overdue at entry of cases entered in 12 months"),
+    Column("case_recovered", MONEY, nullable=False),
+    PrimaryKeyConstraint("month", "manager_id"),
+)
+Index("ix_mart_manager_ext_branch", mart_manager_ext.c.branch_id, mart_manager_ext.c.month)
 
 mart_application = Table(
     "mart_application", metadata,
@@ -624,4 +710,4 @@ mart_industry = Table(
 Index("ix_mart_industry_month_branch", mart_industry.c.month, mart_industry.c.branch_id)
 
 MART_TABLES = [mart_industry, mart_migration_ytd, mart_portfolio, mart_disbursement, mart_village, mart_branch, mart_migration,
-               mart_vintage, mart_collection, mart_manager, mart_application, mart_warning]
+               mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application, mart_warning]

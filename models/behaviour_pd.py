@@ -13,6 +13,20 @@ from data_access.features import BEHAVIOUR_FEATURES
 CATEGORICAL = ["village_grade", "segment", "product_id", "guarantee_type"]
 
 
+def tree_frame(X: pd.DataFrame, features: list[str], categorical: list[str], categories: dict) -> pd.DataFrame:
+    """The model frame of a tree model: ``features`` in order, ``categorical`` ones as pandas categories with the
+    levels seen in training (``categories``; an unseen level becomes missing), the rest as floats."""
+    missing = [c for c in features if c not in X.columns]
+    if missing:
+        raise ValueError(f"X is missing feature columns {missing}.")
+    df = X[features].copy()
+    for c in categorical:
+        df[c] = pd.Categorical(df[c].astype(str), categories=categories.get(c))
+    for c in df.columns.difference(categorical):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df
+
+
 class BehaviourPD(ClassifierMixin, BaseEstimator):
     """Gradient-boosted trees on loan behaviour (dpd history, warnings) and borrower facts.
 
@@ -35,15 +49,7 @@ class BehaviourPD(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in BEHAVIOUR_FEATURES if c not in X.columns]
-        if missing:
-            raise ValueError(f"X is missing feature columns {missing}.")
-        df = X[BEHAVIOUR_FEATURES].copy()
-        for c in CATEGORICAL:
-            df[c] = pd.Categorical(df[c].astype(str), categories=self.categories_.get(c) if hasattr(self, "categories_") else None)
-        for c in df.columns.difference(CATEGORICAL):
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-        return df
+        return tree_frame(X, BEHAVIOUR_FEATURES, CATEGORICAL, getattr(self, "categories_", {}))
 
     def fit(self, X: pd.DataFrame, y) -> "BehaviourPD":
         if not 0 < self.learning_rate <= 1:

@@ -1,35 +1,102 @@
-"""委外工作台 Agency workspace: the agency's own cases (masked) and its anonymised ranking."""
+"""委外工作台 Agency workspace: the agency's own cases (masked), its KPIs and anonymised ranking, recording actions,
+and a watermarked work list — never a raw export."""
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
 from components import navigation
-from components.formatting import pct
-from components.i18n import t
+from components.case_action import action_form
+from components.formatting import escape_markdown, money, pct
+from components.i18n import code_label, current_lang, t
 from components.panels import empty_state
-from components.session import read
+from components.session import engine, read, scope
 from components.shell import scope_label
 from components.tables import Col, table
-from data_access import queries
+from components.worklist_pdf import build_worklist
+from data_access import collections as dc, queries, users
+from data_access.kpi import BUCKETS
+
+def _audit_worklist(rows: int) -> None:
+    with engine().begin() as conn:
+        users.audit(conn, scope().username, "export", target="agency_worklist", detail={"format": "pdf", "rows": rows,
+                                                                                         "watermarked": True})
+
 
 navigation.guard("agency")
+lang = current_lang()
 st.title(t("agency.title"))
 st.caption(t("agency.caption", agency=scope_label()))
 
+k = read(dc.agency_kpis, 12)
 league = read(queries.agency_league)
 me = league[league["is_me"]]
-if not me.empty:
-    r = me.iloc[0]
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("agency.recovery"), pct(r["recovery_rate"], 1))
-    c2.metric(t("agency.kept_rate"), pct(r["kept_rate"], 1))
-    c3.metric(t("agency.rank"), f"{int(r['rank'])} / {len(league)}")
-    c4.metric(t("agency.complaints"), int(r["complaints"]))
+if k:
+    cols = st.columns(6)
+    cols[0].metric(t("agency.recovery"), pct(k["recovery_rate"], 1), help=t("coll.recovery_help"))
+    cols[1].metric(t("coll.contact_rate"), pct(k["contact_rate"], 1), help=t("coll.help.contact_rate"))
+    cols[2].metric(t("agency.kept_rate"), pct(k["kept_rate"], 1), help=t("coll.help.kept_rate"))
+    cols[3].metric(t("coll.recovered"), money(k["recovered_amount"], lang, digits=1))
+    cols[4].metric(t("agency.rank"), f"{int(me.iloc[0]['rank'])} / {len(league)}" if not me.empty else "—")
+    cols[5].metric(t("agency.complaints"), int(k["complaints"]), help=t("agency.breaches", n=int(k["compliance_breaches"])))
 
-st.subheader(t("agency.cases"))
-cases = read(queries.collection_cases, "open")
-if cases.empty:
-    empty_state()
-else:
-    table(cases, {"case_no": Col("agency.case_no"), "entry_month": Col("filter.month"),
-                  "entry_bucket": Col("agency.bucket", "count"), "overdue_at_entry": Col("agency.overdue", "money_wan"),
-                  "name": Col("agency.name"), "phone": Col("agency.phone"), "address": Col("agency.address")},
-          name="agency_cases", downloads=False)
+cases = read(dc.my_cases, "open")
+left, right = st.columns([1.9, 1])
+with left:
+    st.subheader(t("agency.cases"))
+    if cases.empty:
+        empty_state("agency.no_cases")
+    else:
+        shown = cases.assign(entry_bucket=[BUCKETS.get(int(b), b) for b in cases["entry_bucket"]])
+        table(shown, {"case_no": Col("agency.case_no"), "entry_date": Col("agency.entry_date"),
+                      "entry_bucket": Col("agency.bucket"), "overdue_at_entry": Col("agency.overdue", "money_wan"),
+                      "name": Col("agency.name"), "phone": Col("agency.phone"), "address": Col("agency.address"),
+                      "last_action_on": Col("agency.last_action"), "actions": Col("agency.actions", "count")},
+              name="agency_cases", downloads=False, height=420)
+        when = dt.datetime.now().replace(second=0, microsecond=0)
+        st.download_button(t("agency.worklist_pdf"), build_worklist(cases, scope_label(), scope().username, when),
+                           file_name=f"worklist_{scope().username}_{when:%Y%m%d%H%M}.pdf", mime="application/pdf",
+                           key="agency_worklist", help=t("agency.worklist_help"),
+                           on_click=lambda: _audit_worklist(len(cases)))
+with right:
+    st.subheader(t("agency.ranking"))
+    shown = league.assign(me=league["is_me"].map({True: "◀", False: ""}))
+    table(shown, {"rank": Col("coll.rank", "count"), "agency": Col("coll.agency"), "recovery_rate": Col("coll.recovery_rate", "rate"),
+                  "kept_rate": Col("coll.kept_rate", "rate"), "me": Col("agency.me")},
+          name="agency_league", downloads=False, height="fit")
+    st.caption(t("agency.ranking_note"))
+
+
+
+if not cases.empty:
+    st.subheader(t("agency.case_work"))
+    labels = {int(r.id): f"{r.case_no} · {BUCKETS.get(int(r.entry_bucket))} · {r.name} · {r.phone}" for r in cases.itertuples()}
+    case_id = st.selectbox(t("agency.pick_case"), list(labels), format_func=labels.get, key="agency_case")
+    detail = read(dc.case_detail, case_id)
+    if detail is None:
+        st.warning(t("action.err_case"))
+    else:
+        a, b = st.columns([1, 1.3])
+        with a:
+            # masked values are full of '*', which Markdown would read as emphasis
+            safe = {k: escape_markdown(str(detail[k] or "—")) for k in ("name", "phone", "address", "id_number")}
+            st.markdown(t("agency.case_card", case_no=detail["case_no"], loan_no=detail["loan_no"], product=detail["product"],
+                          bucket=BUCKETS.get(int(detail["entry_bucket"])), dpd=int(detail["entry_dpd"]),
+                          overdue=money(detail["overdue_at_entry"], lang), date=str(detail["entry_date"]),
+                          name=safe["name"], phone=safe["phone"], address=safe["address"], id_tail=safe["id_number"]))
+            action_form(case_id, detail)
+        with b:
+            acts = read(dc.case_actions, case_id)
+            if acts.empty:
+                st.caption(t("agency.no_actions"))
+            else:
+                shown = acts.assign(result=[code_label(r, lang) for r in acts["result"]],
+                                    channel=[code_label(c, lang) for c in acts["channel"]],
+                                    contacted=acts["contacted"].map({True: "✓", False: "", 1: "✓", 0: ""}),
+                                    promise_kept=acts["promise_kept"].map(lambda v: "" if pd.isna(v) else ("✓" if v else "✗")),
+                                    promise_amount=acts["promise_amount"].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}"))
+                table(shown, {"action_on": Col("col.date"), "channel": Col("coll.channel"), "contacted": Col("agency.contacted"),
+                              "result": Col("col.result"), "promise_date": Col("agency.promise_date"),
+                              "promise_amount": Col("agency.promise_amount"), "promise_kept": Col("agency.kept"),
+                              "note": Col("agency.note"), "created_by": Col("agency.by")},
+                      name="case_actions", downloads=False, height=360)

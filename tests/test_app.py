@@ -13,8 +13,10 @@ from data_access.scope import scope_for_user
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
 ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
                "admin": "admin"}
-EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning"},
-                  "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning"},
+EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning", "collections",
+                                  "managers"},
+                  "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning",
+                                    "collections", "managers"},
                   "strategy": {"overview", "portfolio_risk", "early_warning"},
                   "agency": {"agency"}, "admin": {"data_admin"}}
 
@@ -282,3 +284,94 @@ def test_portfolio_risk_drills_to_a_village(app_env):
     at.selectbox(key="f_village").select_index(1).run()
     assert not at.exception and not errors(at)
     assert any("村级集市" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("user", ["hq_wang", "branch01"])
+def test_collections_page_matches_the_data_functions(app_env, user):
+    from components.formatting import pct
+    from data_access import collections as dc
+    at = logged_in(user, "pages/collections.py")
+    assert not at.exception and not errors(at)
+    assert [tab.label for tab in at.tabs] == ["分案", "回收绩效", "渠道漏斗", "委外机构", "诉讼与核销"]
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        month = queries.available_months(conn)[-1]
+        rec = dc.recovery_by_group(conn, sc, queries.Filters(month=month)).set_index("group")["recovery_rate"]
+    cards = " ".join(m.value for m in at.markdown)
+    assert f"M1+M2回收率" in cards and pct(rec["M1+M2"], 1) in cards
+    # allocation, trend, ageing, funnel, channels, litigation, write-off; the tiny bank's branch 1 has no case this
+    # month and no suit or write-off: those three show the empty state instead
+    assert len(at.get("plotly_chart")) >= (7 if user == "hq_wang" else 4)
+    run_button = [b for b in at.button if b.key == "coll_run"]
+    assert bool(run_button) == (user == "hq_wang")  # only head office runs the allocation
+
+
+def test_head_office_runs_the_allocation_from_the_page(app_env):
+    from sqlalchemy import func, select
+    from data_access.schema import allocation_run, collection_case
+    at = logged_in("hq_wang", "pages/collections.py")
+    with app_env.connect() as conn:
+        pending = conn.execute(select(func.count()).select_from(collection_case)
+                               .where(collection_case.c.channel == "pending")).scalar_one()
+    at.button(key="coll_run").click().run()
+    assert not at.exception and not errors(at)
+    with app_env.connect() as conn:
+        left = conn.execute(select(func.count()).select_from(collection_case)
+                            .where(collection_case.c.channel == "pending")).scalar_one()
+        runs = conn.execute(select(func.count()).select_from(allocation_run)).scalar_one()
+    if pending:
+        assert runs >= 1 and left < pending and any("已分案" in s.value for s in at.success)
+        assert at.metric[0].value == f"{left:,}"  # the counts above show the cases as now allocated
+    else:
+        assert any("没有待分案" in i.value for i in at.info)
+
+
+def test_agency_workspace_records_an_action_on_its_own_case(app_env):
+    from sqlalchemy import select
+    from data_access.schema import audit_log, collection_action, collection_case
+    at = logged_in("agency1", "pages/agency_workspace.py")
+    assert not at.exception and not errors(at)
+    assert not [b for b in at.get("download_button") if "CSV" in str(b.proto.label) or "Excel" in str(b.proto.label)]
+    case_id = at.selectbox(key="agency_case").value
+    with app_env.connect() as conn:
+        assert conn.execute(select(collection_case.c.agency_id).where(collection_case.c.id == case_id)).scalar() == 1
+    at.selectbox(key="ca_result").set_value("refused")
+    at.text_area(key="ca_note").input("客户称下月还款")
+    at.button(key=f"FormSubmitter:case_action_{case_id}-保存").click().run()
+    assert not errors(at), errors(at)
+    assert any("已记录" in s.value for s in at.success)
+    with app_env.connect() as conn:
+        act = conn.execute(select(collection_action.c.created_by, collection_action.c.note)
+                           .where(collection_action.c.case_id == case_id)
+                           .order_by(collection_action.c.id.desc())).first()
+        last = conn.execute(select(audit_log.c.action, audit_log.c.target).order_by(audit_log.c.id.desc())).first()
+    assert act.created_by == "agency1" and act.note == "客户称下月还款"
+    assert last.action == "case_action" and last.target == f"case:{case_id}"
+    # every name shown is masked: the case list never carries a full name
+    names = at.dataframe[0].value.iloc[:, 4]
+    assert names.str.contains(r"\*").all()
+
+
+@pytest.mark.parametrize("user", ["hq_wang", "branch01"])
+def test_managers_page_rates_the_team_in_scope(app_env, user):
+    from data_access import managers as dm
+    from models.capability import CapabilityScore, inputs_from_team
+    at = logged_in(user, "pages/managers.py")
+    assert not at.exception and not errors(at)
+    assert [tab.label for tab in at.tabs] == ["团队", "轨迹", "签到真实性", "能力评级", "编制测算"]
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        month = queries.available_months(conn)[-1]
+        team = dm.team(conn, sc, month)
+    assert at.metric[0].value == f"{len(team):,}"
+    shown = at.dataframe[0].value
+    assert len(shown) == len(team)
+    if user == "branch01":
+        assert set(shown["支行"]) == set(team["branch"]) and len(set(team["branch_id"])) == 1
+    # the rating card names the first manager's rating as the model gives it
+    best = team.assign(score=CapabilityScore().score(inputs_from_team(team))).sort_values("score", ascending=False).iloc[0]
+    assert any(f"得分 **{best['score']:.1f}**" in m.value for m in at.markdown)
+    # the what-if answers for another staffing level
+    at.slider(key="mgr_whatif_n").set_value(150).run()
+    assert not at.exception and not errors(at)
+    assert any("按每人150户需要" == m.label for m in at.metric)

@@ -152,3 +152,40 @@ def test_disabled_or_unknown_user_gets_nobody(demo_engine):
     (mask_address, "江苏省徐州市睢宁县双沟镇王庄村3组12号", "江苏省徐州市睢宁县双沟镇王庄村****")])
 def test_maskers(fn, value, expected):
     assert fn(value) == expected
+
+
+def _case_calls(case_id):
+    from data_access import collections as dc
+    return {
+        "case_detail": lambda c, sc: dc.case_detail(c, sc, case_id),
+        "case_actions": lambda c, sc: dc.case_actions(c, sc, case_id),
+        "my_cases": lambda c, sc: dc.my_cases(c, sc, status=None, limit=100_000).query(f"id == {case_id}"),
+    }
+
+
+def test_every_collection_row_function_is_in_the_matrix():
+    from data_access import collections as dc
+    assert set(_case_calls(0)) == set(dc.ROW_FUNCTIONS)
+
+
+@pytest.mark.parametrize("fn", ["case_detail", "case_actions", "my_cases"])
+def test_collection_cases_by_branch_and_agency(demo_engine, world, fn):
+    """Every agency reaches exactly its own cases and a branch leader its branch's, whichever case id is asked."""
+    with demo_engine.connect() as conn:
+        cases = conn.execute(select(s.collection_case.c.id, s.collection_case.c.agency_id, s.collection_case.c.branch_id)
+                             .where(s.collection_case.c.agency_id.is_not(None),
+                                    # the demo's worked cases, each with actions (an allocation run in another
+                                    # test may have added fresh cases that have none yet)
+                                    s.collection_case.c.allocation_run_id.is_(None))
+                             .order_by(s.collection_case.c.id.desc()).limit(60)).all()
+        assert {c.agency_id for c in cases} >= {1, 2}
+        for case_id, agency_id, branch_id in cases:
+            call = _case_calls(case_id)[fn]
+            for user in ("agency1", "agency2"):
+                sc = world["scopes"][user]
+                assert _empty(call(conn, sc)) == (sc.agency_id != agency_id), (fn, user, case_id)
+            leader = world["scopes"]["branch01"]
+            assert _empty(call(conn, leader)) == (branch_id not in leader.branch_ids), (fn, case_id)
+            for user in ("strategy_chen", "admin"):
+                assert _empty(call(conn, world["scopes"][user])), (fn, user, case_id)
+            assert _empty(call(conn, NOBODY))

@@ -1,0 +1,418 @@
+"""Collections: performance read from ``mart_collection``, the allocation board and runs, and the case work of
+agencies and collectors (scoped in SQL, validated, audited).
+
+Measures are cohort measures by *entry month*: a case belongs to the month and bucket in which it entered
+collection, and everything later recovered on it counts there (DESIGN.md "Terms": recovery rate for entry bucket
+B). Recent cohorts are still open, so their rates rise as they mature; the page says so.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from . import kpi, schema as s
+from .queries import BANK, Filters, _df, _month_window, branch_rows, each_branch
+from .scope import Scope, mask_frame
+from .users import audit
+
+CHANNELS = ("ai_voice", "sms", "phone", "field", "agency", "mediation", "litigation", "write_off")
+PENDING = "pending"
+LEGAL_STAGES = ("filed", "hearing", "judgment", "enforcement", "closed")
+MEASURES = ("cases", "overdue_at_entry", "balance_at_entry", "recovered_amount", "cured_cases", "rolled_cases",
+            "open_cases", "contacted_cases", "promised_cases", "kept_cases", "paying_cases", "cost", "complaints",
+            "compliance_breaches")
+DIMENSIONS = ("entry_month", "entry_bucket", "channel", "agency_id", "branch_id", "legal_stage")
+# months since entry → ageing band of an open case
+AGE_BANDS = ((0, 0, "age.lt1"), (1, 2, "age.1_3"), (3, 5, "age.3_6"), (6, 11, "age.6_12"), (12, 10_000, "age.12p"))
+
+
+def _sums(mc):
+    return [func.sum(mc.c[m]).label(m) for m in MEASURES]
+
+
+def performance(conn: Connection, scope: Scope, f: Filters, by: tuple[str, ...] = (), months: int = 12,
+                channel: str | None = None, entry_bucket: int | None = None) -> pd.DataFrame:
+    """Summed collection measures and every rate of :data:`data_access.kpi.COLLECTION_RATES`, grouped by ``by``
+    (any of DIMENSIONS), over the ``months`` entry months up to ``f.month``.
+
+    Grouping by ``branch_id`` gives one row per branch in scope; otherwise the whole bank's roll-up rows (head
+    office) or the user's branches (summed) answer. Pending cases are left out: they are not being worked yet.
+    """
+    bad = [b for b in by if b not in DIMENSIONS]
+    if bad:
+        raise ValueError(f"cannot group collection measures by {bad}; choose from {DIMENSIONS}.")
+    mc = s.mart_collection
+    window = _month_window(conn, f.month, months)
+    rows = each_branch(mc, scope) if "branch_id" in by and f.branch_id is None else branch_rows(mc, scope, f.branch_id)
+    conds = [mc.c.entry_month.in_(window), rows, mc.c.channel != PENDING]
+    if channel is not None:
+        conds.append(mc.c.channel == channel)
+    if entry_bucket is not None:
+        conds.append(mc.c.entry_bucket == entry_bucket)
+    keys = [mc.c[b] for b in by]
+    stmt = select(*keys, *_sums(mc)).where(*conds)
+    if keys:
+        stmt = stmt.group_by(*keys).order_by(*keys)
+    df = _df(conn, stmt)
+    if not keys and (df.empty or pd.isna(df["cases"].iloc[0])):
+        df = pd.DataFrame([{m: 0 for m in MEASURES}])
+    return kpi.collection_rates(df.fillna({m: 0 for m in MEASURES}))
+
+
+def recovery_by_group(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
+    """Recovery rate for entry buckets M1, M2, M1+M2 and M3+ (DESIGN.md "Terms") over the window, with the cases,
+    overdue at entry and recovered amounts behind each. Columns: group, cases, overdue_at_entry,
+    recovered_amount, recovery_rate."""
+    by_bucket = performance(conn, scope, f, ("entry_bucket",), months)
+    out = []
+    for name, buckets in kpi.ENTRY_BUCKET_GROUPS.items():
+        sel = by_bucket[by_bucket["entry_bucket"].isin(buckets)]
+        out.append({"group": name, "cases": int(sel["cases"].sum()),
+                    "overdue_at_entry": float(sel["overdue_at_entry"].sum()),
+                    "recovered_amount": float(sel["recovered_amount"].sum()),
+                    "recovery_rate": kpi.recovery_rate(sel, buckets)})
+    return pd.DataFrame(out)
+
+
+def ageing(conn: Connection, scope: Scope, f: Filters) -> pd.DataFrame:
+    """Open cases by age band (months since entry, as of ``f.month``) and entry bucket.
+    Columns: band (i18n key), entry_bucket, open_cases."""
+    by = performance(conn, scope, f, ("entry_month", "entry_bucket"), months=120)
+    if by.empty:
+        return pd.DataFrame(columns=["band", "entry_bucket", "open_cases"])
+    now = int(f.month[:4]) * 12 + int(f.month[5:7])
+    age = [now - (int(m[:4]) * 12 + int(m[5:7])) for m in by["entry_month"]]
+    by["band"] = [next(key for lo, hi, key in AGE_BANDS if lo <= a <= hi) for a in age]
+    out = by.groupby(["band", "entry_bucket"], as_index=False)["open_cases"].sum()
+    order = {key: i for i, (_, _, key) in enumerate(AGE_BANDS)}
+    return out.sort_values(["band", "entry_bucket"], key=lambda c: c.map(order) if c.name == "band" else c) \
+        .reset_index(drop=True)
+
+
+def funnel(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
+    """Per channel: assigned → contacted → promised → paid (cases with any recovery). Columns: channel, cases,
+    contacted_cases, promised_cases, paying_cases and the rates."""
+    df = performance(conn, scope, f, ("channel",), months)
+    order = {c: i for i, c in enumerate(CHANNELS)}
+    return df.sort_values("channel", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def agency_board(conn: Connection, scope: Scope, f: Filters, months: int = 12) -> pd.DataFrame:
+    """Head office and branch leaders: every agency's recovery, kept-promise rate, complaints, compliance
+    breaches and commission cost over the window, ranked by recovery rate. Agencies use
+    :func:`data_access.queries.agency_league` (others anonymised) instead; they get nothing here.
+    Columns: rank, agency_id, agency, commission_rate, monthly_capacity, the measures and rates."""
+    if scope.role not in ("head_office", "branch_leader"):
+        return pd.DataFrame(columns=["rank", "agency_id", "agency"])
+    df = performance(conn, scope, f, ("agency_id",), months, channel="agency")
+    a = _df(conn, select(s.agency.c.id.label("agency_id"), s.agency.c.name.label("agency"), s.agency.c.commission_rate,
+                         s.agency.c.monthly_capacity))
+    df = a.merge(df, on="agency_id", how="left").fillna({m: 0 for m in MEASURES})
+    df = kpi.collection_rates(df)
+    df["commission"] = df["recovered_amount"] * df["commission_rate"]
+    df = df.sort_values("recovery_rate", ascending=False, na_position="last").reset_index(drop=True)
+    df["rank"] = range(1, len(df) + 1)
+    return df
+
+
+def litigation_pipeline(conn: Connection, scope: Scope, f: Filters, months: int = 36) -> pd.DataFrame:
+    """Litigation cases by stage (filed → hearing → judgment → enforcement → closed): cases, balance at entry,
+    recovered. Columns: legal_stage, cases, balance_at_entry, recovered_amount, open_cases."""
+    df = performance(conn, scope, f, ("legal_stage",), months, channel="litigation")
+    df = df[df["legal_stage"] != ""]
+    order = {c: i for i, c in enumerate(LEGAL_STAGES)}
+    return df.sort_values("legal_stage", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def write_offs(conn: Connection, scope: Scope, f: Filters, months: int = 24) -> pd.DataFrame:
+    """Write-offs by month with what has been recovered on them since. Columns: entry_month, cases,
+    balance_at_entry (amount written off), recovered_amount, recovery_rate (of the written-off amount)."""
+    df = performance(conn, scope, f, ("entry_month",), months, channel="write_off")
+    df["recovery_rate"] = [kpi.ratio(r, b) for r, b in zip(df["recovered_amount"], df["balance_at_entry"])]
+    return df
+
+
+# ---------------------------------------------------------------- allocation board and runs
+def allocation_board(conn: Connection, scope: Scope, f: Filters) -> pd.DataFrame:
+    """Cases of entry month ``f.month`` by entry bucket and channel, pending ones included (channel 'pending').
+    Columns: entry_bucket, channel, cases, overdue_at_entry."""
+    mc = s.mart_collection
+    stmt = (select(mc.c.entry_bucket, mc.c.channel, func.sum(mc.c.cases).label("cases"),
+                   func.sum(mc.c.overdue_at_entry).label("overdue_at_entry"))
+            .where(mc.c.entry_month == f.month, branch_rows(mc, scope, f.branch_id))
+            .group_by(mc.c.entry_bucket, mc.c.channel).order_by(mc.c.entry_bucket, mc.c.channel))
+    return _df(conn, stmt)
+
+
+def pending_summary(conn: Connection, scope: Scope, branch_id: int | None = None) -> pd.DataFrame:
+    """Cases waiting for the allocation run, live (not from the mart: the button changes them), by entry date
+    and bucket. Columns: entry_date, entry_bucket, cases, overdue_at_entry."""
+    k = s.collection_case
+    conds = [k.c.channel == PENDING, scope.row_clause(k.c.branch_id)]
+    if branch_id is not None:
+        conds.append(k.c.branch_id == branch_id)
+    stmt = (select(k.c.entry_date, k.c.entry_bucket, func.count().label("cases"),
+                   func.sum(k.c.overdue_at_entry).label("overdue_at_entry"))
+            .where(*conds).group_by(k.c.entry_date, k.c.entry_bucket).order_by(k.c.entry_date, k.c.entry_bucket))
+    return _df(conn, stmt)
+
+
+def allocation_rules(conn: Connection) -> pd.DataFrame:
+    """The rules in force: entry_bucket, min_amount, channel, priority, description."""
+    r = s.allocation_rule
+    return _df(conn, select(r.c.entry_bucket, r.c.min_amount, r.c.channel, r.c.priority, r.c.description)
+               .order_by(r.c.entry_bucket, r.c.priority))
+
+
+def capacity(conn: Connection, month: str) -> pd.DataFrame:
+    """Every allocation option (a channel, or one agency) with its monthly capacity, what ``month``'s cases
+    already use, what is left, its cost per case and commission.
+
+    Columns: option (channel, or ``agency:<id>``), channel, agency_id (0), name, capacity (NaN: no limit), used,
+    left, cost_per_case, commission_rate.
+    """
+    ch, a, k = s.collection_channel, s.agency, s.collection_case
+    used = dict(conn.execute(select(k.c.channel, func.count()).where(k.c.entry_month == month, k.c.channel != PENDING)
+                             .group_by(k.c.channel)).all())
+    used_ag = dict(conn.execute(select(k.c.agency_id, func.count())
+                                .where(k.c.entry_month == month, k.c.channel == "agency").group_by(k.c.agency_id)).all())
+    rows = []
+    agency_cost = 0.0
+    for r in conn.execute(select(ch).where(ch.c.active).order_by(ch.c.code)).mappings():
+        if r["code"] == "agency":
+            agency_cost = float(r["cost_per_case"])
+            continue
+        cap = r["monthly_capacity"]
+        rows.append(dict(option=r["code"], channel=r["code"], agency_id=0, name=r["code"],
+                         capacity=float("nan") if cap is None else float(cap), used=int(used.get(r["code"], 0)),
+                         cost_per_case=float(r["cost_per_case"]), commission_rate=0.0))
+    for r in conn.execute(select(a).where(a.c.active).order_by(a.c.id)).mappings():
+        rows.append(dict(option=f"agency:{r['id']}", channel="agency", agency_id=int(r["id"]), name=r["name"],
+                         capacity=float(r["monthly_capacity"]), used=int(used_ag.get(r["id"], 0)),
+                         cost_per_case=agency_cost, commission_rate=float(r["commission_rate"])))
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df["left"] = (df["capacity"] - df["used"]).clip(lower=0)
+    return df
+
+
+COLLECTION_ROLES = ("head_office", "branch_leader", "strategy")
+
+
+def rules_board(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """The allocation rules for the collections page (bank-wide reference data; collection roles only)."""
+    if scope.role not in COLLECTION_ROLES:
+        return pd.DataFrame(columns=["entry_bucket", "min_amount", "channel", "priority", "description"])
+    return allocation_rules(conn)
+
+
+def capacity_board(conn: Connection, scope: Scope, month: str) -> pd.DataFrame:
+    """:func:`capacity` for the collections page (collection roles only)."""
+    if scope.role not in COLLECTION_ROLES:
+        return pd.DataFrame(columns=["option", "channel", "agency_id", "name", "capacity", "used", "left",
+                                     "cost_per_case", "commission_rate"])
+    return capacity(conn, month)
+
+
+def names(conn: Connection, scope: Scope, kind: str) -> dict[int, str]:
+    """Display names by id: ``kind`` 'branch' (branches in scope) or 'agency' (collection roles only)."""
+    if kind == "branch":
+        o = s.org_unit
+        return dict(conn.execute(select(o.c.id, o.c.name).where(o.c.level == "branch", scope.branch_clause(o.c.id))).all())
+    if kind == "agency" and scope.role in COLLECTION_ROLES:
+        return dict(conn.execute(select(s.agency.c.id, s.agency.c.name)).all())
+    return {}
+
+
+def record_allocation(conn: Connection, username: str, month: str, model_id: int | None, chosen: pd.DataFrame,
+                      lines: pd.DataFrame, totals: dict) -> int:
+    """Write one allocation run: the run, its summary lines, and the chosen channel on each case still pending
+    (a case allocated meanwhile by someone else is left alone). Inside the caller's transaction; returns the run id.
+
+    ``chosen``: case_id, channel, agency_id (0 = none), propensity, expected_recovery — queued cases omitted.
+    """
+    run = s.allocation_run
+    run_id = conn.execute(insert(run).values(
+        run_at=dt.datetime.now().replace(microsecond=0), run_by=username, month=month, model_id=model_id,
+        **{k: totals[k] for k in ("cases", "assigned", "queued", "expected_recovery", "expected_cost",
+                                  "baseline_recovery", "baseline_cost")}).returning(run.c.id)).scalar_one()
+    if not lines.empty:
+        conn.execute(insert(s.allocation_run_line), [dict(run_id=run_id, **r) for r in lines.to_dict("records")])
+    k = s.collection_case
+    params = [dict(b_id=int(r.case_id), b_channel=r.channel, b_agency=int(r.agency_id) or None,
+                   b_p=float(r.propensity), b_er=round(float(r.expected_recovery), 2), b_run=run_id)
+              for r in chosen.itertuples()]
+    if params:
+        conn.execute(update(k).where(k.c.id == bindparam("b_id"), k.c.channel == PENDING)
+                     .values(channel=bindparam("b_channel"), agency_id=bindparam("b_agency"),
+                             propensity=bindparam("b_p"), expected_recovery=bindparam("b_er"),
+                             allocation_run_id=bindparam("b_run")), params)
+    audit(conn, username, "allocation_run", target=f"allocation_run:{run_id}",
+          detail={"month": month, **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in totals.items()}})
+    return run_id
+
+
+def allocation_runs(conn: Connection, scope: Scope, limit: int = 20) -> pd.DataFrame:
+    """Recent allocation runs (bank-wide figures: head office and strategy only). Columns as allocation_run."""
+    r = s.allocation_run
+    if not scope.all_branches:
+        return pd.DataFrame(columns=[c.name for c in r.c])
+    return _df(conn, select(r).order_by(r.c.id.desc()).limit(limit))
+
+
+def allocation_run_lines(conn: Connection, scope: Scope, run_id: int) -> pd.DataFrame:
+    """One run's lines, applied ('optimised') and baseline ('rules'), with agency names.
+    Columns: method, entry_bucket, channel, agency_id, agency, cases, overdue, expected_recovery, expected_cost."""
+    ln, a = s.allocation_run_line, s.agency
+    if not scope.all_branches:
+        return pd.DataFrame(columns=["method", "entry_bucket", "channel", "agency_id", "agency", "cases", "overdue",
+                                     "expected_recovery", "expected_cost"])
+    return _df(conn, select(ln.c.method, ln.c.entry_bucket, ln.c.channel, ln.c.agency_id, a.c.name.label("agency"),
+                            ln.c.cases, ln.c.overdue, ln.c.expected_recovery, ln.c.expected_cost)
+               .outerjoin(a, a.c.id == ln.c.agency_id).where(ln.c.run_id == run_id)
+               .order_by(ln.c.method, ln.c.entry_bucket, ln.c.channel, ln.c.agency_id))
+
+
+# ---------------------------------------------------------------- case work (agencies and collectors)
+RESULTS = ("no_answer", "promise_to_pay", "paid", "refused", "hardship", "wrong_party", "will_call_back")
+MAX_NOTE = 256
+MAX_PROMISE_DAYS = 30
+
+
+class ActionError(ValueError):
+    """The action cannot be recorded as asked; the message is for the user (an i18n key and its values)."""
+
+    def __init__(self, key: str, denied: bool = False, **values):
+        super().__init__(key)
+        self.key, self.values, self.denied = key, values, denied
+
+
+def _case_in_scope(conn: Connection, scope: Scope, case_id: int):
+    k = s.collection_case
+    return conn.execute(select(k.c.id, k.c.customer_id, k.c.status, k.c.channel, k.c.agency_id, k.c.overdue_at_entry,
+                               k.c.entry_date)
+                        .where(k.c.id == case_id, scope.case_clause(k), k.c.channel != PENDING)).first()
+
+
+def case_detail(conn: Connection, scope: Scope, case_id: int) -> dict | None:
+    """One case in scope with the masked debtor facts collection needs; None if not found or not permitted.
+
+    Keys: id, case_no, entry_date, entry_bucket, entry_dpd, overdue_at_entry, balance_at_entry, channel,
+    agency_id, status, recovered_amount, legal_stage, loan_no, product, name, phone, address, id_number."""
+    k, c, l, p = s.collection_case, s.customer, s.loan, s.product
+    row = conn.execute(select(k.c.id, k.c.case_no, k.c.entry_date, k.c.entry_bucket, k.c.entry_dpd,
+                              k.c.overdue_at_entry, k.c.balance_at_entry, k.c.channel, k.c.agency_id, k.c.status,
+                              k.c.recovered_amount, k.c.legal_stage, l.c.loan_no, p.c.name.label("product"),
+                              c.c.name, c.c.phone, c.c.address, c.c.id_number)
+                       .join(c, c.c.id == k.c.customer_id).join(l, l.c.id == k.c.loan_id)
+                       .join(p, p.c.id == l.c.product_id)
+                       .where(k.c.id == case_id, scope.case_clause(k))).mappings().first()
+    if row is None:
+        return None
+    return mask_frame(pd.DataFrame([dict(row)]), scope).iloc[0].to_dict()
+
+
+def case_actions(conn: Connection, scope: Scope, case_id: int) -> pd.DataFrame:
+    """A case's actions, newest first, if the case is in scope (else empty).
+    Columns: action_on, channel, contacted, result, promise_date, promise_amount, promise_kept, note, created_by."""
+    k, a = s.collection_case, s.collection_action
+    return _df(conn, select(a.c.action_on, a.c.channel, a.c.contacted, a.c.result, a.c.promise_date,
+                            a.c.promise_amount, a.c.promise_kept, a.c.note, a.c.created_by)
+               .join(k, k.c.id == a.c.case_id).where(a.c.case_id == case_id, scope.case_clause(k))
+               .order_by(a.c.action_on.desc(), a.c.id.desc()))
+
+
+def record_action(conn: Connection, scope: Scope, case_id: int, result: str, action_on: dt.date,
+                  promise_date: dt.date | None = None, promise_amount: float | None = None,
+                  note: str | None = None) -> None:
+    """Record one contact attempt on an open case in the caller's scope: validated, written with the user's name
+    and agency, and audited, in the caller's transaction. Raises ActionError (nothing written) otherwise.
+
+    A promise to pay needs a date within MAX_PROMISE_DAYS of the action and an amount above 0 and at most twice the
+    case's overdue amount at entry (a typo guard); other results take neither.
+    """
+    if scope.role not in ("agency", "head_office", "branch_leader"):
+        raise ActionError("action.err_role")
+    if result not in RESULTS:
+        raise ActionError("action.err_result")
+    row = _case_in_scope(conn, scope, case_id)
+    if row is None:  # the caller's transaction rolls back: it records the denial (audit_denial) in its own
+        raise ActionError("action.err_case", denied=True)
+    if row.status != "open":
+        raise ActionError("action.err_closed")
+    today = dt.date.today()
+    if not isinstance(action_on, dt.date) or action_on > today or action_on < row.entry_date:
+        raise ActionError("action.err_date", first=str(row.entry_date), last=str(today))
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise ActionError("action.err_note", n=MAX_NOTE)
+    if result == "promise_to_pay":
+        if promise_date is None or promise_amount is None:
+            raise ActionError("action.err_promise_missing")
+        if not action_on <= promise_date <= action_on + dt.timedelta(days=MAX_PROMISE_DAYS):
+            raise ActionError("action.err_promise_date", n=MAX_PROMISE_DAYS)
+        cap = 2 * float(row.overdue_at_entry)
+        if not (isinstance(promise_amount, (int, float)) and math.isfinite(promise_amount)
+                and 0 < promise_amount <= cap):
+            raise ActionError("action.err_promise_amount", max=f"{cap:,.2f}")
+    else:
+        promise_date, promise_amount = None, None
+    channel = "agency" if scope.role == "agency" else row.channel
+    conn.execute(insert(s.collection_action).values(
+        case_id=case_id, action_on=action_on, channel=channel, agency_id=scope.agency_id if scope.role == "agency" else row.agency_id,
+        contacted=result not in ("no_answer", "wrong_party"), promise_amount=promise_amount, promise_date=promise_date,
+        promise_kept=None, result=result, note=note, created_by=scope.username))
+    audit(conn, scope.username, "case_action", customer_id=row.customer_id, target=f"case:{case_id}",
+          detail={"result": result, "action_on": action_on.isoformat(),
+                  "promise_date": promise_date.isoformat() if promise_date else None,
+                  "promise_amount": promise_amount, "note": note})
+
+
+def audit_denial(conn: Connection, scope: Scope, case_id: int) -> None:
+    """Record that ``scope`` tried to act on a case outside its reach (in its own transaction)."""
+    audit(conn, scope.username, "case_action_denied", target=f"case:{case_id}")
+
+
+def my_cases(conn: Connection, scope: Scope, status: str | None = "open", limit: int = 2000) -> pd.DataFrame:
+    """Cases in scope for a work list, masked, with the last action. Columns: id, case_no, entry_date,
+    entry_bucket, entry_dpd, overdue_at_entry, status, channel, name, phone, address, last_action_on, last_result,
+    actions."""
+    k, c, a = s.collection_case, s.customer, s.collection_action
+    last = (select(a.c.case_id, func.max(a.c.action_on).label("last_action_on"), func.count().label("actions"))
+            .group_by(a.c.case_id).subquery())
+    conds = [scope.case_clause(k), k.c.channel != PENDING]
+    if status is not None:
+        conds.append(k.c.status == status)
+    stmt = (select(k.c.id, k.c.case_no, k.c.entry_date, k.c.entry_bucket, k.c.entry_dpd, k.c.overdue_at_entry,
+                   k.c.status, k.c.channel, c.c.name, c.c.phone, c.c.address, last.c.last_action_on,
+                   func.coalesce(last.c.actions, 0).label("actions"))
+            .join(c, c.c.id == k.c.customer_id).outerjoin(last, last.c.case_id == k.c.id)
+            .where(*conds).order_by(k.c.entry_date.desc(), k.c.id.desc()).limit(limit))
+    return mask_frame(_df(conn, stmt), scope)
+
+
+def agency_kpis(conn: Connection, scope: Scope, months: int = 12) -> dict:
+    """An agency's own figures over the window (from the mart): cases, recovery, contact, promise, kept rates,
+    open cases, complaints, breaches; empty for anyone but an agency."""
+    if scope.role != "agency" or scope.agency_id is None:
+        return {}
+    mc = s.mart_collection
+    last = conn.execute(select(func.max(mc.c.entry_month))).scalar()
+    if last is None:
+        return {}
+    window = _month_window(conn, last, months)
+    df = _df(conn, select(*_sums(mc)).where(mc.c.entry_month.in_(window), mc.c.branch_id == BANK,
+                                            mc.c.agency_id == scope.agency_id))
+    df = kpi.collection_rates(df.fillna(0))
+    return {**df.iloc[0].to_dict(), "first_month": window[0], "last_month": window[-1]}
+
+
+ROW_FUNCTIONS = ("case_detail", "case_actions", "my_cases")
+
+__all__ = ["performance", "recovery_by_group", "ageing", "funnel", "agency_board", "litigation_pipeline", "write_offs",
+           "allocation_board", "pending_summary", "allocation_rules", "capacity", "record_allocation",
+           "allocation_runs", "allocation_run_lines", "case_detail", "case_actions", "record_action", "my_cases",
+           "agency_kpis", "ActionError", "CHANNELS", "RESULTS"]
