@@ -17,10 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from data_access import customer360, demo, grid, marts, queries, schema as s
+from data_access import collections, customer360, demo, grid, managers, marts, queries, schema as s, strategy
 from data_access.engine import make_engine
 from data_access.migrate import upgrade
 from data_access.scope import Scope, scope_for_user
+from models import rollrate
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -51,6 +52,7 @@ def reads(conn) -> dict:
     """The reads each page makes, as (label, callable) with realistic arguments."""
     hq = Scope(username="bench", role="head_office", can_see_pii=True)
     leader = scope_for_user(conn, "branch01")
+    agency = scope_for_user(conn, "agency1")
     month = queries.available_months(conn)[-1]
     f = queries.Filters(month=month)
     prev, ago = queries.shift_month(month, -1), queries.shift_month(month, -12)
@@ -71,6 +73,14 @@ def reads(conn) -> dict:
         "customer 360 profile": lambda c: queries.customer_profile(c, hq, cust),
         "customer loans": lambda c: queries.customer_loans(c, hq, cust),
         "customer search by number": lambda c: queries.search_customers(c, hq, cno),
+        "collections: performance by bucket": lambda c: collections.performance(c, hq, f, ("entry_bucket",), 12),
+        "collections: allocation board + today": lambda c: (collections.allocation_board(c, hq, f),
+                                                            collections.day_board(c, hq), collections.pending_summary(c, hq)),
+        "collections: agency work list": lambda c: collections.my_cases(c, agency),
+        "managers: team (branch)": lambda c: managers.team(c, leader, month),
+        "managers: alerts (month)": lambda c: managers.flag_list(c, hq, month),
+        "strategy lab: NPL simulation (inputs + 12 months)": lambda c: rollrate.simulate_inputs(
+            strategy.rollrate_inputs(c, hq, f), month, 12, 1.5),
     }
 
 

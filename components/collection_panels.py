@@ -25,10 +25,21 @@ def allocation_tab(f: Filters, lang: str) -> None:
     c1.metric(t("coll.pending_cases"), f"{int(pending['cases'].sum()):,}" if not pending.empty else "0",
               help=t("coll.pending_help"))
     c2.metric(t("coll.pending_amount"), money(float(pending["overdue_at_entry"].sum()) if not pending.empty else 0, lang))
-    latest = pending["entry_date"].max() if not pending.empty else None
-    today = pending[pending["entry_date"] == latest] if latest is not None else pending
-    c3.metric(t("coll.today_cases", day=str(latest) if latest is not None else "—"), f"{int(today['cases'].sum()):,}")
+    today = read(dc.day_board, f.branch_id)
+    latest = today["entry_date"].max() if not today.empty else None
+    c3.metric(t("coll.today_cases", day=str(latest) if latest is not None else "—"), f"{int(today['cases'].sum()):,}",
+              help=t("coll.today_help"))
     c4.metric(t("coll.month_cases"), f"{int(board['cases'].sum()):,}" if not board.empty else "0")
+    if not today.empty:
+        grid = today.pivot_table(index="entry_bucket", columns="channel", values="cases", aggfunc="sum", fill_value=0)
+        grid = grid.reindex(columns=[c for c in cc.CHANNEL_ORDER if c in grid.columns])
+        shown = grid.reset_index().assign(entry_bucket=lambda d: [cc.bucket_label(b) for b in d["entry_bucket"]])
+        narrow, _ = st.columns([3 + len(grid.columns), max(1, 7 - len(grid.columns))])  # as wide as its channels need
+        with narrow:
+            st.markdown(f"**{t('coll.today_board', day=str(latest))}**")
+            table(shown, {"entry_bucket": Col("coll.entry_bucket"),
+                          **{c: Col(cc.channel_label(c, lang), "count", raw=True) for c in grid.columns}},
+                  name=f"collection_today_{latest}", height="fit", downloads=False)
 
     a, b = st.columns([1.3, 1])
     with a:

@@ -83,7 +83,8 @@ def sources_chart(src: pd.DataFrame, lang: str) -> go.Figure:
     return fig
 
 
-def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = None) -> pdk.Deck:
+def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = None, width_px: int = 700,
+                    height_px: int = 560) -> pdk.Deck:
     """The day's events as a numbered path, coloured by type, ringed when a rule fired; a grey line from each
     visit to the visited household's home (a long line is the 'far from home' evidence)."""
     # numbered in the order of the day's records, the same numbers as the table (records without GPS included)
@@ -133,9 +134,9 @@ def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = Non
     if rows:
         lons = [r["position"][0] for r in rows] + [h["target"][0] for h in homes]
         lats = [r["position"][1] for r in rows] + [h["target"][1] for h in homes]
-        # fit both spans into a map of about 700 × 560 pixels (a degree of latitude ≈ 1.22 of longitude here)
+        # fit both spans into the map's pixels (a degree of latitude ≈ 1.22 of longitude here)
         lon_span, lat_span = max(max(lons) - min(lons), 0.004), max(max(lats) - min(lats), 0.004)
-        fit = min(0.85 * 700 * 360 / (512 * lon_span), 0.85 * 560 * 360 / (512 * lat_span * 1.22))
+        fit = min(0.85 * width_px * 360 / (512 * lon_span), 0.85 * height_px * 360 / (512 * lat_span * 1.22))
         zoom = max(7.0, min(16.0, math.log2(fit)))
         view = pdk.ViewState(longitude=(max(lons) + min(lons)) / 2, latitude=(max(lats) + min(lats)) / 2, zoom=zoom)
     else:

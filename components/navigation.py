@@ -42,6 +42,8 @@ PAGES: tuple[PageSpec, ...] = (
              ("head_office", "branch_leader"), "collections"),
     PageSpec("managers", "pages/managers.py", "section.team", ":material/groups:", ("head_office", "branch_leader"),
              "managers"),
+    PageSpec("strategy_lab", "pages/strategy_lab.py", "section.strategy", ":material/science:", ("head_office", "strategy"),
+             "strategy-lab"),
     PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
     PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
 )

@@ -160,6 +160,22 @@ def pending_summary(conn: Connection, scope: Scope, branch_id: int | None = None
     return _df(conn, stmt)
 
 
+def day_board(conn: Connection, scope: Scope, branch_id: int | None = None) -> pd.DataFrame:
+    """Today's intake: the cases of the latest entry date in scope by entry bucket and channel (pending included),
+    live. Columns: entry_date, entry_bucket, channel, cases, overdue_at_entry."""
+    k = s.collection_case
+    conds = [scope.row_clause(k.c.branch_id)]
+    if branch_id is not None:
+        conds.append(k.c.branch_id == branch_id)
+    day = conn.execute(select(func.max(k.c.entry_date)).where(*conds)).scalar()
+    if day is None:
+        return pd.DataFrame(columns=["entry_date", "entry_bucket", "channel", "cases", "overdue_at_entry"])
+    return _df(conn, select(k.c.entry_date, k.c.entry_bucket, k.c.channel, func.count().label("cases"),
+                            func.sum(k.c.overdue_at_entry).label("overdue_at_entry"))
+               .where(*conds, k.c.entry_date == day)
+               .group_by(k.c.entry_date, k.c.entry_bucket, k.c.channel).order_by(k.c.entry_bucket, k.c.channel))
+
+
 def allocation_rules(conn: Connection) -> pd.DataFrame:
     """The rules in force: entry_bucket, min_amount, channel, priority, description."""
     r = s.allocation_rule
@@ -381,11 +397,12 @@ def my_cases(conn: Connection, scope: Scope, status: str | None = "open", limit:
     entry_bucket, entry_dpd, overdue_at_entry, status, channel, name, phone, address, last_action_on, last_result,
     actions."""
     k, c, a = s.collection_case, s.customer, s.collection_action
-    last = (select(a.c.case_id, func.max(a.c.action_on).label("last_action_on"), func.count().label("actions"))
-            .group_by(a.c.case_id).subquery())
     conds = [scope.case_clause(k), k.c.channel != PENDING]
     if status is not None:
         conds.append(k.c.status == status)
+    # the last action of the listed cases only: its cost follows the work list, not the bank's action history
+    last = (select(a.c.case_id, func.max(a.c.action_on).label("last_action_on"), func.count().label("actions"))
+            .where(a.c.case_id.in_(select(k.c.id).where(*conds))).group_by(a.c.case_id).subquery())
     stmt = (select(k.c.id, k.c.case_no, k.c.entry_date, k.c.entry_bucket, k.c.entry_dpd, k.c.overdue_at_entry,
                    k.c.status, k.c.channel, c.c.name, c.c.phone, c.c.address, last.c.last_action_on,
                    func.coalesce(last.c.actions, 0).label("actions"))
@@ -413,6 +430,6 @@ def agency_kpis(conn: Connection, scope: Scope, months: int = 12) -> dict:
 ROW_FUNCTIONS = ("case_detail", "case_actions", "my_cases")
 
 __all__ = ["performance", "recovery_by_group", "ageing", "funnel", "agency_board", "litigation_pipeline", "write_offs",
-           "allocation_board", "pending_summary", "allocation_rules", "capacity", "record_allocation",
+           "allocation_board", "pending_summary", "day_board", "allocation_rules", "capacity", "record_allocation",
            "allocation_runs", "allocation_run_lines", "case_detail", "case_actions", "record_action", "my_cases",
            "agency_kpis", "ActionError", "CHANNELS", "RESULTS"]

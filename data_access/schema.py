@@ -315,6 +315,7 @@ collection_case = Table(
     Column("legal_stage", String(12), comment="litigation only: filed | hearing | judgment | enforcement | closed"),
 )
 Index("ix_collection_case_channel_month", collection_case.c.channel, collection_case.c.entry_month)
+Index("ix_collection_case_entry_date", collection_case.c.entry_date)
 
 collection_action = Table(
     "collection_action", metadata,

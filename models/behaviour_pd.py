@@ -97,3 +97,11 @@ def capture_curve(y, score, workloads=(0.01, 0.02, 0.05, 0.10, 0.15, 0.20, 0.30)
         k = max(1, int(round(w * len(y))))
         out.append({"workload": w, "caught": float(y[order[:k]].sum() / total_bad)})
     return out
+
+
+def caught_at(capture: list[dict], workload: float) -> float:
+    """Share of bad loans caught when inspecting the riskiest ``workload`` share, read off a validated capture
+    curve (linear between its points, 0 at 0)."""
+    w = [0.0] + [p["workload"] for p in capture]
+    c = [0.0] + [p["caught"] for p in capture]
+    return float(np.interp(workload, w, c))

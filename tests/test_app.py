@@ -14,10 +14,10 @@ APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
                "admin": "admin"}
 EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning", "collections",
-                                  "managers"},
+                                  "managers", "strategy_lab"},
                   "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning",
                                     "collections", "managers"},
-                  "strategy": {"overview", "portfolio_risk", "early_warning"},
+                  "strategy": {"overview", "portfolio_risk", "early_warning", "strategy_lab"},
                   "agency": {"agency"}, "admin": {"data_admin"}}
 
 
@@ -334,7 +334,10 @@ def test_agency_workspace_records_an_action_on_its_own_case(app_env):
     assert not [b for b in at.get("download_button") if "CSV" in str(b.proto.label) or "Excel" in str(b.proto.label)]
     case_id = at.selectbox(key="agency_case").value
     with app_env.connect() as conn:
-        assert conn.execute(select(collection_case.c.agency_id).where(collection_case.c.id == case_id)).scalar() == 1
+        offered = [o.split(" · ")[0] for o in at.selectbox(key="agency_case").options]  # labels start with the case no.
+        owners = conn.execute(select(collection_case.c.agency_id)
+                              .where(collection_case.c.case_no.in_(offered))).scalars().all()
+    assert len(owners) == len(offered) and set(owners) == {1}  # the page offers no other agency's case
     at.selectbox(key="ca_result").set_value("refused")
     at.text_area(key="ca_note").input("客户称下月还款")
     at.button(key=f"FormSubmitter:case_action_{case_id}-保存").click().run()
@@ -375,3 +378,30 @@ def test_managers_page_rates_the_team_in_scope(app_env, user):
     at.slider(key="mgr_whatif_n").set_value(150).run()
     assert not at.exception and not errors(at)
     assert any("按每人150户需要" == m.label for m in at.metric)
+
+
+@pytest.mark.parametrize("user", ["strategy_chen", "hq_li"])
+def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
+    from data_access import strategy
+    from models import rollrate
+    at = logged_in(user, "pages/strategy_lab.py")
+    assert not at.exception and not errors(at)
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        month = queries.available_months(conn)[-1]
+        inp = strategy.rollrate_inputs(conn, sc, queries.Filters(month=month), 12)
+    base = rollrate.simulate_inputs(inp, month, 12)
+    from components.formatting import pct
+    assert at.metric[1].value == pct(base.npl[-1])  # stress 1, volume 1: the baseline itself
+    at.slider(key="lab_stress").set_value(2.0).run()
+    stressed = rollrate.simulate_inputs(inp, month, 12, 2.0)
+    assert at.metric[1].value == pct(stressed.npl[-1]) and stressed.npl[-1] >= base.npl[-1]
+    assert any("回测" in i.value for i in at.info)
+    at.text_input(key="name_npl_stress").input(f"压力2.0-{user}")
+    at.button(key="FormSubmitter:save_npl_stress-保存方案").click().run()
+    assert not errors(at) and any("已保存" in s.value for s in at.success)
+    with app_env.connect() as conn:
+        saved = strategy.scenarios(conn, sc, "npl_stress")
+    mine = saved[saved["name"] == f"压力2.0-{user}"].iloc[0]
+    assert mine["params"]["stress"] == 2.0 and mine["created_by"] == user
+    assert mine["results"]["npl_end"] == pytest.approx(stressed.npl[-1], abs=1e-6)

@@ -156,6 +156,10 @@ def test_allocation_board_and_pending_are_scoped(coll):
         assert dc.pending_summary(conn, AG1).empty
         assert _perf(coll, scope=OTHER_LEADER).iloc[0]["cases"] == 0
         assert dc.allocation_runs(conn, LEADER).empty  # bank-wide run figures: head office and strategy only
+        today = dc.day_board(conn, HQ)
+        assert set(today["entry_date"]) == {D(2026, 3, 3)} and today["cases"].sum() == 7
+        assert today.set_index(["entry_bucket", "channel"]).loc[(3, "agency"), "cases"] == 2
+        assert dc.day_board(conn, OTHER_LEADER).empty and dc.day_board(conn, AG1).empty
 
 
 # ---------------------------------------------------------------- agencies: reading and writing
@@ -347,3 +351,17 @@ def test_allocation_run_respects_rules_and_capacity(fresh_demo):
         assert board.loc[board["channel"] == "pending", "cases"].sum() == out["queued"]
     again = allocation.run(eng, run_by="hq_wang")  # nothing left (or only the queue) to allocate
     assert again["cases"] == out["queued"]
+
+
+def test_agency_work_list_is_masked_and_watermarked(coll):
+    import io
+    from pypdf import PdfReader
+    from components.worklist_pdf import build_worklist
+    with coll.connect() as conn:
+        cases = dc.my_cases(conn, AG1, status=None)
+    when = dt.datetime(2026, 11, 25, 9, 30)
+    pdf = PdfReader(io.BytesIO(build_worklist(cases, "甲催收", "agency1", when)))
+    text = "".join(page.extract_text() for page in pdf.pages).replace("\x00", "")  # the subset font maps via UTF-16
+    assert "agency1" in text and "2026-11-25 09:30" in text and "禁止外传" in text
+    assert "K5" in text and "客**" in text and "138****5678" in text
+    assert "客户5" not in text and "13812345678" not in text  # nothing unmasked

@@ -48,9 +48,12 @@ def upgrade() -> None:
              sa.Column("case_recovered", MONEY, nullable=False)]
     op.create_table("mart_manager_ext", *cols, sa.PrimaryKeyConstraint("month", "manager_id", name="pk_mart_manager_ext"))
     op.create_index("ix_mart_manager_ext_branch", "mart_manager_ext", ["branch_id", "month"])
+    # "today's cases" on the collections page look up the latest entry date
+    op.create_index("ix_collection_case_entry_date", "collection_case", ["entry_date"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_collection_case_entry_date", table_name="collection_case")
     op.drop_index("ix_mart_manager_ext_branch", table_name="mart_manager_ext")
     op.drop_table("mart_manager_ext")
     for ix in ("ix_activity_flag_month_severity", "ix_activity_flag_manager_month", "ix_activity_flag_event_id"):

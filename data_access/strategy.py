@@ -1,0 +1,89 @@
+"""Strategy lab reads (marts only, bank- or branch-level aggregates) and saved scenarios.
+
+Aggregate roles only (head office, strategy; branch leaders for their branches): nothing here is customer-level.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+from sqlalchemy import Connection, case, func, insert, select
+
+from . import schema as s
+from .queries import Filters, _df, branch_rows, shift_month
+from .scope import Scope
+
+LAB_ROLES = ("head_office", "strategy")
+
+
+def rollrate_inputs(conn: Connection, scope: Scope, f: Filters, window: int = 12) -> dict:
+    """What the NPL simulator needs at ``f.month``: ``transitions`` (month, from_bucket, to_bucket, balance,
+    balance_next) of the ``window`` month pairs ending at ``f.month``, ``book`` (bucket, balance, npl_balance) at
+    ``f.month``, the same by class (``class_transitions`` with from_class / to_class, ``book_classes``), ``new_business`` (average monthly disbursement of the last six months) and ``realised`` (month,
+    balance, npl_balance) for the backtest."""
+    mm, mp, md = s.mart_migration, s.mart_portfolio, s.mart_disbursement
+    first = shift_month(f.month, -window)
+    transitions = _df(conn, select(mm.c.month, mm.c.from_bucket, mm.c.to_bucket, func.sum(mm.c.balance).label("balance"),
+                                   func.sum(mm.c.balance_next).label("balance_next"))
+                      .where(mm.c.month >= first, mm.c.month < f.month, branch_rows(mm, scope, f.branch_id))
+                      .group_by(mm.c.month, mm.c.from_bucket, mm.c.to_bucket))
+    npl_sum = func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl_balance")  # 次级+ (DESIGN.md)
+    book = _df(conn, select(mp.c.bucket, func.sum(mp.c.balance).label("balance"), npl_sum)
+               .where(mp.c.month == f.month, branch_rows(mp, scope, f.branch_id)).group_by(mp.c.bucket))
+    class_transitions = _df(conn, select(mm.c.month, mm.c.from_class, mm.c.to_class,
+                                         func.sum(mm.c.balance).label("balance"),
+                                         func.sum(mm.c.balance_next).label("balance_next"))
+                            .where(mm.c.month >= first, mm.c.month < f.month, branch_rows(mm, scope, f.branch_id))
+                            .group_by(mm.c.month, mm.c.from_class, mm.c.to_class))
+    book_classes = _df(conn, select(mp.c.class5, func.sum(mp.c.balance).label("balance"))
+                       .where(mp.c.month == f.month, branch_rows(mp, scope, f.branch_id)).group_by(mp.c.class5))
+    disb = _df(conn, select(func.sum(md.c.amount).label("amount"))
+               .where(md.c.month > shift_month(f.month, -6), md.c.month <= f.month, branch_rows(md, scope, f.branch_id)))
+    realised = _df(conn, select(mp.c.month, func.sum(mp.c.balance).label("balance"), npl_sum)
+                   .where(mp.c.month >= first, mp.c.month <= f.month, branch_rows(mp, scope, f.branch_id))
+                   .group_by(mp.c.month).order_by(mp.c.month))
+    amount = float(disb["amount"].iloc[0] or 0) if not disb.empty else 0.0
+    return {"transitions": transitions, "book": book, "class_transitions": class_transitions,
+            "book_classes": book_classes, "new_business": amount / 6, "realised": realised}
+
+
+def inspection_base(conn: Connection, scope: Scope, f: Filters) -> dict:
+    """The inspection simulator's denominators at ``f.month``: loans the early-warning model scores (current and
+    M1) and managers with customers."""
+    mp, mm = s.mart_portfolio, s.mart_manager
+    loans = conn.execute(select(func.sum(mp.c.loans)).where(mp.c.month == f.month, mp.c.bucket <= 1,
+                                                            branch_rows(mp, scope, f.branch_id))).scalar() or 0
+    conds = [mm.c.month == f.month, mm.c.customers > 0, scope.branch_clause(mm.c.branch_id)]
+    if f.branch_id is not None:
+        conds.append(mm.c.branch_id == f.branch_id)
+    managers = conn.execute(select(func.count()).select_from(mm).where(*conds)).scalar() or 0
+    return {"scored_loans": int(loans), "managers": int(managers)}
+
+
+# ---------------------------------------------------------------- saved scenarios
+def save_scenario(conn: Connection, scope: Scope, name: str, kind: str, params: dict, results: dict) -> int:
+    """Save a named scenario (its parameters and headline results) for the lab's users; returns its id."""
+    if scope.role not in LAB_ROLES:
+        raise PermissionError("only head office and strategy users save scenarios.")
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 64:
+        raise ValueError("a scenario needs a name of 1 to 64 characters.")
+    return conn.execute(insert(s.scenario).values(
+        name=name, kind=kind, params=json.dumps(params, ensure_ascii=False), results=json.dumps(results, ensure_ascii=False),
+        created_by=scope.username, created_at=dt.datetime.now().replace(microsecond=0)).returning(s.scenario.c.id)).scalar_one()
+
+
+def scenarios(conn: Connection, scope: Scope, kind: str | None = None) -> pd.DataFrame:
+    """Saved scenarios, newest first (lab roles only). Columns: id, name, kind, params, results (dicts),
+    created_by, created_at."""
+    sc = s.scenario
+    if scope.role not in LAB_ROLES:
+        return pd.DataFrame(columns=["id", "name", "kind", "params", "results", "created_by", "created_at"])
+    stmt = select(sc).order_by(sc.c.id.desc())
+    if kind is not None:
+        stmt = stmt.where(sc.c.kind == kind)
+    df = _df(conn, stmt)
+    for c in ("params", "results"):
+        df[c] = [json.loads(v) if v else {} for v in df[c]]
+    return df

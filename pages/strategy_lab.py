@@ -1,0 +1,122 @@
+"""策略实验室 Strategy lab: what-if simulators on validated models, each against the current policy, with its
+backtest beside it; scenarios saved by name and compared."""
+import pandas as pd
+import streamlit as st
+
+from components import navigation, strategy_charts as sc
+from components.filters import filter_bar
+from components.formatting import money, pct
+from components.i18n import current_lang, t
+from components.panels import empty_state
+from components.session import engine, read, scope
+from components.tables import Col, table
+from data_access import queries, strategy
+from data_access.queries import Filters, shift_month
+from models import rollrate
+from models.behaviour_pd import caught_at
+
+navigation.guard("strategy_lab")
+lang = current_lang()
+st.title(t("page.strategy_lab"))
+f = filter_bar(("month", "branch"))
+if f is None:
+    empty_state("db.empty")
+    st.stop()
+
+
+def save_box(kind: str, params: dict, results: dict) -> None:
+    with st.form(f"save_{kind}", clear_on_submit=True):
+        c1, c2 = st.columns([3, 1])
+        name = c1.text_input(t("lab.scenario_name"), max_chars=64, key=f"name_{kind}")
+        if c2.form_submit_button(t("lab.save")):
+            try:
+                with engine().begin() as conn:
+                    strategy.save_scenario(conn, scope(), name, kind, params, results)
+            except (ValueError, PermissionError) as exc:
+                st.error(t("lab.save_error", reason=str(exc)))
+            else:
+                st.cache_data.clear()
+                st.success(t("lab.saved", name=name.strip()))
+
+
+def compare(kind: str, columns: dict[str, str]) -> None:
+    saved = read(strategy.scenarios, kind)
+    if saved.empty:
+        st.caption(t("lab.none_saved"))
+        return
+    rows = []
+    for r in saved.itertuples():
+        rows.append({"name": r.name, "created_by": r.created_by, "created_at": str(r.created_at)[:16],
+                     **{k: {**r.params, **r.results}.get(k) for k in columns}})
+    table(pd.DataFrame(rows), {"name": Col("lab.scenario_name"), **{k: Col(v, kind_) for k, (v, kind_) in columns.items()},
+                               "created_by": Col("lab.by"), "created_at": Col("lab.at")},
+          name=f"scenarios_{kind}", height="fit")
+
+
+tabs = st.tabs([t("lab.tab.npl"), t("lab.tab.inspection")])
+
+with tabs[0]:
+    st.caption(t("lab.npl_intro"))
+    c1, c2, c3 = st.columns(3)
+    stress = c1.slider(t("lab.stress"), 0.5, 3.0, 1.0, 0.1, key="lab_stress", help=t("lab.stress_help"))
+    volume = c2.slider(t("lab.volume"), 0.0, 2.0, 1.0, 0.1, key="lab_volume", help=t("lab.volume_help"))
+    horizon = c3.slider(t("lab.horizon"), 3, 24, 12, 1, key="lab_horizon")
+    inp = read(strategy.rollrate_inputs, f, 12)
+    if inp["transitions"].empty or inp["book"].empty:
+        empty_state()
+    else:
+        base = rollrate.simulate_inputs(inp, f.month, horizon)
+        prop = rollrate.simulate_inputs(inp, f.month, horizon, stress, volume)
+        k = st.columns(4)
+        k[0].metric(t("lab.npl_now"), pct(base.npl[0]))
+        gap = (prop.npl[-1] - base.npl[-1]) * 100
+        k[1].metric(t("lab.npl_end", n=horizon), pct(prop.npl[-1]), delta=f"{gap:+.2f}pp" if abs(gap) >= 0.005 else None,
+                    delta_color="inverse", help=t("lab.vs_baseline", v=pct(base.npl[-1])))
+        k[2].metric(t("lab.band_end"), f"{pct(prop.npl_low[-1])} – {pct(prop.npl_high[-1])}")
+        k[3].metric(t("lab.balance_end", n=horizon), money(prop.balance[-1].sum(), lang))
+        a, b = st.columns([1.4, 1])
+        a.plotly_chart(sc.npl_projection_chart(prop, base, inp["realised"], lang), key="lab_npl")
+        b.plotly_chart(sc.bucket_path_chart(prop, lang), key="lab_buckets")
+        # backtest: the same simulator started six months ago, against what then happened
+        start = shift_month(f.month, -6)
+        back = read(strategy.rollrate_inputs, Filters(month=start, branch_id=f.branch_id), 12)
+        real = inp["realised"].set_index("month")
+        if not back["transitions"].empty and f.month in real.index:
+            bt = rollrate.simulate_inputs(back, start, 6)
+            actual = real.loc[f.month, "npl_balance"] / real.loc[f.month, "balance"]
+            st.info(t("lab.npl_backtest", start=start, month=f.month, pred=pct(bt.npl[-1]), actual=pct(actual),
+                      gap=f"{(bt.npl[-1] - actual) * 100:+.2f}"))
+        save_box("npl_stress", {"month": f.month, "branch_id": f.branch_id, "stress": stress, "volume": volume,
+                                "horizon": horizon},
+                 {"npl_end": round(float(prop.npl[-1]), 6), "npl_low": round(float(prop.npl_low[-1]), 6),
+                  "npl_high": round(float(prop.npl_high[-1]), 6), "baseline_npl_end": round(float(base.npl[-1]), 6)})
+        compare("npl_stress", {"stress": ("lab.stress", "num2"), "volume": ("lab.volume", "num2"),
+                               "horizon": ("lab.horizon", "count"), "npl_end": ("lab.col_npl_end", "rate"),
+                               "baseline_npl_end": ("lab.col_baseline", "rate")})
+
+with tabs[1]:
+    model = read(queries.model_summary, "behaviour_pd")
+    if model is None:
+        st.info(t("ew.no_model"))
+    else:
+        m = model["metrics"]
+        st.caption(t("lab.inspection_intro", valid=m["valid_month"], auc=f"{m['auc']:.2f}"))
+        share = st.slider(t("lab.inspect_share"), 0.5, 30.0, 5.0, 0.5, key="lab_share", help=t("lab.inspect_help")) / 100
+        caught = caught_at(m["capture"], share)
+        base_n = read(strategy.inspection_base, f)
+        per_manager = share * base_n["scored_loans"] / max(1, base_n["managers"])
+        per = m["periodic"]
+        k = st.columns(4)
+        k[0].metric(t("lab.caught"), pct(caught, 0), delta=f"{(caught - per['caught']) * 100:+.0f}pp",
+                    help=t("lab.vs_periodic", w=pct(per["workload"], 0), c=pct(per["caught"], 0)))
+        k[1].metric(t("lab.workload"), pct(share, 1), delta=f"{(share - per['workload']) * 100:+.0f}pp",
+                    delta_color="inverse")
+        k[2].metric(t("lab.tasks_per_manager"), f"{per_manager:.1f}" if base_n["managers"] else "—",
+                    help=t("lab.tasks_help"))
+        k[3].metric(t("lab.efficiency"), f"{caught / share:.1f}×" if share else "—", help=t("lab.efficiency_help"))
+        st.plotly_chart(sc.capture_chart(m["capture"], per, share, caught, lang), key="lab_capture")
+        st.info(t("lab.inspection_backtest", valid=m["valid_month"]))
+        save_box("inspection", {"month": f.month, "share": share},
+                 {"caught": round(caught, 4), "periodic_caught": per["caught"], "periodic_workload": per["workload"]})
+        compare("inspection", {"share": ("lab.workload", "rate"), "caught": ("lab.caught", "rate"),
+                               "periodic_caught": ("lab.periodic_caught", "rate")})
