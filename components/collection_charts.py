@@ -158,18 +158,21 @@ def write_off_chart(wo: pd.DataFrame, lang: str) -> go.Figure:
     return apply_theme(fig, translate("coll.write_off_chart", lang), lang, height=330)
 
 
-def run_compare_chart(lines: pd.DataFrame, lang: str) -> go.Figure:
-    """One allocation run: expected net recovery (万元) per channel, optimised (applied) vs the rules alone."""
+def run_compare_chart(lines: pd.DataFrame, lang: str, title_key: str = "coll.run_chart",
+                      labels: dict[str, str] | None = None) -> go.Figure:
+    """Expected net recovery (万元) per channel, optimised vs the rules alone (an allocation run, or a lab
+    scenario against its baseline with ``title_key`` / ``labels``)."""
+    labels = labels or {"rules": "coll.method.rules", "optimised": "coll.method.optimised"}
     d = lines.assign(net=lines["expected_recovery"] - lines["expected_cost"])
     g = d.groupby(["method", "channel"], as_index=False)[["cases", "net"]].sum()
     fig = go.Figure()
     for method, colour in (("rules", "#9ca3af"), ("optimised", "#1f5fa8")):
         m = g[g["method"] == method].set_index("channel").reindex([c for c in CHANNEL_ORDER if c in set(g["channel"])])
         fig.add_bar(x=[channel_label(c, lang) for c in m.index], y=m["net"].fillna(0) / 1e4, marker_color=colour,
-                    name=translate(f"coll.method.{method}", lang), customdata=m["cases"].fillna(0),
+                    name=translate(labels[method], lang), customdata=m["cases"].fillna(0),
                     hovertemplate="%{x}: %{y:,.2f} 万元 · %{customdata:,.0f}")
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text=translate("coll.net_wan", lang), rangemode="tozero")
-    fig = apply_theme(fig, translate("coll.run_chart", lang), lang, height=330)
+    fig = apply_theme(fig, translate(title_key, lang), lang, height=330)
     categorical_x(fig)
     return fig

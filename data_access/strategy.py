@@ -87,3 +87,19 @@ def scenarios(conn: Connection, scope: Scope, kind: str | None = None) -> pd.Dat
     for c in ("params", "results"):
         df[c] = [json.loads(v) if v else {} for v in df[c]]
     return df
+
+
+def allocation_inputs(conn: Connection, scope: Scope, f: Filters) -> dict:
+    """The collection-allocation simulator's inputs for the intake of ``f.month`` (lab roles only): the month's
+    worked cases with their model features (no personal data), every option with its full monthly capacity, the
+    rules."""
+    from . import collections as dc
+    from .features import case_frame
+    if scope.role not in LAB_ROLES:
+        return {"cases": pd.DataFrame(), "options": pd.DataFrame(), "rules": pd.DataFrame()}
+    cases = case_frame(conn, f.month, f.month)
+    options = dc.capacity(conn, f.month)
+    options = options[options["channel"] != "write_off"].reset_index(drop=True)
+    drop = ["status", "recovered_amount", "cured", "recovery_ratio"]
+    return {"cases": cases.drop(columns=[c for c in drop if c in cases.columns]), "options": options,
+            "rules": dc.allocation_rules(conn)}

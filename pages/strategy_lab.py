@@ -3,7 +3,7 @@ backtest beside it; scenarios saved by name and compared."""
 import pandas as pd
 import streamlit as st
 
-from components import navigation, strategy_charts as sc
+from components import collection_charts as cc, navigation, strategy_charts as sc
 from components.filters import filter_bar
 from components.formatting import money, pct
 from components.i18n import current_lang, t
@@ -12,7 +12,7 @@ from components.session import engine, read, scope
 from components.tables import Col, table
 from data_access import queries, strategy
 from data_access.queries import Filters, shift_month
-from models import rollrate
+from models import allocation, rollrate
 from models.behaviour_pd import caught_at
 
 navigation.guard("strategy_lab")
@@ -53,7 +53,7 @@ def compare(kind: str, columns: dict[str, str]) -> None:
           name=f"scenarios_{kind}", height="fit")
 
 
-tabs = st.tabs([t("lab.tab.npl"), t("lab.tab.inspection")])
+tabs = st.tabs([t("lab.tab.npl"), t("lab.tab.inspection"), t("lab.tab.collection")])
 
 with tabs[0]:
     st.caption(t("lab.npl_intro"))
@@ -120,3 +120,48 @@ with tabs[1]:
                  {"caught": round(caught, 4), "periodic_caught": per["caught"], "periodic_workload": per["workload"]})
         compare("inspection", {"share": ("lab.workload", "rate"), "caught": ("lab.caught", "rate"),
                                "periodic_caught": ("lab.periodic_caught", "rate")})
+
+with tabs[2]:
+    loaded = allocation.active_model(engine())
+    inp = read(strategy.allocation_inputs, f)
+    if loaded is None:
+        st.info(t("lab.no_propensity"))
+    elif inp["cases"].empty:
+        empty_state()
+    else:
+        model_id, model = loaded
+        st.caption(t("lab.collection_intro", month=f.month, n=len(inp["cases"])))
+        c = st.columns(5)
+        scale = {ch: c[i].slider(t("lab.cap", channel=cc.channel_label(ch, lang)), 0.0, 3.0, 1.0, 0.1, key=f"lab_cap_{ch}")
+                 for i, ch in enumerate(("ai_voice", "phone", "field", "agency"))}
+        commission = c[4].slider(t("lab.commission"), 0.5, 2.0, 1.0, 0.05, key="lab_commission")
+        # the model's predictions do not depend on the sliders: once per model and month, kept in the session
+        key = ("lab_prepared", model_id, f.month, f.branch_id, len(inp["cases"]))
+        if st.session_state.get("lab_prepared_key") != key:
+            prepared = allocation.prepare(model, inp["cases"], inp["options"])
+            st.session_state["lab_prepared"] = prepared
+            st.session_state["lab_now"] = allocation.what_if(prepared, inp["cases"], inp["options"], inp["rules"])
+            st.session_state["lab_prepared_key"] = key
+        prepared, now = st.session_state["lab_prepared"], st.session_state["lab_now"]
+        new = allocation.what_if(prepared, inp["cases"], inp["options"], inp["rules"], scale, commission)
+        base = now["rules"]
+        k = st.columns(4)
+        k[0].metric(t("lab.net_opt"), money(new["optimised"]["net"], lang),
+                    delta=money(new["optimised"]["net"] - base["net"], lang), help=t("lab.vs_rules", v=money(base["net"], lang)))
+        k[1].metric(t("lab.net_rules_new"), money(new["rules"]["net"], lang))
+        k[2].metric(t("lab.cost"), money(new["optimised"]["cost"], lang),
+                    delta=money(new["optimised"]["cost"] - base["cost"], lang), delta_color="inverse")
+        k[3].metric(t("lab.queued"), f"{new['optimised']['queued']:,}", help=t("lab.queued_help"))
+        st.plotly_chart(cc.run_compare_chart(pd.concat([new["optimised"]["lines"], now["rules"]["lines"]]), lang,
+                                             "lab.alloc_chart", {"rules": "lab.baseline_rules", "optimised": "lab.proposed"}),
+                        key="lab_alloc_chart")
+        bt = (read(queries.model_summary, "propensity_to_pay") or {}).get("metrics", {}).get("recovery_backtest")
+        if bt:
+            st.info(t("lab.collection_backtest", months=bt["months"], n=bt["cases"], pred=money(bt["predicted"], lang),
+                      real=money(bt["realised"], lang), gap=pct(bt["predicted"] / bt["realised"] - 1, 1)))
+        save_box("collection", {"month": f.month, **{f"cap_{k_}": v for k_, v in scale.items()}, "commission": commission},
+                 {"net": round(new["optimised"]["net"], 2), "rules_net": round(base["net"], 2),
+                  "cost": round(new["optimised"]["cost"], 2), "queued": new["optimised"]["queued"]})
+        compare("collection", {"cap_phone": ("lab.cap_phone", "num2"), "cap_field": ("lab.cap_field", "num2"),
+                               "cap_agency": ("lab.cap_agency", "num2"), "net": ("lab.net_opt", "money_wan"),
+                               "rules_net": ("lab.col_rules_net", "money_wan")})

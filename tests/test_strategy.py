@@ -107,3 +107,28 @@ def test_capture_curve_reading():
     curve = [{"workload": 0.02, "caught": 0.4}, {"workload": 0.05, "caught": 0.64}, {"workload": 0.1, "caught": 0.8}]
     assert caught_at(curve, 0.0) == 0 and caught_at(curve, 0.05) == pytest.approx(0.64)
     assert caught_at(curve, 0.075) == pytest.approx(0.72) and caught_at(curve, 0.01) == pytest.approx(0.2)
+
+
+def test_collection_what_if_more_capacity_never_recovers_less_and_commission_costs():
+    from models import allocation
+    rng = np.random.default_rng(3)
+    cases = pd.DataFrame({"entry_bucket": rng.integers(1, 5, 40), "overdue_at_entry": rng.uniform(1000, 20000, 40)})
+    options = pd.DataFrame([
+        dict(option="ai_voice", channel="ai_voice", agency_id=0, capacity=8.0, cost_per_case=2.0, commission_rate=0.0),
+        dict(option="phone", channel="phone", agency_id=0, capacity=6.0, cost_per_case=18.0, commission_rate=0.0),
+        dict(option="field", channel="field", agency_id=0, capacity=5.0, cost_per_case=255.0, commission_rate=0.0),
+        dict(option="agency:1", channel="agency", agency_id=1, capacity=6.0, cost_per_case=0.0, commission_rate=0.12)])
+    rules = pd.DataFrame([dict(entry_bucket=b, min_amount=0, channel=ch, priority=i + 1)
+                          for b, chans in {1: ["ai_voice", "phone"], 2: ["phone", "field"], 3: ["agency", "field"],
+                                           4: ["agency", "field"]}.items() for i, ch in enumerate(chans)])
+    rec = cases["overdue_at_entry"].to_numpy()[:, None] * rng.uniform(0.1, 0.9, (40, 4))
+    prepared = (np.zeros_like(rec), rec)
+    base = allocation.what_if(prepared, cases, options, rules)
+    assert base["optimised"]["net"] >= base["rules"]["net"] - 1e-6  # same capacities: never worse than the rules
+    for ch in ("ai_voice", "phone", "field", "agency"):
+        more = allocation.what_if(prepared, cases, options, rules, {ch: 2.0})
+        assert more["optimised"]["assigned"] >= base["optimised"]["assigned"]
+        assert more["optimised"]["assigned"] > base["optimised"]["assigned"] or \
+            more["optimised"]["net"] >= base["optimised"]["net"] - 1e-6
+    dearer = allocation.what_if(prepared, cases, options, rules, commission_scale=2.0)
+    assert dearer["optimised"]["net"] <= base["optimised"]["net"] + 1e-6
