@@ -44,6 +44,8 @@ PAGES: tuple[PageSpec, ...] = (
              "managers"),
     PageSpec("strategy_lab", "pages/strategy_lab.py", "section.strategy", ":material/science:", ("head_office", "strategy"),
              "strategy-lab"),
+    PageSpec("model_monitor", "pages/model_monitor.py", "section.strategy", ":material/query_stats:",
+             ("head_office", "strategy"), "model-monitor"),
     PageSpec("agency", "pages/agency_workspace.py", "section.collection", ":material/support_agent:", ("agency",), "agency"),
     PageSpec("data_admin", "pages/data_admin.py", "section.system", ":material/database:", ("admin",), "data-admin"),
 )

@@ -471,6 +471,17 @@ model_registry = Table(
     Column("active", Boolean, nullable=False, default=True),
 )
 
+model_monitor = Table(
+    "model_monitor", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("model_registry.id"), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("metric", String(16), nullable=False, comment="auc | ks | psi | rows | bad_rate | calib_pred | calib_obs | input_psi"),
+    Column("feature", String(48), nullable=False, default="", comment="the input (input_psi) or score band (calib_*)"),
+    Column("value", Float),
+)
+Index("ix_model_monitor_model_metric", model_monitor.c.model_id, model_monitor.c.metric)
+
 model_score = Table(
     "model_score", metadata,
     Column("model_id", Integer, ForeignKey("model_registry.id"), nullable=False),

@@ -103,3 +103,18 @@ def allocation_inputs(conn: Connection, scope: Scope, f: Filters) -> dict:
     drop = ["status", "recovered_amount", "cured", "recovery_ratio"]
     return {"cases": cases.drop(columns=[c for c in drop if c in cases.columns]), "options": options,
             "rules": dc.allocation_rules(conn)}
+
+
+def model_monitor(conn: Connection, scope: Scope) -> dict:
+    """Every active model with its registry card and monitoring rows (lab roles only).
+    Returns {name: {"card": dict, "rows": DataFrame(month, metric, feature, value)}}."""
+    if scope.role not in LAB_ROLES:
+        return {}
+    reg, mon = s.model_registry, s.model_monitor
+    out = {}
+    for r in conn.execute(select(reg.c.id, reg.c.name, reg.c.version, reg.c.trained_at, reg.c.trained_by,
+                                 reg.c.data_window, reg.c.metrics).where(reg.c.active).order_by(reg.c.name)).mappings():
+        rows = _df(conn, select(mon.c.month, mon.c.metric, mon.c.feature, mon.c.value)
+                   .where(mon.c.model_id == r["id"]).order_by(mon.c.month))
+        out[r["name"]] = {"card": {**dict(r), "metrics": json.loads(r["metrics"] or "{}")}, "rows": rows}
+    return out

@@ -1,5 +1,6 @@
 """First start: train and register the models a fresh demo bank does not have yet (the early-warning batch with its
-tasks, the application scorecard, the propensity-to-pay model), so that every page has them. Does nothing for a
+tasks, the application scorecard, the propensity-to-pay model) and compute their monitoring figures, so that every
+page has them. Does nothing for a
 model already registered; the admin page and the CLI retrain on demand.
 
     .venv/bin/python -m models.bootstrap
@@ -46,6 +47,9 @@ def main() -> int:
                     allocation.train(engine, last, "bootstrap")
         except ValueError as exc:  # an empty or too-young bank: the pages say a model is missing
             print(f"skipped {name}: {exc}")
+    from . import monitor
+    print("model monitoring figures …", flush=True)
+    monitor.run(engine)
     return 0
 
 

@@ -14,10 +14,10 @@ APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
                "admin": "admin"}
 EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning", "collections",
-                                  "managers", "strategy_lab"},
+                                  "managers", "strategy_lab", "model_monitor"},
                   "branch_leader": {"overview", "grid_map", "customer_360", "portfolio_risk", "early_warning",
                                     "collections", "managers"},
-                  "strategy": {"overview", "portfolio_risk", "early_warning", "strategy_lab"},
+                  "strategy": {"overview", "portfolio_risk", "early_warning", "strategy_lab", "model_monitor"},
                   "agency": {"agency"}, "admin": {"data_admin"}}
 
 
@@ -405,3 +405,20 @@ def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     mine = saved[saved["name"] == f"压力2.0-{user}"].iloc[0]
     assert mine["params"]["stress"] == 2.0 and mine["created_by"] == user
     assert mine["results"]["npl_end"] == pytest.approx(stressed.npl[-1], abs=1e-6)
+
+
+def test_model_monitor_shows_each_registered_model(app_env):
+    from models import monitor, train_scorecard
+    from data_access import strategy
+    with app_env.connect() as conn:
+        have = strategy.model_monitor(conn, scope_for_user(conn, "strategy_chen"))
+    if "application_scorecard" not in have:
+        train_scorecard.run(app_env, trained_by="test")
+    written = monitor.run(app_env)
+    assert written.get("application_scorecard", 0) > 0
+    at = logged_in("strategy_chen", "pages/model_monitor.py")
+    assert not at.exception and not errors(at)
+    at.selectbox(key="mon_model").set_value("application_scorecard").run()
+    assert not at.exception and not errors(at)
+    assert len(at.get("plotly_chart")) >= 2 and any("PSI" in m.label for m in at.metric)
+    assert any("处置" in i.value for i in at.info)

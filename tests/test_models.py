@@ -195,3 +195,14 @@ def test_application_scorecard_trains_and_registers_on_the_demo_bank(demo_engine
     assert m["valid_months"].split("..")[1] <= row["data_window"].split("..")[1]
     table = out["table"]
     assert {"variable", "bin", "count", "bad_rate", "woe", "iv", "points"} <= set(table.columns)
+
+
+
+def test_psi_is_zero_for_the_same_population_and_grows_with_a_shift():
+    from models.train_scorecard import psi
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, 5000)
+    assert psi(a, a) == pytest.approx(0, abs=1e-9)
+    assert psi(a, rng.normal(0, 1, 5000)) < 0.02
+    small, large = psi(a, rng.normal(0.3, 1, 5000)), psi(a, rng.normal(1.0, 1, 5000))
+    assert 0.05 < small < large and large > 0.25

@@ -1,0 +1,37 @@
+"""Pieces of the manager-behaviour page: the drill from an authenticity alert to the manager's whole day."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from data_access import managers as dm
+
+from . import manager_charts as mc
+from .i18n import t
+from .session import read
+from .tables import Col, table
+
+
+def alert_day_drill(alerts: pd.DataFrame, shown: pd.DataFrame, lang: str) -> None:
+    """Pick one of the listed alerts → that manager's day on the map and as a table, with the rules that fired."""
+    picks = {i: f"{r.time} · {r.manager} · {r.rule} · {r.detail}" for i, r in enumerate(shown.head(200).itertuples())}
+    pick = st.selectbox(t("mgr.drill"), list(picks), format_func=picks.get, key="mgr_alert_pick", index=None,
+                        placeholder=t("mgr.drill_placeholder"))
+    if pick is not None:
+        hit = alerts.iloc[pick]
+        day = pd.Timestamp(hit["event_at"]).date()
+        day_ev = read(dm.day_events, int(hit["manager_id"]), day, day)
+        d1, d2 = st.columns([1.4, 1])
+        with d1:
+            if not day_ev.dropna(subset=["lon", "lat"]).empty:
+                st.pydeck_chart(mc.trajectory_deck(day_ev, lang, read(dm.manager_grid, int(hit["manager_id"])),
+                                                   width_px=560, height_px=420), height=420, key="mgr_alert_map")
+        with d2:
+            st.markdown(t("mgr.drill_title", manager=hit["manager"], day=str(day)))
+            table(day_ev.assign(seq=range(1, len(day_ev) + 1),
+                                time=pd.to_datetime(day_ev["event_at"]).dt.strftime("%H:%M"),
+                                event_type=[t(f"mgr.ev.{x}") for x in day_ev["event_type"]]),
+                  {"seq": Col("mgr.seq", "count"), "time": Col("mgr.time"), "event_type": Col("col.type"),
+                   "customer_no": Col("hh.customer_no"), "flags": Col("mgr.evidence")},
+                  name=f"alert_day_{int(hit['manager_id'])}_{day}", height=380, downloads=False)
+
