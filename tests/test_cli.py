@@ -58,3 +58,26 @@ def test_migrations_match_the_schema(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No new upgrade operations detected" in r.stdout + r.stderr
+
+
+def test_first_start_trains_every_model_once(tmp_path):
+    """What ./cockpit run does after init: models.bootstrap trains what is missing, computes the monitor, and a
+    second start does nothing."""
+    url = f"sqlite:///{tmp_path}/b.db"
+    assert run("demo", "--size", "tiny", "--seed", "5", "--quiet", url=url).returncode == 0
+    env = dict(os.environ, COCKPIT_DATABASE_URL=url)
+    first = subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "training behaviour_pd" in first.stdout and "monitoring" in first.stdout
+    from sqlalchemy import create_engine, func, select
+    from data_access.schema import model_monitor, model_registry
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        names = set(conn.execute(select(model_registry.c.name).where(model_registry.c.active)).scalars())
+        monitored = conn.execute(select(func.count(func.distinct(model_monitor.c.model_id)))).scalar_one()
+    eng.dispose()
+    assert names == {"behaviour_pd", "application_scorecard", "propensity_to_pay"} and monitored == 3
+    again = subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout.strip() == "models ready"
