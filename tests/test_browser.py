@@ -39,6 +39,9 @@ def server(tmp_path_factory):
     env = dict(os.environ, COCKPIT_DATABASE_URL=f"sqlite:///{db}", COCKPIT_DEMO_MODE="1")
     subprocess.run([sys.executable, "-m", "data_access", "demo", "--size", "tiny", "--seed", "3", "--quiet"],
                    cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    # as ./cockpit run does on a first start: the models every page expects
+    subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True,
+                   timeout=600)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
