@@ -30,6 +30,13 @@ def apply_theme(fig: go.Figure, title: str, lang: str = "zh", height: int = 360)
     return fig
 
 
+def categorical_x(fig: go.Figure, legend: bool = True) -> go.Figure:
+    """Undo the theme's monthly time axis for a chart whose x axis holds categories; hover on the bar itself."""
+    fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
+    fig.update_layout(hovermode="closest", showlegend=legend)
+    return fig
+
+
 def _x(df: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(df["month"] + "-01")
 

@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from data_access.kpi import BUCKETS, ENTRY_BUCKET_GROUPS, ratio
 
-from .charts import apply_theme
+from .charts import apply_theme, categorical_x
 from .i18n import code_label, translate
 from .theme import BUCKET_COLORS, SERIES
 
@@ -16,13 +16,6 @@ CHANNEL_ORDER = ("pending", "ai_voice", "sms", "phone", "field", "agency", "medi
 CHANNEL_COLORS = dict(zip(CHANNEL_ORDER, ["#9ca3af", "#1f5fa8", "#7fb3e6", "#2a9d8f", "#e8793a", "#9c6ade",
                                           "#c9a227", "#d62f6f", "#5c7080"]))
 GROUP_COLORS = {"M1": BUCKET_COLORS[1], "M2": BUCKET_COLORS[2], "M1+M2": "#1f5fa8", "M3+": BUCKET_COLORS[4]}
-
-
-def categorical_x(fig: go.Figure, legend: bool = True) -> go.Figure:
-    """Undo the theme's monthly time axis for a chart whose x axis holds categories; hover on the bar itself."""
-    fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
-    fig.update_layout(hovermode="closest", showlegend=legend)
-    return fig
 
 
 def channel_label(code: str, lang: str) -> str:

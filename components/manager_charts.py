@@ -10,8 +10,7 @@ from pydeck.types import String
 
 from models.capability import RATINGS, WEIGHTS
 
-from .charts import apply_theme
-from .collection_charts import categorical_x
+from .charts import apply_theme, categorical_x
 from .i18n import translate
 from .map_layers import OFFLINE_STYLE, _rings, short_name
 from .theme import BAD, FONT_STACK, GOOD, PRIMARY, SERIES

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, case, func, select
 
 from . import schema as s
 from .queries import _df, _month_window, shift_month
-from .scope import Scope
+from .scope import Scope, mask_name
 
 TARGET_CUSTOMERS = 200
 STOCKS = ("customers", "borrowers", "balance", "npl_balance")
@@ -98,7 +98,7 @@ def day_events(conn: Connection, scope: Scope, manager_id: int, first: dt.date, 
     ev["worst"] = [(min(by_event.get_group(i)["severity"], key=rank.get) if by_event is not None and i in by_event.groups
                     else "") for i in ev["id"]]
     if not scope.pii:
-        ev["name"] = ev["name"].map(lambda n: n if n is None else n[0] + "*" * max(1, len(n) - 1))
+        ev["name"] = ev["name"].map(mask_name)
         for col in ("home_lon", "home_lat"):
             ev[col] = ev[col].astype(float).round(2)
     return ev

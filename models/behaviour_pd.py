@@ -27,7 +27,18 @@ def tree_frame(X: pd.DataFrame, features: list[str], categorical: list[str], cat
     return df
 
 
-class BehaviourPD(ClassifierMixin, BaseEstimator):
+class TreeFrameClassifier(ClassifierMixin, BaseEstimator):
+    """Shared prediction of the gradient-boosted models that read a frame through ``_frame`` into ``model_``."""
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(self._frame(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class BehaviourPD(TreeFrameClassifier):
     """Gradient-boosted trees on loan behaviour (dpd history, warnings) and borrower facts.
 
     Parameters
@@ -66,13 +77,6 @@ class BehaviourPD(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.array(BEHAVIOUR_FEATURES, dtype=object)
         return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        return self.model_.predict_proba(self._frame(X))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
 def ks_statistic(y, score) -> float:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from data_access.features import CASE_FEATURES
 
-from .behaviour_pd import tree_frame
+from .behaviour_pd import TreeFrameClassifier, tree_frame
 
 CATEGORICAL = ["village_grade", "segment", "product_id", "guarantee_type", "option"]
 FEATURES = CASE_FEATURES + ["option"]
 
 
-class PropensityToPay(ClassifierMixin, BaseEstimator):
+class PropensityToPay(TreeFrameClassifier):
     """P(case cures | case and borrower facts, channel or agency ``option``), gradient-boosted trees.
 
     Besides the classifier, ``fit`` learns from the same cases the mean recovery ratio (recovered / overdue at
@@ -62,13 +61,6 @@ class PropensityToPay(ClassifierMixin, BaseEstimator):
         self.recovery_if_cured_ = {int(b): float(table.get(1, pd.Series()).get(b, overall.get(1, 1.0))) for b in table.index}
         self.recovery_if_not_ = {int(b): float(table.get(0, pd.Series()).get(b, overall.get(0, 0.0))) for b in table.index}
         return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        return self.model_.predict_proba(self._frame(X))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def proba_by_option(self, X: pd.DataFrame, options: list[str]) -> np.ndarray:
         """P(cure) of every case (rows) in every option (columns): one prediction per option, not per pair."""
