@@ -21,7 +21,7 @@ from data_access import collections, customer360, demo, grid, managers, marts, q
 from data_access.engine import make_engine
 from data_access.migrate import upgrade
 from data_access.scope import Scope, scope_for_user
-from models import rollrate
+from models import approval, rollrate
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -37,6 +37,13 @@ def build(url: str, size: str) -> dict:
         t = time.perf_counter()
         marts.refresh(engine)
         info["refresh_s"] = time.perf_counter() - t
+    with engine.connect() as conn:
+        scored = conn.execute(select(func.count()).select_from(s.application_score)).scalar()
+    if not scored:  # the approval simulator reads the scorecard's scores: train it as a first start does
+        from models import train_scorecard
+        t = time.perf_counter()
+        train_scorecard.run(engine, trained_by="bench")
+        info["scorecard_s"] = time.perf_counter() - t
     engine.dispose()
     return info
 
@@ -51,6 +58,7 @@ def _map(conn, scope, month, level, county=None):
 def reads(conn) -> dict:
     """The reads each page makes, as (label, callable) with realistic arguments."""
     hq = Scope(username="bench", role="head_office", can_see_pii=True)
+    lab = Scope(username="bench", role="strategy")
     leader = scope_for_user(conn, "branch01")
     agency = scope_for_user(conn, "agency1")
     month = queries.available_months(conn)[-1]
@@ -81,7 +89,20 @@ def reads(conn) -> dict:
         "managers: alerts (month)": lambda c: managers.flag_list(c, hq, month),
         "strategy lab: NPL simulation (inputs + 12 months)": lambda c: rollrate.simulate_inputs(
             strategy.rollrate_inputs(c, hq, f), month, 12, 1.5),
+        "strategy lab: approval simulation (inputs + policy + curve + backtest year)": lambda c: _approval(c, lab, f),
     }
+
+
+def _approval(conn, scope, f):
+    """What the approval tab computes on a render: this year's population and the matured year's, the proposal
+    against the current policy on both, the trade-off curve."""
+    cells = strategy.approval_inputs(conn, scope, f, 12)
+    back = strategy.approval_inputs(conn, scope, f, 12, 12)
+    if cells.empty:
+        raise RuntimeError("the approval mart is empty: the bank's applications have not been scored")
+    policy = approval.Policy(cutoff=approval.equal_rate_cutoff(cells) + 10, segment_cutoffs={"business": 640},
+                             limit_multiplier={"AAA": 1.3})
+    return approval.simulate(cells, policy), approval.simulate(back, policy), approval.tradeoff(cells)
 
 
 def time_reads(url: str, repeat: int) -> dict[str, tuple[float, float]]:

@@ -68,3 +68,47 @@ def capture_chart(capture: list[dict], periodic: dict, workload: float, caught: 
     # the x-axis title sits under the ticks: the legend goes below it
     fig.update_layout(hovermode="closest", legend=dict(y=-0.28), margin=dict(b=40))
     return fig
+
+
+def tradeoff_chart(curve: pd.DataFrame, current: dict, proposed: dict, lang: str) -> go.Figure:
+    """Expected bad rate (%) against approval rate (%) for every single cut-off on the scorecard, with the current
+    policy's point and the proposal's."""
+    fig = go.Figure()
+    fig.add_scatter(x=curve["approval_rate"] * 100, y=curve["bad_rate"] * 100, mode="lines",
+                    line=dict(color=PRIMARY, width=2.2), name=translate("appr.curve", lang),
+                    customdata=curve["cutoff"], hovertemplate="≥%{customdata}: %{x:.1f}% → %{y:.2f}%<extra></extra>")
+    fig.add_scatter(x=[current["approval_rate"] * 100], y=[current["bad_rate"] * 100], mode="markers",
+                    marker=dict(size=13, color=NEUTRAL, symbol="square"), name=translate("appr.current_policy", lang),
+                    hovertemplate="%{x:.1f}% → %{y:.2f}%<extra></extra>")
+    fig.add_scatter(x=[proposed["approval_rate"] * 100], y=[proposed["bad_rate"] * 100], mode="markers",
+                    marker=dict(size=15, color=BAD, symbol="star"), name=translate("lab.proposed", lang),
+                    hovertemplate="%{x:.1f}% → %{y:.2f}%<extra></extra>")
+    fig.update_yaxes(title_text=translate("appr.bad_rate_pct", lang), ticksuffix="%", rangemode="tozero")
+    fig = apply_theme(fig, translate("appr.tradeoff_chart", lang), lang)
+    fig.update_xaxes(title_text=translate("appr.approval_rate_pct", lang), ticksuffix="%", tickformat=None, dtick=None,
+                     hoverformat=None, range=[0, 100])
+    fig.update_layout(hovermode="closest", legend=dict(y=-0.28), margin=dict(b=40))
+    return fig
+
+
+SWAP_COLORS = {"kept": PRIMARY, "swap_in": "#2ca02c", "swap_out": BAD, "rejected": NEUTRAL}
+
+
+def swap_chart(swap: pd.DataFrame, lang: str) -> go.Figure:
+    """Applications per swap group (bars, left axis) and each group's expected bad rate (%, markers, right axis)."""
+    from plotly.subplots import make_subplots
+    labels = [translate(f"appr.swap_short.{g}", lang) for g in swap["group"]]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=labels, y=swap["applications"], marker_color=[SWAP_COLORS[g] for g in swap["group"]],
+                name=translate("appr.applications", lang), hovertemplate="%{y:,} " + translate("unit.items", lang),
+                showlegend=True)
+    fig.add_scatter(x=labels, y=swap["expected_bad_rate"].astype(float) * 100, mode="markers",
+                    marker=dict(size=12, color="#111827", symbol="diamond"), name=translate("appr.expected_bad", lang),
+                    hovertemplate="%{y:.2f}%", secondary_y=True)
+    fig.update_yaxes(title_text=translate("appr.applications_n", lang), secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text=translate("appr.bad_rate_pct", lang), ticksuffix="%", secondary_y=True,
+                     rangemode="tozero", showgrid=False, tickformat=".1f")
+    fig = apply_theme(fig, translate("appr.swap_chart", lang), lang)
+    fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
+    fig.update_layout(hovermode="closest")
+    return fig

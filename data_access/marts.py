@@ -306,6 +306,29 @@ SELECT month, branch_id, product_id, segment, (score / 20) * 20, decision, COUNT
 FROM application GROUP BY month, branch_id, product_id, segment, (score / 20) * 20, decision
 """
 
+# the approval simulator's population (see schema.mart_approval); empty until a scorecard has scored the applications
+APPROVAL = """
+INSERT INTO mart_approval (month, branch_id, segment, village_grade, credit_household, score_band, decision,
+    applications, amount, rate_amount, pd_sum, pd_amount, outcome_known, bads, known_pd_sum)
+SELECT a.month, a.branch_id, COALESCE(a.segment, 'unknown'), COALESCE(a.credit_village_grade, 'none'),
+       CASE WHEN a.credit_household THEN 1 ELSE 0 END, (x.score / 5) * 5, a.decision, COUNT(*),
+       SUM(a.amount_requested), SUM(a.amount_requested * p.annual_rate), SUM(x.pd), SUM(x.pd * a.amount_requested),
+       SUM(CASE WHEN a.outcome_known THEN 1 ELSE 0 END), SUM(CASE WHEN a.bad_12m THEN 1 ELSE 0 END),
+       SUM(CASE WHEN a.outcome_known THEN x.pd ELSE 0 END)
+FROM application a JOIN application_score x ON x.application_id = a.id JOIN product p ON p.id = a.product_id
+GROUP BY a.month, a.branch_id, COALESCE(a.segment, 'unknown'), COALESCE(a.credit_village_grade, 'none'),
+         CASE WHEN a.credit_household THEN 1 ELSE 0 END, (x.score / 5) * 5, a.decision
+"""
+
+
+def refresh_approval(conn: Connection) -> int:
+    """Rebuild the approval mart alone (after the scorecard re-scored the applications); returns its rows."""
+    conn.execute(delete(s.mart_approval))
+    conn.execute(text(APPROVAL))
+    conn.execute(text(rollup_sql(s.mart_approval)))
+    return conn.execute(select(func.count()).select_from(s.mart_approval)).scalar_one()
+
+
 # borrowers are counted per branch and industry; a customer has one industry, so the roll-up may sum them
 INDUSTRY = """
 INSERT INTO mart_industry (month, branch_id, industry, loans, borrowers, balance, npl_balance)
@@ -326,12 +349,12 @@ FROM warning_signal GROUP BY month, branch_id, signal_type, severity
 # Whole-bank roll-up rows (branch_id 0) of the branch-level marts: a head-office read then costs the same
 # whatever the number of branches. Key columns are grouped, measures summed.
 ROLLUP_TABLES = (s.mart_industry, s.mart_migration_ytd, s.mart_portfolio, s.mart_disbursement, s.mart_branch, s.mart_migration, s.mart_vintage,
-                 s.mart_collection, s.mart_warning)
+                 s.mart_collection, s.mart_warning, s.mart_approval)
 BANK = 0
 
 
 ROLLUP_INT_KEYS = {"product_id", "class5", "bucket", "from_bucket", "to_bucket", "from_class", "to_class", "mob",
-                   "agency_id", "entry_bucket"}
+                   "agency_id", "entry_bucket", "credit_household", "score_band"}
 
 
 def rollup_sql(table, where: str | None = None) -> str:
@@ -381,6 +404,7 @@ def refresh_in(conn: Connection) -> dict[str, int]:
         conn.execute(ext, _ext_params(month))
     conn.execute(text(collection_sql()))
     conn.execute(text(APPLICATION))
+    conn.execute(text(APPROVAL))
     conn.execute(text(WARNING))
     for table in ROLLUP_TABLES:
         conn.execute(text(rollup_sql(table)))

@@ -698,6 +698,36 @@ mart_application = Table(
 )
 Index("ix_mart_application_month", mart_application.c.month)
 
+application_score = Table(
+    "application_score", metadata,
+    Column("application_id", Integer, ForeignKey("application.id"), primary_key=True),
+    Column("model_id", Integer, ForeignKey("model_registry.id"), nullable=False),
+    Column("score", Integer, nullable=False, comment="the active scorecard's points"),
+    Column("pd", Float, nullable=False, comment="the scorecard's probability of bad (ever 90+ in 12 months)"),
+)
+
+# the approval simulator's population: applications by month, branch and every policy lever's key, with the
+# scorecard's PD summed so that expected bad rates and losses are sums, not loan-by-loan loops
+mart_approval = Table(
+    "mart_approval", metadata,
+    Column("month", String(7), nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("village_grade", String(4), nullable=False, comment="credit-village grade, 'none' outside them"),
+    Column("credit_household", Integer, nullable=False, comment="1 for a 信用户"),
+    Column("score_band", Integer, nullable=False, comment="scorecard points rounded down to 5"),
+    Column("decision", String(10), nullable=False),
+    Column("applications", Integer, nullable=False),
+    Column("amount", MONEY, nullable=False, comment="amount requested"),
+    Column("rate_amount", Float, nullable=False, comment="Σ amount × product annual rate"),
+    Column("pd_sum", Float, nullable=False),
+    Column("pd_amount", Float, nullable=False, comment="Σ PD × amount"),
+    Column("outcome_known", Integer, nullable=False, comment="approved with the 12-month outcome observed"),
+    Column("bads", Integer, nullable=False),
+    Column("known_pd_sum", Float, nullable=False, comment="Σ PD over the applications with a known outcome"),
+)
+Index("ix_mart_approval_month_branch", mart_approval.c.month, mart_approval.c.branch_id)
+
 mart_warning = Table(
     "mart_warning", metadata,
     Column("month", String(7), nullable=False),
@@ -722,4 +752,4 @@ mart_industry = Table(
 Index("ix_mart_industry_month_branch", mart_industry.c.month, mart_industry.c.branch_id)
 
 MART_TABLES = [mart_industry, mart_migration_ytd, mart_portfolio, mart_disbursement, mart_village, mart_branch, mart_migration,
-               mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application, mart_warning]
+               mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application, mart_warning, mart_approval]

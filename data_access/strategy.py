@@ -61,6 +61,28 @@ def inspection_base(conn: Connection, scope: Scope, f: Filters) -> dict:
     return {"scored_loans": int(loans), "managers": int(managers)}
 
 
+APPROVAL_KEYS = ("segment", "village_grade", "credit_household", "score_band", "decision")
+APPROVAL_MEASURES = ("applications", "amount", "rate_amount", "pd_sum", "pd_amount", "outcome_known", "bads",
+                     "known_pd_sum")
+
+
+def approval_inputs(conn: Connection, scope: Scope, f: Filters, window: int = 12, lag: int = 0) -> pd.DataFrame:
+    """The approval simulator's population (lab roles only): applications of the ``window`` months ending ``lag``
+    months before ``f.month``, by APPROVAL_KEYS with APPROVAL_MEASURES summed (see schema.mart_approval). ``lag=12``
+    gives the year whose 12-month outcomes are observed, for the backtest."""
+    ma = s.mart_approval
+    if scope.role not in LAB_ROLES:
+        return pd.DataFrame(columns=[*APPROVAL_KEYS, *APPROVAL_MEASURES])
+    last = shift_month(f.month, -lag)
+    stmt = (select(*[ma.c[k] for k in APPROVAL_KEYS], *[func.sum(ma.c[m]).label(m) for m in APPROVAL_MEASURES])
+            .where(ma.c.month > shift_month(last, -window), ma.c.month <= last, branch_rows(ma, scope, f.branch_id))
+            .group_by(*[ma.c[k] for k in APPROVAL_KEYS]))
+    df = _df(conn, stmt)
+    for m in APPROVAL_MEASURES:
+        df[m] = df[m].astype(float)
+    return df
+
+
 # ---------------------------------------------------------------- saved scenarios
 def save_scenario(conn: Connection, scope: Scope, name: str, kind: str, params: dict, results: dict) -> int:
     """Save a named scenario (its parameters and headline results) for the lab's users; returns its id."""

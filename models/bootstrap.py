@@ -29,6 +29,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not todo:
+        from .train_scorecard import ensure_scored
+        if ensure_scored(engine):
+            print("applications scored for the approval simulator")
         print("models ready")
         return 0
     from . import allocation, postloan_batch, train_scorecard

@@ -3,13 +3,13 @@ backtest beside it; scenarios saved by name and compared."""
 import pandas as pd
 import streamlit as st
 
-from components import collection_charts as cc, navigation, strategy_charts as sc
+from components import collection_charts as cc, lab_approval, navigation, strategy_charts as sc
 from components.filters import filter_bar
 from components.formatting import money, pct
 from components.i18n import current_lang, t
 from components.panels import empty_state
-from components.session import engine, read, scope
-from components.tables import Col, table
+from components.scenarios import compare, save_box
+from components.session import engine, read
 from data_access import queries, strategy
 from data_access.queries import Filters, shift_month
 from models import allocation, rollrate
@@ -24,38 +24,12 @@ if f is None:
     st.stop()
 
 
-def save_box(kind: str, params: dict, results: dict) -> None:
-    with st.form(f"save_{kind}", clear_on_submit=True):
-        c1, c2 = st.columns([3, 1])
-        name = c1.text_input(t("lab.scenario_name"), max_chars=64, key=f"name_{kind}")
-        if c2.form_submit_button(t("lab.save")):
-            try:
-                with engine().begin() as conn:
-                    strategy.save_scenario(conn, scope(), name, kind, params, results)
-            except (ValueError, PermissionError) as exc:
-                st.error(t("lab.save_error", reason=str(exc)))
-            else:
-                st.cache_data.clear()
-                st.success(t("lab.saved", name=name.strip()))
-
-
-def compare(kind: str, columns: dict[str, str]) -> None:
-    saved = read(strategy.scenarios, kind)
-    if saved.empty:
-        st.caption(t("lab.none_saved"))
-        return
-    rows = []
-    for r in saved.itertuples():
-        rows.append({"name": r.name, "created_by": r.created_by, "created_at": str(r.created_at)[:16],
-                     **{k: {**r.params, **r.results}.get(k) for k in columns}})
-    table(pd.DataFrame(rows), {"name": Col("lab.scenario_name"), **{k: Col(v, kind_) for k, (v, kind_) in columns.items()},
-                               "created_by": Col("lab.by"), "created_at": Col("lab.at")},
-          name=f"scenarios_{kind}", height="fit")
-
-
-tabs = st.tabs([t("lab.tab.npl"), t("lab.tab.inspection"), t("lab.tab.collection")])
+tabs = st.tabs([t("lab.tab.approval"), t("lab.tab.inspection"), t("lab.tab.collection"), t("lab.tab.npl")])
 
 with tabs[0]:
+    lab_approval.render(f, lang)
+
+with tabs[3]:
     st.caption(t("lab.npl_intro"))
     c1, c2, c3 = st.columns(3)
     stress = c1.slider(t("lab.stress"), 0.5, 3.0, 1.0, 0.1, key="lab_stress", help=t("lab.stress_help"))

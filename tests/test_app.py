@@ -392,10 +392,11 @@ def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
         inp = strategy.rollrate_inputs(conn, sc, queries.Filters(month=month), 12)
     base = rollrate.simulate_inputs(inp, month, 12)
     from components.formatting import pct
-    assert at.metric[1].value == pct(base.npl[-1])  # stress 1, volume 1: the baseline itself
+    npl_end = lambda: next(m for m in at.metric if m.label == "12个月后不良率").value  # noqa: E731
+    assert npl_end() == pct(base.npl[-1])  # stress 1, volume 1: the baseline itself
     at.slider(key="lab_stress").set_value(2.0).run()
     stressed = rollrate.simulate_inputs(inp, month, 12, 2.0)
-    assert at.metric[1].value == pct(stressed.npl[-1]) and stressed.npl[-1] >= base.npl[-1]
+    assert npl_end() == pct(stressed.npl[-1]) and stressed.npl[-1] >= base.npl[-1]
     assert any("回测" in i.value for i in at.info)
     at.text_input(key="name_npl_stress").input(f"压力2.0-{user}")
     at.button(key="FormSubmitter:save_npl_stress-保存方案").click().run()
@@ -405,6 +406,42 @@ def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     mine = saved[saved["name"] == f"压力2.0-{user}"].iloc[0]
     assert mine["params"]["stress"] == 2.0 and mine["created_by"] == user
     assert mine["results"]["npl_end"] == pytest.approx(stressed.npl[-1], abs=1e-6)
+
+
+def test_approval_simulator_in_the_lab_matches_the_model_and_exports(app_env):
+    """The approval tab's figures are the simulator's on the mart; a stricter cut-off approves fewer; a saved
+    scenario appears in the comparison with its PDF summary."""
+    from components.formatting import pct
+    from data_access import strategy
+    from models import approval, train_scorecard
+    with app_env.connect() as conn:
+        have = strategy.model_monitor(conn, scope_for_user(conn, "strategy_chen"))
+    if "application_scorecard" not in have:
+        train_scorecard.run(app_env, trained_by="test")
+    train_scorecard.ensure_scored(app_env)
+    at = logged_in("strategy_chen", "pages/strategy_lab.py")
+    assert not at.exception and not errors(at)
+    assert at.tabs[0].label == "审批阈值与额度"
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, "strategy_chen")
+        cells = strategy.approval_inputs(conn, sc, queries.Filters(month=queries.available_months(conn)[-1]))
+    rate = lambda: next(m for m in at.metric if m.label == "审批通过率").value  # noqa: E731
+    start = approval.equal_rate_cutoff(cells)
+    assert at.slider(key="appr_cutoff").value == start
+    assert rate() == pct(approval.simulate(cells, approval.Policy(cutoff=start))["proposed"]["approval_rate"], 1)
+    at.slider(key="appr_cutoff").set_value(start + 40).run()
+    strict = approval.simulate(cells, approval.Policy(cutoff=start + 40))
+    assert rate() == pct(strict["proposed"]["approval_rate"], 1)
+    assert strict["proposed"]["approved"] <= approval.simulate(cells, approval.Policy(cutoff=start))["proposed"]["approved"]
+    assert any("回测(样本外)" in i.value for i in at.info)
+    at.text_input(key="name_approval").input("阈值收紧40分")
+    at.button(key="FormSubmitter:save_approval-保存方案").click().run()
+    assert not errors(at) and any("已保存" in s.value for s in at.success)
+    with app_env.connect() as conn:
+        mine = strategy.scenarios(conn, sc, "approval").iloc[0]
+    assert mine["name"] == "阈值收紧40分" and mine["params"]["cutoff"] == start + 40
+    assert mine["results"]["approval_rate"] == pytest.approx(strict["proposed"]["approval_rate"], abs=1e-6)
+    assert any(b.proto.label == "下载方案摘要PDF" for b in at.get("download_button"))
 
 
 def test_model_monitor_shows_each_registered_model(app_env):

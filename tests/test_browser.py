@@ -300,3 +300,49 @@ def test_manager_trajectory_on_the_map(server, browser):
     page.screenshot(path=str(SHOTS / "branch01_managers_rating.png"), full_page=True)
     assert not outside(failed, base), failed
     ctx.close()
+
+
+def test_approval_simulator_saves_and_exports_a_scenario(server, browser):
+    """Strategy: move the cut-off with the keyboard, see the figures change, save the scenario, download its
+    one-page PDF and read the figures back from it."""
+    import io
+    from pypdf import PdfReader
+    base, env = server
+    SHOTS.mkdir(exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1600, "height": 2600}, accept_downloads=True)
+    page = ctx.new_page()
+    login(page, base, "strategy_chen")
+    page.goto(f"{base}/strategy-lab")
+    page.wait_for_selector("text=审批阈值(评分卡分数≥)", timeout=90_000)
+    settle(page)
+    assert_clean(page, "approval simulator")
+    rate = page.locator("[data-testid=stMetric]", has_text="审批通过率").locator("[data-testid=stMetricValue]")
+    before = rate.inner_text()
+    thumb = page.locator(".st-key-appr_cutoff input[type=range]")
+    thumb.focus()
+    for _ in range(6):  # six bands of 5 points: a 30-point stricter cut-off
+        thumb.press("ArrowRight")
+    settle(page)
+    after = rate.inner_text()
+    assert float(after.rstrip("%")) <= float(before.rstrip("%")) and after != before
+    page.locator(".st-key-name_approval input").fill("收紧30分")
+    page.get_by_role("button", name="保存方案").first.click()
+    page.wait_for_selector("text=已保存方案“收紧30分”", timeout=60_000)
+    settle(page)
+    assert_clean(page, "approval scenario saved")
+    page.screenshot(path=str(SHOTS / "strategy_chen_lab_approval.png"), full_page=True)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="下载方案摘要PDF").first.click()
+    text = PdfReader(io.BytesIO(open(dl.value.path(), "rb").read())).pages[0].extract_text().replace("\x00", "")
+    from sqlalchemy import create_engine, select
+    from components.formatting import pct
+    from data_access.schema import scenario
+    eng = create_engine(env["COCKPIT_DATABASE_URL"])
+    with eng.connect() as conn:
+        saved = conn.execute(select(scenario.c.results).where(scenario.c.name == "收紧30分")).scalar()
+    eng.dispose()
+    import json
+    shown = json.loads(saved)["approval_rate"]
+    assert pct(shown, 1) == after  # the page's figure is the one saved …
+    assert "收紧30分" in text and "strategy_chen" in text and pct(shown) in text  # … and the one printed
+    ctx.close()

@@ -132,3 +132,134 @@ def test_collection_what_if_more_capacity_never_recovers_less_and_commission_cos
             more["optimised"]["net"] >= base["optimised"]["net"] - 1e-6
     dearer = allocation.what_if(prepared, cases, options, rules, commission_scale=2.0)
     assert dearer["optimised"]["net"] <= base["optimised"]["net"] + 1e-6
+
+
+# ---------------------------------------------------------------- approval cut-off and limits
+def _cells():
+    """Four cells worked by hand in the test below (amounts in 元, rates already × amount)."""
+    cols = ["segment", "village_grade", "credit_household", "score_band", "decision", "applications", "amount",
+            "rate_amount", "pd_sum", "pd_amount", "outcome_known", "bads", "known_pd_sum"]
+    return pd.DataFrame([
+        ("farmer", "AAA", 1, 600, "approved", 10, 100_000, 6_000, 0.2, 2_000, 8, 0, 0.16),
+        ("farmer", "none", 0, 550, "approved", 10, 100_000, 8_000, 1.0, 10_000, 10, 2, 1.0),
+        ("business", "A", 0, 520, "rejected", 10, 200_000, 16_000, 2.0, 40_000, 0, 0, 0.0),
+        ("business", "none", 1, 580, "rejected", 5, 50_000, 3_000, 0.25, 2_500, 0, 0, 0.0)], columns=cols)
+
+
+def test_approval_simulator_by_hand():
+    from models import approval
+    cells = _cells()
+    now = approval.current(cells)
+    # approved A and B: 20 of 35; PD 0.2 + 1.0 over 20; EL 0.45 × (2000 + 10000);
+    # income A (6000 − 0.4 % × 100000) × 0.98 + B 8000 × 0.9; cost 2.5 % × 200000
+    assert now["approval_rate"] == pytest.approx(20 / 35) and now["bad_rate"] == pytest.approx(0.06)
+    assert now["expected_loss"] == pytest.approx(5400) and now["income"] == pytest.approx(5488 + 7200)
+    assert now["net_margin"] == pytest.approx(12688 - 5000 - 5400) and now["realised_bad_rate"] == pytest.approx(2 / 18)
+    policy = approval.Policy(cutoff=560, segment_cutoffs={"business": 575}, limit_multiplier={"AAA": 1.5},
+                             ch_discount=0.01)
+    out = approval.simulate(cells, policy)
+    new = out["proposed"]
+    # approves A (600 ≥ 560) and D (business, 580 ≥ 575); not B (550) nor C (520 < 575)
+    assert new["approved"] == 15 and new["bad_rate"] == pytest.approx(0.45 / 15)
+    assert new["exposure"] == pytest.approx(150_000 + 50_000)
+    assert new["expected_loss"] == pytest.approx(0.45 * (2_000 * 1.5 + 2_500))
+    assert new["income"] == pytest.approx(5_000 * 1.5 * 0.98 + 2_500 * 0.95)
+    assert new["net_margin"] == pytest.approx(9_725 - 5_000 - 2_475)
+    assert out["current"] == now
+    swap = out["swap"].set_index("group")
+    assert swap.loc["kept", "applications"] == 10 and swap.loc["swap_out", "applications"] == 10
+    assert swap.loc["swap_in", "applications"] == 5 and swap.loc["rejected", "applications"] == 10
+    assert swap.loc["swap_out", "realised_bad_rate"] == pytest.approx(0.2)
+    assert swap.loc["swap_in", "expected_bad_rate"] == pytest.approx(0.05) and pd.isna(swap.loc["swap_in", "realised_bad_rate"])
+    curve = approval.tradeoff(cells)
+    assert curve["cutoff"].tolist() == [600, 580, 550, 520]
+    assert curve["approval_rate"].tolist() == pytest.approx([10 / 35, 15 / 35, 25 / 35, 1.0])
+    assert curve["bad_rate"].tolist() == pytest.approx([0.02, 0.03, 1.45 / 25, 3.45 / 35])
+    assert approval.equal_rate_cutoff(cells) == 580  # 15/35 and 25/35 are as far from 20/35: the stricter one
+    back = approval.backtest(cells)
+    assert back == {"known": 18, "predicted": pytest.approx(1.16 / 18), "realised": pytest.approx(2 / 18)}
+
+
+@st.composite
+def cells_and_policies(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    n = draw(st.integers(1, 40))
+    cells = pd.DataFrame({
+        "segment": rng.choice(["farmer", "grower", "business", "salaried"], n),
+        "village_grade": rng.choice(["AAA", "AA", "A", "none"], n), "credit_household": rng.integers(0, 2, n),
+        "score_band": rng.integers(80, 140, n) * 5, "decision": rng.choice(["approved", "rejected"], n),
+        "applications": rng.integers(1, 50, n).astype(float)})
+    cells["amount"] = cells["applications"] * rng.uniform(1e4, 2e5, n)
+    cells["rate_amount"] = cells["amount"] * rng.uniform(0.04, 0.09, n)
+    cells["pd_sum"] = cells["applications"] * rng.uniform(0.001, 0.4, n)
+    cells["pd_amount"] = cells["pd_sum"] / cells["applications"] * cells["amount"]
+    cells["outcome_known"] = cells["bads"] = cells["known_pd_sum"] = 0.0
+    cut = draw(st.integers(400, 700))
+    stricter = cut + draw(st.integers(0, 100))
+    seg = {s_: draw(st.integers(-50, 50)) for s_ in draw(st.lists(st.sampled_from(["farmer", "business"]), unique=True))}
+    raise_ = {s_: draw(st.integers(0, 60)) for s_ in seg}
+    return cells, cut, stricter, seg, raise_
+
+
+@settings(max_examples=150, deadline=None)
+@given(cells_and_policies())
+def test_a_stricter_cut_off_never_approves_more(case):
+    from models import approval
+    cells, cut, stricter, seg, raise_ = case
+    loose = approval.Policy(cutoff=cut, segment_cutoffs={k: cut + v for k, v in seg.items()})
+    strict = approval.Policy(cutoff=stricter,
+                             segment_cutoffs={k: stricter + v + raise_[k] for k, v in seg.items()})
+    a, b = approval.simulate(cells, loose)["proposed"], approval.simulate(cells, strict)["proposed"]
+    assert b["approved"] <= a["approved"] and b["exposure"] <= a["exposure"] + 1e-6
+    assert (strict.approves(cells) <= loose.approves(cells)).all()  # and never a case the looser one refused
+    curve = approval.tradeoff(cells)
+    assert (np.diff(curve["approved"]) > 0).all()
+
+
+def test_approval_mart_from_the_scored_applications(demo_engine):
+    """Scoring fills the mart: per branch and the bank roll-up, every application once, PDs summed; lab roles
+    read it, nobody else; the backtest figures are in the registry."""
+    from sqlalchemy import func, select
+    from data_access import schema as s
+    from data_access.queries import available_months
+    from models import approval, train_scorecard
+    out = train_scorecard.run(demo_engine, trained_by="test")
+    with demo_engine.connect() as conn:
+        n_apps = conn.execute(select(func.count()).select_from(s.application)).scalar()
+        assert out["scored"] == n_apps
+        assert conn.execute(select(func.count()).select_from(s.application_score)).scalar() == n_apps
+        ma = s.mart_approval
+        by_branch = conn.execute(select(func.sum(ma.c.applications), func.sum(ma.c.pd_sum)).where(ma.c.branch_id != 0)).one()
+        bank = conn.execute(select(func.sum(ma.c.applications), func.sum(ma.c.pd_sum)).where(ma.c.branch_id == 0)).one()
+        pd_total = conn.execute(select(func.sum(s.application_score.c.pd))).scalar()
+        assert by_branch[0] == bank[0] == n_apps and by_branch[1] == pytest.approx(pd_total) == pytest.approx(bank[1])
+        month = available_months(conn)[-1]
+        lab = strategy.approval_inputs(conn, scope_for_user(conn, "strategy_chen"), Filters(month=month))
+        for user in ("branch01", "agency1"):
+            assert strategy.approval_inputs(conn, scope_for_user(conn, user), Filters(month=month)).empty
+        twelve = conn.execute(select(func.count()).select_from(s.application).where(
+            s.application.c.month > shift_month(month, -12), s.application.c.month <= month)).scalar()
+        reg = conn.execute(select(s.model_registry.c.metrics).where(s.model_registry.c.id == out["model_id"])).scalar()
+    assert lab["applications"].sum() == twelve
+    now = approval.current(lab)
+    assert 0 < now["approval_rate"] < 1 and 0 < now["bad_rate"] < 0.5
+    import json
+    bt = json.loads(reg)["approval_backtest"]
+    assert bt["applications"] > 0 and 0 <= bt["realised"] <= 1 and 0 < bt["predicted"] < 1
+    assert train_scorecard.ensure_scored(demo_engine) == 0  # nothing new to score
+
+
+def test_scenario_summary_pdf_is_one_page_with_the_figures():
+    import io
+    from pypdf import PdfReader
+    from components.scenario_pdf import build_summary, fmt
+    pdf = build_summary("策略实验室 · 审批阈值与额度", {"name": "阈值560", "created_by": "strategy_chen",
+                                                    "created_at": "2026-11-25 10:00:00"},
+                        [("审批阈值", fmt(560, "count")), ("审批通过率", fmt(0.4321, "rate"))],
+                        [("基准", 2288.0, fmt(2288.0, "money_wan")), ("方案", 2250.0, fmt(2250.0, "money_wan"))],
+                        "净收益", "页脚")
+    reader = PdfReader(io.BytesIO(pdf))
+    text = reader.pages[0].extract_text().replace("\x00", "")
+    assert len(reader.pages) == 1
+    for want in ("阈值560", "strategy_chen", "560", "43.21%", "净收益", "基准", "方案"):
+        assert want in text, want
