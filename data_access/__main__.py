@@ -7,6 +7,9 @@
     python -m data_access status               # row counts and data version
     python -m data_access user add NAME --role head_office [--branch 2] [--agency 1] [--pii]
     python -m data_access user disable NAME
+    python -m data_access import FILE_OR_DIR ... [--dry-run] [--report bad_rows.csv] [--user NAME]
+    python -m data_access templates DIR        # empty CSV + Excel template per table, with a 说明 sheet
+    python -m data_access export DIR [--month 2026-11]   # the database's rows in the extract format
 
 Every failure ends in a one-line message and exit code 1 or 2, never a traceback.
 """
@@ -96,6 +99,61 @@ def cmd_user(args) -> None:
             print(f"user {args.name} {args.action}d")
 
 
+def cmd_import(args) -> None:
+    from tqdm import tqdm
+    from . import importer
+    files = importer.read_folder(args.paths)
+    if not files:
+        raise ValueError("no CSV or Excel files found in " + ", ".join(args.paths))
+    engine = _engine()
+    bar = tqdm(total=100, desc="import", unit="%", disable=args.quiet)
+
+    def progress(fraction: float, what: str) -> None:
+        bar.n = int(fraction * 100)
+        bar.set_postfix_str(what)
+        bar.refresh()
+
+    result = importer.run(engine, files, username=args.user, progress=progress, dry_run=args.dry_run)
+    bar.close()
+    for name, table in result.files.items():
+        print(f"  {name} → {table or '?'}: {result.rows.get(table, 0):,} rows")
+    if not result.problems.empty:
+        if args.report:
+            with open(args.report, "wb") as fh:
+                fh.write(importer.report_bytes(result.problems))
+        head = result.problems.head(20)
+        for r in head.itertuples():
+            print(f"  {r.file}:{r.line} {r.column} {r.value!r}: {importer.REASONS.get(r.reason, r.reason)}"
+                  f"{' (' + r.detail + ')' if r.detail else ''}", file=sys.stderr)
+        more = len(result.problems) - len(head)
+        raise ValueError(f"import refused, nothing written: {len(result.problems):,} problems"
+                         + (f" ({more:,} more{' in ' + args.report if args.report else ''})" if more else "")
+                         + ("" if args.report or not more else "; --report FILE writes them all"))
+    if args.dry_run:
+        print(f"dry run: all {sum(result.rows.values()):,} rows valid; nothing written")
+        return
+    new = sum(result.new_rows.values())
+    print(f"imported {sum(result.rows.values()):,} rows ({new:,} new) in {result.seconds:.1f} s; "
+          f"marts refreshed; data version {result.version}")
+
+
+def cmd_templates(args) -> None:
+    from pathlib import Path
+    from .extract_format import templates
+    paths = templates(Path(args.dir))
+    print(f"{len(paths)} templates written to {args.dir}")
+
+
+def cmd_export(args) -> None:
+    from pathlib import Path
+    from .extract_format import export
+    engine = _engine()
+    with engine.connect() as conn:
+        counts = export(conn, Path(args.dir), args.month)
+    for name, n in counts.items():
+        print(f"  {name}: {n:,} rows")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m data_access", description="Credit cockpit data layer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--agency", type=int)
     u.add_argument("--pii", action="store_true")
     u.set_defaults(fn=cmd_user)
+    im = sub.add_parser("import", help="validate and load the bank's extract files (one transaction)")
+    im.add_argument("paths", nargs="+", help="CSV / Excel files or folders of them")
+    im.add_argument("--dry-run", action="store_true", help="validate only")
+    im.add_argument("--report", help="write every bad row to this CSV")
+    im.add_argument("--user", default=os.environ.get("USER", "cli"), help="name written to the audit log")
+    im.add_argument("--quiet", action="store_true")
+    im.set_defaults(fn=cmd_import)
+    tp = sub.add_parser("templates", help="write the extract templates (CSV and Excel)")
+    tp.add_argument("dir")
+    tp.set_defaults(fn=cmd_templates)
+    ex = sub.add_parser("export", help="write the database's rows in the extract format")
+    ex.add_argument("dir")
+    ex.add_argument("--month", help="only this month's rows of the monthly tables")
+    ex.set_defaults(fn=cmd_export)
     args = p.parse_args(argv)
     from .config import ConfigError
     from .demo import DatabaseNotEmpty

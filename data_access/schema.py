@@ -195,7 +195,7 @@ loan = Table(
     Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False, index=True),
     Column("product_id", Integer, ForeignKey("product.id"), nullable=False),
     Column("credit_line_id", Integer, ForeignKey("credit_line.id"), index=True),
-    Column("application_id", Integer, ForeignKey("application.id")),
+    Column("application_id", Integer, ForeignKey("application.id"), index=True),
     Column("branch_id", Integer, ForeignKey("org_unit.id"), nullable=False, index=True),
     Column("manager_id", Integer, ForeignKey("manager.id"), index=True),
     Column("village_code", String(12), ForeignKey("region.code"), nullable=False, index=True),
