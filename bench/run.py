@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run                              # county bank, SQLite, built under bench/data/
     .venv/bin/python -m bench.run --sizes county province      # both sizes (province takes ~10 min to build)
     .venv/bin/python -m bench.run --url postgresql+psycopg://postgres@127.0.0.1:5432/bench_county --sizes county
+    .venv/bin/python -m bench.run --sizes county province --refresh --import-month   # + refresh and import timing
 
 For each size the bank is generated once (kept for the next run), then each read is timed cold (first call
 on a fresh engine) and warm (median of --repeat calls). Prints a Markdown table; the README quotes it.
@@ -44,6 +45,13 @@ def build(url: str, size: str) -> dict:
         t = time.perf_counter()
         train_scorecard.run(engine, trained_by="bench")
         info["scorecard_s"] = time.perf_counter() - t
+    from models import allocation
+    if allocation.active_model(engine) is None:  # the collection simulator's model, as a first start trains it
+        with engine.connect() as conn:
+            last = conn.execute(select(func.max(s.collection_case.c.entry_month))).scalar()
+        t = time.perf_counter()
+        allocation.train(engine, last, "bench")
+        info["propensity_s"] = time.perf_counter() - t
     engine.dispose()
     return info
 
@@ -90,7 +98,21 @@ def reads(conn) -> dict:
         "strategy lab: NPL simulation (inputs + 12 months)": lambda c: rollrate.simulate_inputs(
             strategy.rollrate_inputs(c, hq, f), month, 12, 1.5),
         "strategy lab: approval simulation (inputs + policy + curve + backtest year)": lambda c: _approval(c, lab, f),
+        "strategy lab: collection allocation what-if (one change of a slider)": _collection_what_if(conn, lab, f),
     }
+
+
+def _collection_what_if(conn, scope, f):
+    """What a slider change in the collection tab costs: the optimiser on the month's intake with the model's
+    predictions already made (the page makes them once per model and month)."""
+    from models import allocation
+    inp = strategy.allocation_inputs(conn, scope, f)
+    loaded = allocation.active_model(conn.engine)
+    if loaded is None or inp["cases"].empty:
+        raise RuntimeError("no propensity model or no cases: the bench build trains one")
+    prepared = allocation.prepare(loaded[1], inp["cases"], inp["options"])
+    return lambda c: allocation.what_if(prepared, inp["cases"], inp["options"], inp["rules"], {"phone": 1.5, "agency": 0.8},
+                                        1.2)
 
 
 def _approval(conn, scope, f):
@@ -127,12 +149,37 @@ def time_reads(url: str, repeat: int) -> dict[str, tuple[float, float]]:
     return out
 
 
+def time_import(url: str) -> dict:
+    """Re-import the newest month's files of the monthly tables (exported from the bank itself): validation and
+    load, then the mart refresh the import ends with, timed apart. The rows exist already, so the load updates
+    them; a new month costs the same."""
+    import tempfile
+    from data_access import importer
+    from data_access.extract_format import export
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        month = queries.available_months(conn)[-1]
+        with tempfile.TemporaryDirectory() as d:
+            counts = export(conn, Path(d), month)
+            files = importer.read_folder([d])
+    marks = {}
+    result = importer.run(engine, files, "bench", progress=lambda f, what: marks.setdefault(what, time.perf_counter()))
+    end = time.perf_counter()
+    engine.dispose()
+    if not result.ok:
+        raise RuntimeError(f"import failed: {result.error or result.problems.head(3).to_dict('records')}")
+    start = end - result.seconds
+    return {"import_rows": sum(counts.values()), "import_validate_s": marks["validated"] - start,
+            "import_load_s": marks["marts"] - marks["validated"], "import_refresh_s": end - marks["marts"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=["county"], choices=["tiny", "county", "province"])
     p.add_argument("--url", help="database URL (one size only); default SQLite files under bench/data/")
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--refresh", action="store_true", help="also time a full mart refresh on the existing bank")
+    p.add_argument("--import-month", action="store_true", help="also time the import of the newest month's files")
     args = p.parse_args()
     DATA.mkdir(exist_ok=True)
     results, builds = {}, {}
@@ -143,6 +190,8 @@ def main() -> None:
             t = time.perf_counter()
             marts.refresh(make_engine(url))
             builds[size]["refresh_s"] = time.perf_counter() - t
+        if args.import_month:
+            builds[size].update(time_import(url))
         results[size] = time_reads(url, args.repeat)
         e = make_engine(url)
         with e.connect() as conn:

@@ -15,11 +15,12 @@ import streamlit as st
 import streamlit_authenticator as stauth
 
 from data_access import config, users
+from data_access.text import clean
 from data_access.demo import ADMIN_PASSWORD, DEMO_PASSWORD
 from data_access.scope import NOBODY, scope_for_user
 
 from .i18n import t
-from .session import connect, engine
+from .session import connect, connect_or_raise, engine
 
 DEFAULT_LIBRARY_KEY = "some_key"
 DEMO_COOKIE_KEY = "cockpit-demo-cookie-key-not-for-production"
@@ -43,7 +44,7 @@ def cookie_settings() -> tuple[str, str, float]:
 
 @st.cache_data(ttl=20, show_spinner=False)
 def _credentials(url: str) -> dict:
-    with connect() as conn:
+    with connect_or_raise() as conn:
         return users.credentials(conn)
 
 
@@ -109,7 +110,7 @@ def _login_form(auth: stauth.Authenticate) -> bool:
         st.caption(t("login.intro"))
         with st.form("login", clear_on_submit=False):
             st.subheader(t("login.title"))
-            username = st.text_input(t("login.username"), key="login_username").strip().lower()
+            username = clean(st.text_input(t("login.username"), key="login_username"), 64).lower()
             password = st.text_input(t("login.password"), type="password", key="login_password")
             submitted = st.form_submit_button(t("login.submit"), type="primary", width="stretch")
         if submitted and username:

@@ -11,6 +11,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from data_access import users
+from data_access.text import clean
 from data_access.customer360 import customer_360, resolve
 from data_access.kpi import CLASS5, CLASS5_EN
 
@@ -38,7 +39,7 @@ def open_customer(customer_no: str | None, customer_id: int | None, purpose: str
     with engine().begin() as conn:
         if parts is None:
             users.audit(conn, scope().username, "view_denied", customer_id=None,
-                        target=str(customer_no or customer_id), detail={"reason": "not found or not permitted"})
+                        target=clean(str(customer_no or customer_id), 128), detail={"reason": "not found or not permitted"})
         else:
             users.audit(conn, scope().username, "view_customer", customer_id=cid, target=parts["profile"]["customer_no"],
                         detail={"purpose": purpose, "masked": not sc.pii})

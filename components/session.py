@@ -7,7 +7,7 @@ import uuid
 from contextlib import contextmanager
 
 import streamlit as st
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from data_access import marts, queries
 from data_access.config import database_url
@@ -28,17 +28,59 @@ def engine():
 
 
 @contextmanager
+def connect_or_raise():
+    """A connection for the cached reads below: an outage raises DatabaseUnavailable (a cached function may not
+    draw the panel, which has a button)."""
+    try:
+        with engine().connect() as conn:
+            yield conn
+    except DBAPIError as exc:
+        # only a lost or refused connection is an outage; a constraint or SQL error is a bug and is reported as one
+        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+            raise
+        engine().dispose()  # drop the pool's dead connections: the next run reconnects when the server is back
+        raise DatabaseUnavailable(db_reason(exc)) from exc
+
+
+def _stop_for_outage(exc: BaseException) -> None:
+    from .panels import unavailable
+    log.warning("database unavailable: %s", db_reason(exc))
+    unavailable(db_reason(exc))
+    st.stop()
+
+
+def _outage_stops(fn):
+    """Where a page reads the database: an outage draws the unavailable panel and stops the page there, so that
+    pages need no error handling of their own however they were started (through the shell's navigation, or by
+    Streamlit running a pages/ file directly on a fresh process)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DatabaseUnavailable as exc:
+            _stop_for_outage(exc)
+    return wrapper
+
+
+@contextmanager
 def connect():
-    with engine().connect() as conn:
-        yield conn
+    """A connection for a page's own reads and writes; an outage shows the panel and stops the page."""
+    try:
+        with connect_or_raise() as conn:
+            yield conn
+    except DatabaseUnavailable as exc:
+        _stop_for_outage(exc)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _data_version(url: str) -> str:
-    with connect() as conn:
+    with connect_or_raise() as conn:
         return marts.data_version(conn)
 
 
+@_outage_stops
 def data_version() -> str:
     """The data version of the configured database (cached a few seconds)."""
     return _data_version(database_url())
@@ -54,10 +96,11 @@ def _cached(module: str, fn_name: str, version: str, sc: Scope, args: tuple, kwa
     if not module.startswith("data_access."):
         raise ValueError(f"only data_access read functions are cached; got {module}.{fn_name}")
     fn = getattr(importlib.import_module(module), fn_name)
-    with connect() as conn:
+    with connect_or_raise() as conn:
         return fn(conn, sc, *args, **dict(kwargs))
 
 
+@_outage_stops
 def read(fn, *args, **kwargs):
     """Call a scoped ``data_access`` read function ``fn(conn, scope, ...)`` with the user's scope, cached per
     data version, scope and arguments."""
@@ -66,20 +109,22 @@ def read(fn, *args, **kwargs):
 
 @st.cache_data(ttl=3600, show_spinner=False)
 def _months(version: str) -> list[str]:
-    with connect() as conn:
+    with connect_or_raise() as conn:
         return queries.available_months(conn)
 
 
+@_outage_stops
 def months() -> list[str]:
     return _months(data_version())
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
 def _products(version: str):
-    with connect() as conn:
+    with connect_or_raise() as conn:
         return queries.products(conn)
 
 
+@_outage_stops
 def products():
     return _products(data_version())
 
@@ -95,7 +140,7 @@ def guarded(body) -> None:
     from .panels import error_panel, unavailable
     try:
         body()
-    except (DatabaseUnavailable, OperationalError, DBAPIError) as exc:
+    except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
         log.warning("database unavailable: %s", db_reason(exc))
         engine().dispose()
         unavailable(db_reason(exc))

@@ -58,6 +58,10 @@ def _audit_export(name: str, fmt: str, rows: int) -> None:
 
 
 def to_excel(df: pd.DataFrame, sheet: str = "data") -> bytes:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    # Excel cannot hold control characters (a typed search stored in the audit log may have them): drop them
+    df = df.apply(lambda c: c.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
+                  if c.dtype == object or pd.api.types.is_string_dtype(c) else c)
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         df.to_excel(xw, index=False, sheet_name=sheet[:31])

@@ -362,7 +362,8 @@ def record_action(conn: Connection, scope: Scope, case_id: int, result: str, act
     today = dt.date.today()
     if not isinstance(action_on, dt.date) or action_on > today or action_on < row.entry_date:
         raise ActionError("action.err_date", first=str(row.entry_date), last=str(today))
-    note = (note or "").strip() or None
+    from .text import clean
+    note = clean(note) or None
     if note is not None and len(note) > MAX_NOTE:
         raise ActionError("action.err_note", n=MAX_NOTE)
     if result == "promise_to_pay":

@@ -24,8 +24,9 @@ def _df(conn, stmt) -> pd.DataFrame:
 
 def resolve(conn: Connection, scope: Scope, customer_no: str | None = None, customer_id: int | None = None) -> int | None:
     """The id of a customer in scope by number or id; None when unknown or not permitted."""
+    from .text import clean
     c = s.customer
-    cond = c.c.customer_no == customer_no.strip().upper() if customer_no else c.c.id == customer_id
+    cond = c.c.customer_no == clean(customer_no, 20).upper() if customer_no else c.c.id == customer_id
     return conn.execute(select(c.c.id).where(cond, scope.row_clause(c.c.branch_id))).scalar()
 
 

@@ -329,8 +329,9 @@ def search_customers(conn: Connection, scope: Scope, query: str, limit: int = 50
     Columns: id, customer_no, name, id_number, phone, address, village_code, branch_id, manager_id, segment,
     village. Personal columns are masked unless the scope may see PII.
     """
+    from .text import clean
     c, r = s.customer, s.region
-    q = (query or "").strip()
+    q = clean(query, 64)
     cols = [col.name for col in CUSTOMER_COLUMNS] + ["village"]
     if not q:
         return pd.DataFrame(columns=cols)

@@ -88,7 +88,8 @@ def save_scenario(conn: Connection, scope: Scope, name: str, kind: str, params: 
     """Save a named scenario (its parameters and headline results) for the lab's users; returns its id."""
     if scope.role not in LAB_ROLES:
         raise PermissionError("only head office and strategy users save scenarios.")
-    name = (name or "").strip()
+    from .text import clean
+    name = clean(name)
     if not 1 <= len(name) <= 64:
         raise ValueError("a scenario needs a name of 1 to 64 characters.")
     return conn.execute(insert(s.scenario).values(

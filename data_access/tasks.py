@@ -19,6 +19,8 @@ class TaskError(ValueError):
 def complete_task(conn: Connection, scope: Scope, task_id: int, result: str, completed_on: dt.date,
                   note: str | None = None) -> None:
     """Mark a pending task in the caller's scope done with ``result``; anything else raises TaskError."""
+    from .text import clean
+    note = clean(note, 200) or None
     if result not in RESULTS:
         raise TaskError(f"result must be one of {RESULTS}; got {result!r}.")
     t = s.postloan_task

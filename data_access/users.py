@@ -15,7 +15,12 @@ LOCK_MINUTES = 15
 
 
 class UserError(ValueError):
-    """A user operation that cannot be done; the message is for the person asking."""
+    """A user operation that cannot be done; the message is for the person asking (English, for the CLI), ``key``
+    names it for the UI's translation (``users.reason.<key>``)."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 def hash_password(password: str) -> str:
@@ -26,15 +31,15 @@ def create_user(conn: Connection, username: str, password: str, role: str, displ
                 branch_ids: list[int] | None = None, agency_id: int | None = None, can_see_pii: bool = False) -> int:
     """Create a user; returns its id."""
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}; got {role!r}.")
+        raise UserError(f"role must be one of {', '.join(ROLES)}; got {role!r}.", "role")
     if len(password) < 8:
-        raise UserError("password must have at least 8 characters.")
+        raise UserError("password must have at least 8 characters.", "password")
     if conn.execute(select(s.app_user.c.id).where(s.app_user.c.username == username)).first():
-        raise UserError(f"user {username!r} already exists.")
+        raise UserError(f"user {username!r} already exists.", "exists")
     if role == "branch_leader" and not branch_ids:
-        raise UserError("a branch leader needs at least one branch (--branch ID).")
+        raise UserError("a branch leader needs at least one branch (--branch ID).", "branch")
     if role == "agency" and agency_id is None:
-        raise UserError("an agency user needs an agency (--agency ID).")
+        raise UserError("an agency user needs an agency (--agency ID).", "agency")
     uid = conn.execute(insert(s.app_user).values(
         username=username, display_name=display_name or username, password_hash=hash_password(password), role=role,
         agency_id=agency_id, can_see_pii=can_see_pii, active=True, failed_logins=0,
@@ -48,12 +53,12 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
     """Enable or disable a user; the last active admin cannot be disabled."""
     u = conn.execute(select(s.app_user).where(s.app_user.c.username == username)).mappings().first()
     if u is None:
-        raise UserError(f"no user named {username!r}.")
+        raise UserError(f"no user named {username!r}.", "unknown")
     if not active and u["role"] == "admin":
         admins = conn.execute(select(func.count()).select_from(s.app_user)
                               .where(s.app_user.c.role == "admin", s.app_user.c.active.is_(True))).scalar_one()
         if admins <= 1:
-            raise UserError("this is the last active admin; create another admin first.")
+            raise UserError("this is the last active admin; create another admin first.", "last_admin")
     conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(active=active))
 
 
@@ -93,8 +98,10 @@ def record_login(conn: Connection, username: str, ok: bool) -> None:
 def audit(conn: Connection, username: str, action: str, customer_id: int | None = None, target: str | None = None,
           detail: dict | None = None) -> None:
     """Append one audit entry. The app offers no way to edit or delete them."""
-    conn.execute(insert(s.audit_log).values(at=dt.datetime.now(), username=username, action=action,
-                                            customer_id=customer_id, target=target,
+    from .text import clean
+    # typed values (a login name, a search) reach the log as they were typed: cut to the columns' sizes
+    conn.execute(insert(s.audit_log).values(at=dt.datetime.now(), username=clean(username, 32) or "?", action=action,
+                                            customer_id=customer_id, target=clean(target, 128) if target else None,
                                             detail=json.dumps(detail, ensure_ascii=False) if detail else None))
 
 

@@ -1,0 +1,138 @@
+"""The data-admin page's panels: import with validation report, data freshness, audit log (users: admin_users)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+import zipfile
+
+import pandas as pd
+import streamlit as st
+
+from data_access import admin, importer, marts, users
+from data_access.extract_format import TABLES, describe, template_csv, template_xlsx
+from models import postloan_batch
+
+from .i18n import catalogue, t
+from .session import connect, engine, scope
+from .tables import Col, table
+
+
+@st.cache_data(show_spinner=False)
+def _templates_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in TABLES:
+            z.writestr(f"{name}.csv", template_csv(name))
+            z.writestr(f"{name}.xlsx", template_xlsx(name))
+    return buf.getvalue()
+
+
+def action_label(action: str) -> str:
+    """An audit action in words; an action the catalogue does not know shows as stored."""
+    return t(f"audit.{action}") if f"audit.{action}" in catalogue("zh") else action
+
+
+def import_panel() -> None:
+    st.caption(t("imp.intro"))
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    with c2:
+        st.download_button(t("imp.templates"), _templates_zip(), file_name="cockpit_import_templates.zip",
+                           mime="application/zip", key="imp_templates")
+    with c1.expander(t("imp.format")):
+        pick = st.selectbox(t("imp.format_table"), TABLES, key="imp_format_table")
+        st.dataframe(describe(pick), hide_index=True, width="stretch")
+    files = st.file_uploader(t("imp.files"), type=["csv", "xlsx"], accept_multiple_files=True, key="imp_files",
+                             help=t("imp.files_help"))
+    dry = st.checkbox(t("imp.dry_run"), key="imp_dry", help=t("imp.dry_run_help"))
+    if not st.button(t("imp.start"), type="primary", disabled=not files, key="imp_start"):
+        return
+    bar = st.progress(0.0, text=t("imp.reading"))
+
+    def progress(fraction: float, what: str) -> None:
+        bar.progress(min(1.0, fraction), text=t("imp.step", what=what))
+
+    result = importer.run(engine(), {f.name: f.getvalue() for f in files}, scope().username, progress, dry_run=dry)
+    bar.empty()
+    shown = pd.DataFrame([{"file": n, "table": tb or "—", "rows": result.rows.get(tb, 0),
+                           "new_rows": f"{result.new_rows[tb]:,}" if tb in result.new_rows else "—"}
+                          for n, tb in result.files.items()])
+    if result.ok and dry:
+        st.success(t("imp.valid", rows=f"{sum(result.rows.values()):,}"))
+    elif result.ok:
+        st.cache_data.clear()
+        st.success(t("imp.done", rows=f"{sum(result.rows.values()):,}", new=f"{sum(result.new_rows.values()):,}",
+                     seconds=f"{result.seconds:.1f}", version=result.version))
+    elif result.error:
+        st.error(t("imp.failed", error=result.error))
+    else:
+        st.error(t("imp.refused", n=f"{len(result.problems):,}"))
+    table(shown, {"file": Col("imp.col.file"), "table": Col("imp.col.table"), "rows": Col("imp.col.rows", "count"),
+                  "new_rows": Col("imp.col.new_rows")}, name="import_files", height="fit", downloads=False)
+    if not result.problems.empty:
+        probs = result.problems.head(500).copy()
+        probs["reason"] = [t(f"imp.reason.{r}") for r in probs["reason"]]
+        table(probs, {c: Col(f"imp.col.{c}") for c in ("file", "line", "column", "value", "reason", "detail")},
+              name="import_problems", height=min(420, 38 + 35 * len(probs)), downloads=False)
+        st.download_button(t("imp.report"), importer.report_bytes(result.problems), file_name="import_bad_rows.csv",
+                           mime="text/csv", key="imp_report")
+
+
+def freshness_panel() -> None:
+    with connect() as conn:
+        df = admin.freshness(conn, scope())
+    k = st.columns(3)
+    k[0].metric(t("admin.last_import"), str(df.attrs["import"] or "—")[:16])
+    k[1].metric(t("admin.last_refresh"), str(df.attrs["refresh"] or "—")[:16])
+    k[2].markdown(f"{t('admin.version')}  \n`{df.attrs['version'] or '—'}`")
+    df["table"] = [f"{t('imp.table.' + n)} ({n})" for n in df["table"]]
+    df["last_import"] = df["last_import"].astype(str).str.slice(0, 16).replace({"None": "—", "NaT": "—"})
+    df["last_import_rows"] = [f"{int(n):,}" if n == n and n is not None else "—" for n in df["last_import_rows"]]
+    table(df, {"table": Col("admin.table"), "rows": Col("admin.rows", "count"),
+               "last_import": Col("admin.col.last_import"), "last_import_rows": Col("admin.col.last_import_rows")},
+          name="data_freshness", height="fit", downloads=False)
+    b1, b2 = st.columns(2)
+    if b1.button(t("admin.refresh"), type="primary", key="refresh_marts"):
+        with st.spinner(t("admin.refreshing")):
+            started = time.perf_counter()
+            marts.refresh(engine())
+            with engine().begin() as conn:
+                users.audit(conn, scope().username, "refresh_marts")
+                version = marts.data_version(conn)
+        st.cache_data.clear()
+        st.success(t("admin.refreshed", seconds=time.perf_counter() - started, version=version))
+    if b2.button(t("admin.batch"), key="postloan_batch"):
+        with st.spinner(t("admin.batch_running")):
+            out = postloan_batch.run(engine(), trained_by=scope().username)
+            with engine().begin() as conn:
+                users.audit(conn, scope().username, "postloan_batch", detail=out)
+        st.cache_data.clear()
+        st.success(t("admin.batch_done", version=out["version"], auc=out["auc"], scored=out["scored"],
+                     on_site=out["on_site_tasks"], off_site=out["off_site_tasks"]))
+
+
+def audit_panel() -> None:
+    st.caption(t("admin.audit_help"))
+    with connect() as conn:
+        actions = admin.audit_actions(conn, scope())
+    f = st.columns(4)
+    who = f[0].text_input(t("admin.audit_user"), key="audit_user", max_chars=64).strip() or None
+    what = f[1].selectbox(t("admin.audit_action"), [None, *actions], key="audit_action",
+                          format_func=lambda a: t("filter.all") if a is None else action_label(a))
+    cust = f[2].text_input(t("admin.audit_customer"), key="audit_customer", max_chars=12).strip()
+    today = dt.date.today()
+    span = f[3].date_input(t("admin.audit_dates"), (today - dt.timedelta(days=30), today), key="audit_dates")
+    if cust and not cust.isdigit():
+        st.warning(t("admin.audit_customer_bad"))
+        return
+    start, end = (span + (None, None))[:2] if isinstance(span, tuple) else (span, span)
+    with connect() as conn:
+        log = admin.audit_log(conn, scope(), who, what, int(cust) if cust else None, start, end)
+    if log.empty:
+        st.info(t("admin.audit_none"))
+        return
+    log["action"] = [action_label(a) for a in log["action"]]
+    log["at"] = log["at"].astype(str).str.slice(0, 19)  # to the second: the table would otherwise show the day only
+    table(log.drop(columns=["id"]), {c: Col(f"admin.col.{c}") for c in ("at", "username", "action", "customer_id",
+                                                                          "target", "detail")},
+          name="audit_log", height=min(480, 38 + 35 * len(log)))

@@ -1,0 +1,18 @@
+-- PostgreSQL roles for a shared deployment (README "Deployment").
+--   psql -v app_password="'…'" -v owner_password="'…'" -d cockpit -f deploy/postgres_roles.sql
+-- cockpit_owner owns the schema and runs the migrations (python -m data_access upgrade) and the nightly
+-- import / refresh; cockpit_app is what the Streamlit processes connect as. The app role may read everything
+-- and write the tables the app writes, but may only SELECT and INSERT the audit log: even a compromised app
+-- process cannot edit or delete audit rows (the append-only triggers of migration 0013 stop the owner too).
+CREATE ROLE cockpit_owner LOGIN PASSWORD :owner_password;
+CREATE ROLE cockpit_app LOGIN PASSWORD :app_password;
+GRANT CONNECT ON DATABASE cockpit TO cockpit_owner, cockpit_app;
+GRANT USAGE, CREATE ON SCHEMA public TO cockpit_owner;
+GRANT USAGE ON SCHEMA public TO cockpit_app;
+-- run the rest as cockpit_owner after the first `python -m data_access upgrade`, so that the grants cover its tables
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO cockpit_app;
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM cockpit_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO cockpit_app;
+-- tables that later migrations add: the same rights by default (audit_log is not among them)
+ALTER DEFAULT PRIVILEGES FOR ROLE cockpit_owner IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO cockpit_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE cockpit_owner IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO cockpit_app;
