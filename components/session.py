@@ -27,6 +27,12 @@ def engine():
     return _engine(database_url())
 
 
+def is_outage(exc: BaseException) -> bool:
+    """A lost or refused connection; a constraint or SQL error is a bug and is reported as one, not as an outage."""
+    return isinstance(exc, DatabaseUnavailable) or (
+        isinstance(exc, DBAPIError) and (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated))
+
+
 @contextmanager
 def connect_or_raise():
     """A connection for the cached reads below: an outage raises DatabaseUnavailable (a cached function may not
@@ -35,8 +41,7 @@ def connect_or_raise():
         with engine().connect() as conn:
             yield conn
     except DBAPIError as exc:
-        # only a lost or refused connection is an outage; a constraint or SQL error is a bug and is reported as one
-        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+        if not is_outage(exc):
             raise
         engine().dispose()  # drop the pool's dead connections: the next run reconnects when the server is back
         raise DatabaseUnavailable(db_reason(exc)) from exc
@@ -140,11 +145,12 @@ def guarded(body) -> None:
     from .panels import error_panel, unavailable
     try:
         body()
-    except (DatabaseUnavailable, OperationalError, InterfaceError) as exc:
+    except Exception as exc:  # noqa: BLE001 - an outage gets its panel; anything else a reference, the log the trace
+        if not is_outage(exc):
+            ref = uuid.uuid4().hex[:8]
+            log.exception("page error ref=%s user=%s", ref, scope().username)
+            error_panel(ref)
+            return
         log.warning("database unavailable: %s", db_reason(exc))
         engine().dispose()
         unavailable(db_reason(exc))
-    except Exception:  # noqa: BLE001 - users get a reference, the log gets the trace
-        ref = uuid.uuid4().hex[:8]
-        log.exception("page error ref=%s user=%s", ref, scope().username)
-        error_panel(ref)

@@ -103,29 +103,3 @@ def audit(conn: Connection, username: str, action: str, customer_id: int | None 
     conn.execute(insert(s.audit_log).values(at=dt.datetime.now(), username=clean(username, 32) or "?", action=action,
                                             customer_id=customer_id, target=clean(target, 128) if target else None,
                                             detail=json.dumps(detail, ensure_ascii=False) if detail else None))
-
-
-def audit_entries(conn: Connection, role: str, username: str | None = None, action: str | None = None,
-                  limit: int = 1000):
-    """Newest audit entries for an admin (anyone else gets none): at, username, action, customer_id, target, detail."""
-    import pandas as pd
-    a = s.audit_log
-    if role != "admin":
-        return pd.DataFrame(columns=["at", "username", "action", "customer_id", "target", "detail"])
-    stmt = select(a.c.at, a.c.username, a.c.action, a.c.customer_id, a.c.target, a.c.detail)
-    if username:
-        stmt = stmt.where(a.c.username == username)
-    if action:
-        stmt = stmt.where(a.c.action == action)
-    res = conn.execute(stmt.order_by(a.c.id.desc()).limit(limit))
-    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
-
-
-def freshness(conn: Connection):
-    """Row counts of the main tables and marts, with the last refresh and data version."""
-    import pandas as pd
-    tables = [s.customer, s.credit_line, s.application, s.loan, s.loan_snapshot, s.repayment, s.collection_case,
-              s.collection_action, s.warning_signal, s.postloan_task, s.activity_event] + s.MART_TABLES
-    rows = [(t.name, conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables]
-    status = {r.key: r for r in conn.execute(select(s.data_status)).all()}
-    return pd.DataFrame(rows, columns=["table", "rows"]), status
