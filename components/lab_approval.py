@@ -22,6 +22,8 @@ GRADES = ("AAA", "AA", "A", "none")
 
 def _levers(cells, default_cut: int) -> approval.Policy:
     lo, hi = int(cells["score_band"].min()), int(cells["score_band"].max())
+    if "appr_cutoff" in st.session_state:  # a reopened scenario from another month may lie outside this one's range
+        st.session_state["appr_cutoff"] = min(max(int(st.session_state["appr_cutoff"]), lo), hi)
     c = st.columns(4)
     cutoff = c[0].slider(t("appr.cutoff"), lo, hi, min(max(default_cut, lo), hi), approval.BAND, key="appr_cutoff",
                          help=t("appr.cutoff_help"))
@@ -116,5 +118,18 @@ def render(f: Filters, lang: str) -> None:
     compare("approval", {"cutoff": ("appr.cutoff", "count"), "approval_rate": ("appr.approval_rate", "rate"),
                          "bad_rate": ("appr.expected_bad", "rate"), "baseline_bad_rate": ("appr.baseline_bad", "rate"),
                          "net_margin": ("appr.col_net_margin", "money_wan"),
-                         "baseline_net_margin": ("appr.baseline_margin", "money_wan")})
+                         "baseline_net_margin": ("appr.baseline_margin", "money_wan")}, levers=levers)
+
+
+def levers(params: dict) -> dict:
+    """A saved approval scenario's parameters as the values of this tab's sliders (segment cut-offs are shown as
+    shifts from the cut-off, rates in per cent)."""
+    cut = int(params.get("cutoff", 0))
+    seg = params.get("segment_cutoffs") or {}
+    mult = params.get("limit_multiplier") or {}
+    return {"appr_cutoff": cut, "appr_discount": float(params.get("ch_discount", approval.CURRENT_CH_DISCOUNT)) * 100,
+            "appr_lgd": int(round(float(params.get("lgd", approval.DEFAULT_LGD)) * 100)),
+            "appr_funding": float(params.get("funding", approval.DEFAULT_FUNDING)) * 100,
+            **{f"appr_seg_{sg}": max(-60, min(60, int(seg[sg]) - cut)) if sg in seg else 0 for sg in SEGMENTS},
+            **{f"appr_mult_{g}": float(mult.get(g, 1.0)) for g in GRADES}}
 

@@ -1,6 +1,8 @@
 """Saved strategy-lab scenarios: save by name, compare side by side (table and chart against each one's current
-policy), export one as a one-page PDF summary."""
+policy), reopen one in its simulator, export one as a one-page PDF summary."""
 from __future__ import annotations
+
+from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -54,9 +56,20 @@ def headline_chart(rows: pd.DataFrame, kind: str, lang: str) -> go.Figure:
     return categorical_x(fig)
 
 
-def compare(kind: str, columns: dict[str, tuple[str, str]]) -> None:
-    """The kind's saved scenarios: a table, the side-by-side chart and a one-page PDF of the one picked."""
+def _reopen(values: dict, name: str) -> None:
+    """Button callback, so it runs before the simulator's widgets are drawn: they then show the saved levers."""
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state["lab_reopened"] = name
+
+
+def compare(kind: str, columns: dict[str, tuple[str, str]], levers: Callable[[dict], dict] | None = None) -> None:
+    """The kind's saved scenarios: a table, the side-by-side chart, and for the one picked a button that reopens it
+    in the simulator (``levers`` maps its saved parameters to the simulator's widget keys) and its one-page PDF."""
     saved = read(strategy.scenarios, kind)
+    reopened = st.session_state.pop("lab_reopened", None)
+    if reopened:
+        st.success(t("lab.reopened", name=reopened))
     if saved.empty:
         st.caption(t("lab.none_saved"))
         return
@@ -70,9 +83,12 @@ def compare(kind: str, columns: dict[str, tuple[str, str]]) -> None:
     chart_col, pdf_col = st.columns([2, 1], vertical_alignment="center")
     chart_col.plotly_chart(headline_chart(rows.iloc[::-1], kind, lang), key=f"compare_{kind}")
     with pdf_col:
-        pick = st.selectbox(t("lab.export_pick"), rows["id"].tolist(), key=f"pdf_pick_{kind}",
+        pick = st.selectbox(t("lab.pick_scenario"), rows["id"].tolist(), key=f"pdf_pick_{kind}",
                             format_func=lambda i: rows.set_index("id").loc[i, "name"])
         r = saved.set_index("id").loc[pick]
+        if levers is not None:
+            st.button(t("lab.reopen"), key=f"reopen_{kind}", on_click=_reopen, args=(levers(r["params"]), r["name"]),
+                      help=t("lab.reopen_help", month=r["params"].get("month", "—")))
         merged = {**r["params"], **r["results"]}
         value, base, unit, label = HEADLINE[kind]
         shown = [(t(lbl), fmt(merged.get(k), kd, lang)) for k, (lbl, kd) in columns.items()]

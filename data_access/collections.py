@@ -393,23 +393,47 @@ def audit_denial(conn: Connection, scope: Scope, case_id: int) -> None:
     audit(conn, scope.username, "case_action_denied", target=f"case:{case_id}")
 
 
-def my_cases(conn: Connection, scope: Scope, status: str | None = "open", limit: int = 2000) -> pd.DataFrame:
-    """Cases in scope for a work list, masked, with the last action. Columns: id, case_no, entry_date,
-    entry_bucket, entry_dpd, overdue_at_entry, status, channel, name, phone, address, last_action_on, last_result,
-    actions."""
-    k, c, a = s.collection_case, s.customer, s.collection_action
+WORKLIST_PAGE = 100  # rows per work-list page: a page's cost stays the same however many cases an agency holds
+
+
+def _case_conds(scope: Scope, status: str | None, bucket: int | None) -> list:
+    k = s.collection_case
     conds = [scope.case_clause(k), k.c.channel != PENDING]
     if status is not None:
         conds.append(k.c.status == status)
-    # the last action of the listed cases only: its cost follows the work list, not the bank's action history
+    if bucket is not None:
+        conds.append(k.c.entry_bucket == int(bucket))
+    return conds
+
+
+def my_cases(conn: Connection, scope: Scope, status: str | None = "open", limit: int = WORKLIST_PAGE,
+             offset: int = 0, bucket: int | None = None) -> pd.DataFrame:
+    """One page of the cases in scope for a work list (newest entry first), masked, with the last action.
+    Columns: id, case_no, entry_date, entry_bucket, entry_dpd, overdue_at_entry, status, channel, name, phone,
+    address, last_action_on, actions. ``bucket`` narrows to one entry bucket; :func:`count_cases` gives the total."""
+    k, c, a = s.collection_case, s.customer, s.collection_action
+    conds = _case_conds(scope, status, bucket)
+    page = (select(k.c.id).where(*conds).order_by(k.c.entry_date.desc(), k.c.id.desc())
+            .limit(max(int(limit), 0)).offset(max(int(offset), 0)).subquery())
+    # the last action of the page's cases only: its cost follows the page, not the bank's action history
     last = (select(a.c.case_id, func.max(a.c.action_on).label("last_action_on"), func.count().label("actions"))
-            .where(a.c.case_id.in_(select(k.c.id).where(*conds))).group_by(a.c.case_id).subquery())
+            .where(a.c.case_id.in_(select(page.c.id))).group_by(a.c.case_id).subquery())
     stmt = (select(k.c.id, k.c.case_no, k.c.entry_date, k.c.entry_bucket, k.c.entry_dpd, k.c.overdue_at_entry,
                    k.c.status, k.c.channel, c.c.name, c.c.phone, c.c.address, last.c.last_action_on,
                    func.coalesce(last.c.actions, 0).label("actions"))
-            .join(c, c.c.id == k.c.customer_id).outerjoin(last, last.c.case_id == k.c.id)
-            .where(*conds).order_by(k.c.entry_date.desc(), k.c.id.desc()).limit(limit))
+            .join(page, page.c.id == k.c.id).join(c, c.c.id == k.c.customer_id)
+            .outerjoin(last, last.c.case_id == k.c.id).order_by(k.c.entry_date.desc(), k.c.id.desc()))
     return mask_frame(_df(conn, stmt), scope)
+
+
+def count_cases(conn: Connection, scope: Scope, status: str | None = "open", bucket: int | None = None) -> dict:
+    """Cases in scope for the work list: {"total": n, "by_bucket": {bucket: n}} (bucket counts ignore ``bucket``)."""
+    k = s.collection_case
+    rows = conn.execute(select(k.c.entry_bucket, func.count()).where(*_case_conds(scope, status, None))
+                        .group_by(k.c.entry_bucket)).all()
+    by_bucket = {int(b): int(n) for b, n in rows}
+    total = by_bucket.get(int(bucket), 0) if bucket is not None else sum(by_bucket.values())
+    return {"total": total, "by_bucket": by_bucket}
 
 
 def agency_kpis(conn: Connection, scope: Scope, months: int = 12) -> dict:
@@ -433,4 +457,5 @@ ROW_FUNCTIONS = ("case_detail", "case_actions", "my_cases")
 __all__ = ["performance", "recovery_by_group", "ageing", "funnel", "agency_board", "litigation_pipeline", "write_offs",
            "allocation_board", "pending_summary", "day_board", "allocation_rules", "capacity", "record_allocation",
            "allocation_runs", "allocation_run_lines", "case_detail", "case_actions", "record_action", "my_cases",
+           "count_cases", "WORKLIST_PAGE",
            "agency_kpis", "ActionError", "CHANNELS", "RESULTS"]

@@ -129,16 +129,23 @@ def flag_list(conn: Connection, scope: Scope, month: str, branch_id: int | None 
     conds = [f.c.month == month, scope.row_clause(f.c.branch_id)]
     if branch_id is not None:
         conds.append(f.c.branch_id == branch_id)
-    if severity is not None:
-        conds.append(f.c.severity == severity)
     if rule is not None:
         conds.append(f.c.rule == rule)
-    sev = case((f.c.severity == "high", 0), (f.c.severity == "medium", 1), else_=2)
-    return _df(conn, select(f.c.event_id, f.c.event_at, f.c.manager_id, m.c.name.label("manager"),
-                            o.c.name.label("branch"), f.c.rule, f.c.severity, f.c.value, f.c.detail, c.c.customer_no)
-               .join(m, m.c.id == f.c.manager_id).join(o, o.c.id == f.c.branch_id)
-               .join(e, e.c.id == f.c.event_id).outerjoin(c, c.c.id == e.c.customer_id)
-               .where(*conds).order_by(sev, f.c.event_at.desc()).limit(limit))
+    # one ordered index range per severity (month, severity, event_at), each stopping at the limit: the cost follows
+    # the page's ``limit`` rows, not the month's thousands of alerts at province size
+    parts, left = [], max(int(limit), 0)
+    for sev in [severity] if severity is not None else ["high", "medium", "low"]:
+        if parts and left <= 0:
+            break
+        df = _df(conn, select(f.c.event_id, f.c.event_at, f.c.manager_id, m.c.name.label("manager"),
+                              o.c.name.label("branch"), f.c.rule, f.c.severity, f.c.value, f.c.detail, c.c.customer_no)
+                 .join(m, m.c.id == f.c.manager_id).join(o, o.c.id == f.c.branch_id)
+                 .join(e, e.c.id == f.c.event_id).outerjoin(c, c.c.id == e.c.customer_id)
+                 .where(*conds, f.c.severity == sev).order_by(f.c.event_at.desc(), f.c.id.desc()).limit(left))
+        parts.append(df)
+        left -= len(df)
+    full = [p for p in parts if not p.empty]
+    return pd.concat(full, ignore_index=True) if len(full) > 1 else (full or parts)[0]
 
 
 def flag_summary(conn: Connection, scope: Scope, month: str, branch_id: int | None = None) -> pd.DataFrame:

@@ -148,22 +148,27 @@ VILLAGE = _village_sql()
 
 BRANCH = """
 INSERT INTO mart_branch (month, branch_id, households, households_with_line, households_with_loan, open_warnings,
-    new_warnings, tasks_due, tasks_overdue, tasks_done_on_time)
-SELECT :month, x.branch_id, SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.ow), SUM(x.nw), SUM(x.td), SUM(x.tov), SUM(x.tot)
+    new_warnings, tasks_due, tasks_overdue, tasks_done_on_time, balance, npl_balance, overdue_balance)
+SELECT :month, x.branch_id, SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.ow), SUM(x.nw), SUM(x.td), SUM(x.tov), SUM(x.tot),
+       SUM(x.bal), SUM(x.npl), SUM(x.od)
 FROM (
     SELECT branch_id, SUM(households) AS hh, SUM(households_with_line) AS hl, SUM(households_with_loan) AS hb,
-           SUM(open_warnings) AS ow, 0 AS nw, 0 AS td, 0 AS tov, 0 AS tot
+           SUM(open_warnings) AS ow, 0 AS nw, 0 AS td, 0 AS tov, 0 AS tot, 0 AS bal, 0 AS npl, 0 AS od
     FROM mart_village WHERE month = :month GROUP BY branch_id
   UNION ALL
-    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0 FROM warning_signal WHERE month = :month GROUP BY branch_id
+    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0, 0, 0, 0 FROM warning_signal WHERE month = :month GROUP BY branch_id
   UNION ALL
     SELECT branch_id, 0, 0, 0, 0, 0,
            SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end THEN 1 ELSE 0 END),
            SUM(CASE WHEN due_on <= :month_end AND (completed_on IS NULL OR completed_on > :month_end)
                     AND created_on <= :month_end THEN 1 ELSE 0 END),
            SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end AND completed_on IS NOT NULL
-                    AND completed_on <= due_on THEN 1 ELSE 0 END)
+                    AND completed_on <= due_on THEN 1 ELSE 0 END), 0, 0, 0
     FROM postloan_task WHERE created_on <= :month_end GROUP BY branch_id
+  UNION ALL
+    SELECT branch_id, 0, 0, 0, 0, 0, 0, 0, 0, SUM(balance), SUM(CASE WHEN class5 >= 3 THEN balance ELSE 0 END),
+           SUM(CASE WHEN bucket >= 1 THEN balance ELSE 0 END)
+    FROM mart_portfolio WHERE month = :month AND branch_id <> 0 GROUP BY branch_id
 ) x GROUP BY x.branch_id
 """
 

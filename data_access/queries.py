@@ -49,7 +49,8 @@ def shift_month(month: str, n: int = -1) -> str:
 
 def _df(conn: Connection, stmt) -> pd.DataFrame:
     res = conn.execute(stmt)
-    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    # plain tuples: pandas probes every Row object for attributes, which cost more than the query itself
+    return pd.DataFrame(list(map(tuple, res.fetchall())), columns=list(res.keys()))
 
 
 def _month_window(conn: Connection, last_month: str, n: int) -> list[str]:
@@ -264,13 +265,11 @@ def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | 
     Columns: branch_id, branch, balance, balance_prev, balance_year_ago, growth_mom, growth_yoy, npl_ratio,
     npl_ratio_prev, npl_change_pp, overdue_ratio, recovery_rate, households_with_loan, tasks_overdue.
     """
-    mp, mb, mc, o = s.mart_portfolio, s.mart_branch, s.mart_collection, s.org_unit
+    mb, mc, o = s.mart_branch, s.mart_collection, s.org_unit
     months = [m for m in (month, prev_month, year_ago) if m]
-    port = _df(conn, select(mp.c.month, mp.c.branch_id, func.sum(mp.c.balance).label("balance"),
-                            func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl"),
-                            func.sum(case((mp.c.bucket >= 1, mp.c.balance), else_=0)).label("overdue"))
-               .where(mp.c.month.in_(months), each_branch(mp, scope))
-               .group_by(mp.c.month, mp.c.branch_id))
+    port = _df(conn, select(mb.c.month, mb.c.branch_id, mb.c.balance, mb.c.npl_balance.label("npl"),
+                            mb.c.overdue_balance.label("overdue"))
+               .where(mb.c.month.in_(months), each_branch(mb, scope)))
     names = _df(conn, select(o.c.id.label("branch_id"), o.c.name.label("branch"))
                 .where(o.c.level == "branch", scope.branch_clause(o.c.id)))
     work = _df(conn, select(mb.c.branch_id, mb.c.households_with_loan, mb.c.tasks_overdue)

@@ -316,6 +316,8 @@ collection_case = Table(
 )
 Index("ix_collection_case_channel_month", collection_case.c.channel, collection_case.c.entry_month)
 Index("ix_collection_case_entry_date", collection_case.c.entry_date)
+Index("ix_collection_case_agency_status_date", collection_case.c.agency_id, collection_case.c.status,
+      collection_case.c.entry_date)
 
 collection_action = Table(
     "collection_action", metadata,
@@ -410,7 +412,7 @@ activity_flag = Table(
     Column("detail", String(128)),
 )
 Index("ix_activity_flag_manager_month", activity_flag.c.manager_id, activity_flag.c.month)
-Index("ix_activity_flag_month_severity", activity_flag.c.month, activity_flag.c.severity)
+Index("ix_activity_flag_month_severity_at", activity_flag.c.month, activity_flag.c.severity, activity_flag.c.event_at)
 
 # ---------------------------------------------------------------- users, audit, scenarios, models
 app_user = Table(
@@ -569,6 +571,10 @@ mart_branch = Table(
     Column("tasks_due", Integer, nullable=False),
     Column("tasks_overdue", Integer, nullable=False),
     Column("tasks_done_on_time", Integer, nullable=False),
+    # the branch league's balances, so that ranking 200 branches reads 200 rows, not the portfolio mart's thousands
+    Column("balance", MONEY, nullable=False, server_default="0"),
+    Column("npl_balance", MONEY, nullable=False, server_default="0", comment="five-category class 3–5"),
+    Column("overdue_balance", MONEY, nullable=False, server_default="0", comment="balance of loans 1+ days past due"),
     PrimaryKeyConstraint("month", "branch_id"),
 )
 

@@ -40,13 +40,25 @@ if k:
     cols[4].metric(t("agency.rank"), f"{int(me.iloc[0]['rank'])} / {len(league)}" if not me.empty else "—")
     cols[5].metric(t("agency.complaints"), int(k["complaints"]), help=t("agency.breaches", n=int(k["compliance_breaches"])))
 
-cases = read(dc.my_cases, "open")
+counts = read(dc.count_cases, "open")
 left, right = st.columns([1.9, 1])
 with left:
     st.subheader(t("agency.cases"))
+    f1, f2 = st.columns([3, 1])
+    bucket = f1.segmented_control(
+        t("agency.bucket_filter"), sorted(counts["by_bucket"]), key="agency_bucket",
+        format_func=lambda b: f"{BUCKETS.get(int(b), b)} · {counts['by_bucket'][b]:,}")
+    total = counts["by_bucket"].get(bucket, 0) if bucket is not None else counts["total"]
+    pages = max(1, -(-total // dc.WORKLIST_PAGE))
+    # a page's cost stays flat however many cases the agency holds; the key follows the filter so it restarts at 1
+    page = f2.selectbox(t("agency.page"), range(1, pages + 1), key=f"agency_page_{bucket}",
+                        format_func=lambda p: f"{p} / {pages}")
+    offset = (page - 1) * dc.WORKLIST_PAGE
+    cases = read(dc.my_cases, "open", dc.WORKLIST_PAGE, offset, bucket)
     if cases.empty:
         empty_state("agency.no_cases")
     else:
+        st.caption(t("agency.showing", a=f"{offset + 1:,}", b=f"{offset + len(cases):,}", n=f"{total:,}"))
         shown = cases.assign(entry_bucket=[BUCKETS.get(int(b), b) for b in cases["entry_bucket"]])
         table(shown, {"case_no": Col("agency.case_no"), "entry_date": Col("agency.entry_date"),
                       "entry_bucket": Col("agency.bucket"), "overdue_at_entry": Col("agency.overdue", "money_wan"),

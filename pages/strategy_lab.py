@@ -66,7 +66,9 @@ with tabs[3]:
                   "npl_high": round(float(prop.npl_high[-1]), 6), "baseline_npl_end": round(float(base.npl[-1]), 6)})
         compare("npl_stress", {"stress": ("lab.stress", "num2"), "volume": ("lab.volume", "num2"),
                                "horizon": ("lab.horizon", "count"), "npl_end": ("lab.col_npl_end", "rate"),
-                               "baseline_npl_end": ("lab.col_baseline", "rate")})
+                               "baseline_npl_end": ("lab.col_baseline", "rate")},
+                levers=lambda p: {"lab_stress": float(p.get("stress", 1.0)), "lab_volume": float(p.get("volume", 1.0)),
+                                  "lab_horizon": int(p.get("horizon", 12))})
 
 with tabs[1]:
     model = read(queries.model_summary, "behaviour_pd")
@@ -93,7 +95,8 @@ with tabs[1]:
         save_box("inspection", {"month": f.month, "share": share},
                  {"caught": round(caught, 4), "periodic_caught": per["caught"], "periodic_workload": per["workload"]})
         compare("inspection", {"share": ("lab.workload", "rate"), "caught": ("lab.caught", "rate"),
-                               "periodic_caught": ("lab.periodic_caught", "rate")})
+                               "periodic_caught": ("lab.periodic_caught", "rate")},
+                levers=lambda p: {"lab_share": round(float(p.get("share", 0.05)) * 200) / 2})
 
 with tabs[2]:
     loaded = allocation.active_model(engine())
@@ -138,4 +141,6 @@ with tabs[2]:
                   "cost": round(new["optimised"]["cost"], 2), "queued": new["optimised"]["queued"]})
         compare("collection", {"cap_phone": ("lab.cap_phone", "num2"), "cap_field": ("lab.cap_field", "num2"),
                                "cap_agency": ("lab.cap_agency", "num2"), "net": ("lab.net_opt", "money_wan"),
-                               "rules_net": ("lab.col_rules_net", "money_wan")})
+                               "rules_net": ("lab.col_rules_net", "money_wan")},
+                levers=lambda p: {**{f"lab_cap_{ch}": float(p.get(f"cap_{ch}", 1.0)) for ch in scale},
+                                  "lab_commission": float(p.get("commission", 1.0))})

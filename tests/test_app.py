@@ -406,6 +406,14 @@ def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     mine = saved[saved["name"] == f"压力2.0-{user}"].iloc[0]
     assert mine["params"]["stress"] == 2.0 and mine["created_by"] == user
     assert mine["results"]["npl_end"] == pytest.approx(stressed.npl[-1], abs=1e-6)
+    # reopened: the sliders go back to the saved levers and the figures are the stressed ones again
+    at.slider(key="lab_stress").set_value(1.0).run()
+    assert npl_end() == pct(base.npl[-1])
+    at.selectbox(key="pdf_pick_npl_stress").set_value(int(mine["id"])).run()
+    at.button(key="reopen_npl_stress").click().run()
+    assert not at.exception and not errors(at) and not at.warning
+    assert at.slider(key="lab_stress").value == 2.0 and npl_end() == pct(stressed.npl[-1])
+    assert any(f"压力2.0-{user}" in s.value and "已载入" in s.value for s in at.success)
 
 
 def test_approval_simulator_in_the_lab_matches_the_model_and_exports(app_env):
@@ -442,6 +450,11 @@ def test_approval_simulator_in_the_lab_matches_the_model_and_exports(app_env):
     assert mine["name"] == "阈值收紧40分" and mine["params"]["cutoff"] == start + 40
     assert mine["results"]["approval_rate"] == pytest.approx(strict["proposed"]["approval_rate"], abs=1e-6)
     assert any(b.proto.label == "下载方案摘要PDF" for b in at.get("download_button"))
+    at.slider(key="appr_cutoff").set_value(start).run()
+    at.selectbox(key="pdf_pick_approval").set_value(int(mine["id"])).run()
+    at.button(key="reopen_approval").click().run()
+    assert not at.exception and not errors(at)
+    assert at.slider(key="appr_cutoff").value == start + 40 and rate() == pct(strict["proposed"]["approval_rate"], 1)
 
 
 def test_model_monitor_shows_each_registered_model(app_env):

@@ -181,6 +181,24 @@ def test_agency_reads_only_its_own_cases(coll):
         assert dc.agency_kpis(conn, HQ) == {}
 
 
+def test_work_list_pages_and_counts(coll):
+    """Pages of a fixed size add up to the whole list, in order; counts per bucket by hand (case 9 is pending)."""
+    with coll.connect() as conn:
+        whole = dc.my_cases(conn, HQ, status=None, limit=100)
+        pages = [dc.my_cases(conn, HQ, status=None, limit=4, offset=o) for o in (0, 4, 8, 12)]
+        counts = dc.count_cases(conn, HQ, status=None)
+        assert [len(p) for p in pages] == [4, 4, 1, 0]
+        assert pd.concat(pages)["id"].tolist() == whole["id"].tolist() and len(whole) == 9 and 9 not in set(whole["id"])
+        assert counts["total"] == 9 and counts["by_bucket"][1] == 3 and counts["by_bucket"][2] == 1
+        assert counts["by_bucket"].get(3, 0) + counts["by_bucket"].get(4, 0) == 5
+        assert set(dc.my_cases(conn, HQ, status=None, bucket=1)["id"]) == {1, 2, 6}
+        assert dc.count_cases(conn, HQ, status=None, bucket=1)["total"] == 3
+        assert dc.count_cases(conn, AG1, status=None) == {"total": 1, "by_bucket": {3: 1}}
+        assert dc.count_cases(conn, AG2, status=None)["total"] == 1
+        assert dc.count_cases(conn, STRATEGY, status=None) == {"total": 0, "by_bucket": {}}
+        assert dc.count_cases(conn, OTHER_LEADER, status=None)["total"] < 9
+
+
 def _actions(engine, case_id):
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(s.collection_action)
@@ -307,6 +325,57 @@ def test_more_capacity_never_recovers_less(caps, extra, which, rnd):
     n1, v1 = total(more)
     assert n1 >= n0
     assert n1 > n0 or v1 >= v0 - 1e-6
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(5, 60), st.integers(0, 10_000))
+def test_linear_program_reaches_the_integer_optimum(n, seed):
+    """The LP path (HiGHS dual simplex on the transportation matrix) gives what branch and bound gives."""
+    from scipy.optimize import LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+    rng = np.random.default_rng(seed)
+    e = rng.random((n, 5)) < 0.6
+    value = rng.uniform(-5, 50, size=e.shape).round(2)
+    cap = np.array([rng.integers(0, n // 2 + 1), np.inf, rng.integers(0, 4), rng.integers(0, n), rng.uniform(0, 3)])
+    got = allocation.optimise(value, e, cap)
+    for j, c in enumerate(cap):
+        assert (got == j).sum() <= np.floor(c)
+    assert all(e[i, j] for i, j in enumerate(got) if j >= 0)
+    ii, jj = np.nonzero(e)
+    k = len(ii)
+    a = [LinearConstraint(csr_matrix((np.ones(k), (ii, np.arange(k))), shape=(n, k)), 0, 1)]
+    for j in np.flatnonzero(np.isfinite(cap)):
+        a.append(LinearConstraint((jj == j).astype(float)[None, :], 0, np.floor(cap[j])))
+    count = milp(-np.ones(k), constraints=a, integrality=np.ones(k), bounds=(0, 1))
+    best = milp(-value[ii, jj], constraints=a + [LinearConstraint(np.ones((1, k)), -count.fun, np.inf)],
+                integrality=np.ones(k), bounds=(0, 1))
+    ok = got >= 0
+    assert ok.sum() == round(-count.fun)
+    assert value[np.flatnonzero(ok), got[ok]].sum() == pytest.approx(-best.fun, abs=1e-6)
+
+
+def _rules_reference(cases, options, rules, capacity):
+    """The rules read literally, one case and one rule at a time (the specification rule_allocation is held to)."""
+    left = np.where(np.isfinite(capacity), capacity, np.inf).astype(float)
+    chan = options["channel"].to_numpy()
+    out = np.full(len(cases), -1)
+    for i, (b, over) in enumerate(zip(cases["entry_bucket"], cases["overdue_at_entry"])):
+        for r in rules[rules["entry_bucket"] == b].sort_values("priority", kind="stable").itertuples():
+            cand = np.flatnonzero((chan == r.channel) & (left >= 1))
+            if over >= r.min_amount and len(cand):
+                j = cand[np.argmax(left[cand])]
+                out[i], left[j] = j, left[j] - 1
+                break
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([1, 2, 3]), st.integers(0, 3000)), min_size=1, max_size=40),
+       st.lists(st.sampled_from([0, 1, 2, 3, 5, np.inf]), min_size=5, max_size=5))
+def test_rules_alone_follow_the_literal_reading(cases, caps):
+    df = pd.DataFrame(cases, columns=["entry_bucket", "overdue_at_entry"])
+    cap = np.array(caps, dtype=float)
+    assert allocation.rule_allocation(df, OPTIONS, RULES, cap).tolist() == _rules_reference(df, OPTIONS, RULES, cap).tolist()
 
 
 # ---------------------------------------------------------------- the run on a demo bank

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from data_access import demo, kpi, queries, schema as s
+from data_access import demo, kpi, marts, queries, schema as s
 from data_access.engine import make_engine
 from data_access.migrate import upgrade
 from data_access.scope import Scope
@@ -149,3 +149,26 @@ def test_regulator_migration_rates_year_to_date(demo_engine, last_month):
     assert not ytd.empty and set(ytd["month"]) == {last_month}
     assert ((rates.dropna() >= 0) & (rates.dropna() <= 1 + 1e-9)).all()
     assert rates[1] < rates[2]  # a pass loan is far less likely to turn bad than a special-mention one
+
+
+def test_branch_balances_migration_fills_them_from_the_portfolio_mart(empty_engine):
+    """Migration 0015 adds the branch league's balances to mart_branch and fills them from mart_portfolio, so a
+    database upgraded between two refreshes shows the same league as after the next refresh."""
+    from alembic import command
+    from data_access.migrate import _config
+    demo.generate(empty_engine, size="tiny", seed=4, progress=False)
+    marts.refresh(empty_engine)
+    cols = ["month", "branch_id", "balance", "npl_balance", "overdue_balance"]
+    with empty_engine.connect() as conn:
+        refreshed = pd.read_sql(select(*[s.mart_branch.c[c] for c in cols]).order_by("month", "branch_id"), conn)
+    assert refreshed["balance"].sum() > 0 and (refreshed["npl_balance"] <= refreshed["balance"] + 0.01).all()
+    cfg = _config()
+    with empty_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014")
+    with empty_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with empty_engine.connect() as conn:
+        migrated = pd.read_sql(select(*[s.mart_branch.c[c] for c in cols]).order_by("month", "branch_id"), conn)
+    pd.testing.assert_frame_equal(migrated, refreshed, check_exact=False, atol=0.01)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from data_access import managers as dm, schema as s
 from data_access.authenticity import Thresholds, evaluate
-from data_access.scope import NOBODY, scope_for_user
+from data_access.scope import NOBODY, Scope, scope_for_user
 from models.capability import INPUTS, WEIGHTS, CapabilityScore, inputs_from_team, stability
 
 T0 = dt.datetime(2026, 10, 12, 9, 0)
@@ -193,3 +193,21 @@ def test_branch_leader_sees_only_own_managers(demo_engine, fn):
 
 def test_every_manager_row_function_is_tested():
     assert set(dm.ROW_FUNCTIONS) == {"team", "day_events", "flag_list", "workload"}
+
+
+@pytest.mark.parametrize("limit", [1, 7, 40, 100_000])
+def test_alert_list_is_the_most_severe_newest_first_page(demo_engine, limit):
+    """The alert list read one severity at a time is the first ``limit`` rows of the whole month's alerts sorted
+    high → medium → low, newest first (the reference sorts the table in pandas)."""
+    hq = Scope(username="hq", role="head_office", can_see_pii=True)
+    with demo_engine.connect() as conn:
+        month = conn.execute(select(func.max(s.activity_flag.c.month))).scalar()
+        f = s.activity_flag
+        every = pd.read_sql(select(f.c.id, f.c.event_id, f.c.severity, f.c.event_at).where(f.c.month == month), conn)
+        got = dm.flag_list(conn, hq, month, limit=limit)
+        low = dm.flag_list(conn, hq, month, severity="low", limit=limit)
+    rank = every["severity"].map({"high": 0, "medium": 1, "low": 2})
+    ref = every.assign(rank=rank).sort_values(["rank", "event_at", "id"], ascending=[True, False, False])
+    assert set(every["severity"]) >= {"high", "low"} and len(every) > 7
+    assert got["event_id"].tolist() == ref.head(limit)["event_id"].tolist()
+    assert low["event_id"].tolist() == ref[ref["severity"] == "low"].head(limit)["event_id"].tolist()
