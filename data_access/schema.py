@@ -515,6 +515,7 @@ mart_portfolio = Table(
     Column("overdue_amount", MONEY, nullable=False),
 )
 Index("ix_mart_portfolio_month_branch", mart_portfolio.c.month, mart_portfolio.c.branch_id)
+Index("ix_mart_portfolio_branch_month", mart_portfolio.c.branch_id, mart_portfolio.c.month)
 
 mart_disbursement = Table(
     "mart_disbursement", metadata,
@@ -593,6 +594,7 @@ mart_migration = Table(
     Column("balance_next", MONEY, nullable=False, server_default="0", comment="balance at t+1; 0 once closed"),
 )
 Index("ix_mart_migration_month_branch", mart_migration.c.month, mart_migration.c.branch_id)
+Index("ix_mart_migration_branch_month", mart_migration.c.branch_id, mart_migration.c.month)
 
 mart_migration_ytd = Table(
     "mart_migration_ytd", metadata,

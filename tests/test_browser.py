@@ -345,6 +345,19 @@ def test_approval_simulator_saves_and_exports_a_scenario(server, browser):
     shown = json.loads(saved)["approval_rate"]
     assert pct(shown, 1) == after  # the page's figure is the one saved …
     assert "收紧30分" in text and "strategy_chen" in text and pct(shown) in text  # … and the one printed
+    # back to the starting cut-off, then reopen the saved scenario: its cut-off and figures come back
+    thumb.focus()
+    for _ in range(6):
+        thumb.press("ArrowLeft")
+    settle(page)
+    assert rate.inner_text() == before
+    page.get_by_role("button", name="在模拟器中打开").first.click()
+    page.wait_for_selector("text=已载入方案“收紧30分”的参数", timeout=60_000)
+    settle(page)
+    assert_clean(page, "approval scenario reopened")
+    assert rate.inner_text() == after
+    assert page.locator("[data-testid=stAlertContentWarning]").count() == 0  # no widget-state warning either
+    page.screenshot(path=str(SHOTS / "strategy_chen_lab_reopened.png"), full_page=True)
     ctx.close()
 
 
