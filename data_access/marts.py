@@ -17,7 +17,7 @@ import uuid
 
 from sqlalchemy import Connection, Date, DateTime, Engine, String, bindparam, delete, func, select, text
 
-from . import schema as s
+from . import config, schema as s
 
 
 def _months(conn: Connection) -> list[tuple[str, int]]:
@@ -376,6 +376,12 @@ def rollup_sql(table, where: str | None = None) -> str:
 
 def refresh_in(conn: Connection) -> dict[str, int]:
     """Rebuild every mart inside the caller's transaction; returns rows per mart."""
+    if conn.dialect.name == "postgresql":
+        # the marts' joins and group-bys spill to disk at PostgreSQL's default 4 MB of work memory, and JIT
+        # compiles ~150 short statements: a province refresh takes 294 s as shipped, 252 s like this (bench);
+        # SET LOCAL ends with the transaction, so the app's own sessions keep the server's settings
+        work_mem = config.setting("COCKPIT_REFRESH_WORK_MEM", "256MB")
+        conn.execute(text("SELECT set_config('work_mem', :v, true), set_config('jit', 'off', true)"), {"v": work_mem})
     for t in s.MART_TABLES:
         conn.execute(delete(t))
     months = _months(conn)

@@ -557,6 +557,7 @@ mart_village = Table(
     Column("new_overdue_loans", Integer, nullable=False),
 )
 Index("ix_mart_village_month_township", mart_village.c.month, mart_village.c.township_code)
+Index("ix_mart_village_month_new_overdue", mart_village.c.month, mart_village.c.new_overdue_loans)
 Index("ix_mart_village_month_county", mart_village.c.month, mart_village.c.county_code)
 Index("ix_mart_village_month_branch", mart_village.c.month, mart_village.c.branch_id)
 

@@ -172,3 +172,18 @@ def test_branch_balances_migration_fills_them_from_the_portfolio_mart(empty_engi
     with empty_engine.connect() as conn:
         migrated = pd.read_sql(select(*[s.mart_branch.c[c] for c in cols]).order_by("month", "branch_id"), conn)
     pd.testing.assert_frame_equal(migrated, refreshed, check_exact=False, atol=0.01)
+
+
+def test_refresh_tunes_postgresql_only_inside_its_own_transaction(empty_engine):
+    """The refresh raises work_mem and turns JIT off with SET LOCAL: the app's other sessions keep the server's
+    settings, and so does the same connection once the refresh has committed."""
+    if empty_engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with empty_engine.connect() as conn:
+        before = conn.exec_driver_sql("SHOW work_mem").scalar()
+        conn.rollback()
+        with conn.begin():
+            marts.refresh_in(conn)
+            assert conn.exec_driver_sql("SHOW work_mem").scalar() == "256MB"
+            assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+        assert conn.exec_driver_sql("SHOW work_mem").scalar() == before != "256MB"
