@@ -148,28 +148,44 @@ VILLAGE = _village_sql()
 
 BRANCH = """
 INSERT INTO mart_branch (month, branch_id, households, households_with_line, households_with_loan, open_warnings,
-    new_warnings, tasks_due, tasks_overdue, tasks_done_on_time, balance, npl_balance, overdue_balance)
+    new_warnings, tasks_due, tasks_overdue, tasks_done_on_time, balance, npl_balance, overdue_balance, coll_overdue,
+    coll_recovered)
 SELECT :month, x.branch_id, SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.ow), SUM(x.nw), SUM(x.td), SUM(x.tov), SUM(x.tot),
-       SUM(x.bal), SUM(x.npl), SUM(x.od)
+       SUM(x.bal), SUM(x.npl), SUM(x.od), SUM(x.co), SUM(x.cr)
 FROM (
     SELECT branch_id, SUM(households) AS hh, SUM(households_with_line) AS hl, SUM(households_with_loan) AS hb,
-           SUM(open_warnings) AS ow, 0 AS nw, 0 AS td, 0 AS tov, 0 AS tot, 0 AS bal, 0 AS npl, 0 AS od
+           SUM(open_warnings) AS ow, 0 AS nw, 0 AS td, 0 AS tov, 0 AS tot, 0 AS bal, 0 AS npl, 0 AS od, 0 AS co,
+           0 AS cr
     FROM mart_village WHERE month = :month GROUP BY branch_id
   UNION ALL
-    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0, 0, 0, 0 FROM warning_signal WHERE month = :month GROUP BY branch_id
+    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0, 0, 0, 0, 0, 0
+    FROM warning_signal WHERE month = :month GROUP BY branch_id
   UNION ALL
     SELECT branch_id, 0, 0, 0, 0, 0,
            SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end THEN 1 ELSE 0 END),
            SUM(CASE WHEN due_on <= :month_end AND (completed_on IS NULL OR completed_on > :month_end)
                     AND created_on <= :month_end THEN 1 ELSE 0 END),
            SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end AND completed_on IS NOT NULL
-                    AND completed_on <= due_on THEN 1 ELSE 0 END), 0, 0, 0
+                    AND completed_on <= due_on THEN 1 ELSE 0 END), 0, 0, 0, 0, 0
     FROM postloan_task WHERE created_on <= :month_end GROUP BY branch_id
   UNION ALL
     SELECT branch_id, 0, 0, 0, 0, 0, 0, 0, 0, SUM(balance), SUM(CASE WHEN class5 >= 3 THEN balance ELSE 0 END),
-           SUM(CASE WHEN bucket >= 1 THEN balance ELSE 0 END)
+           SUM(CASE WHEN bucket >= 1 THEN balance ELSE 0 END), 0, 0
     FROM mart_portfolio WHERE month = :month AND branch_id <> 0 GROUP BY branch_id
+  UNION ALL
+    SELECT branch_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SUM(overdue_at_entry), SUM(recovered_amount)
+    FROM mart_collection WHERE entry_month = :month AND branch_id <> 0 GROUP BY branch_id
 ) x GROUP BY x.branch_id
+"""
+
+# the branch league's collection columns after one entry month of the collection mart was rebuilt
+BRANCH_COLLECTION = """
+UPDATE mart_branch SET
+    coll_overdue = COALESCE((SELECT SUM(c.overdue_at_entry) FROM mart_collection c
+                             WHERE c.entry_month = mart_branch.month AND c.branch_id = mart_branch.branch_id), 0),
+    coll_recovered = COALESCE((SELECT SUM(c.recovered_amount) FROM mart_collection c
+                               WHERE c.entry_month = mart_branch.month AND c.branch_id = mart_branch.branch_id), 0)
+WHERE month = :month
 """
 
 COLLECTION = """
@@ -210,6 +226,7 @@ def refresh_collection_month(conn: Connection, month: str) -> None:
     conn.execute(delete(mc).where(mc.c.entry_month == month))
     conn.execute(text(collection_sql(month)), {"month": month})
     conn.execute(text(rollup_sql(mc, "entry_month = :month")), {"month": month})
+    conn.execute(text(BRANCH_COLLECTION), {"month": month})  # roll-up rows included: mart_collection has them too
     stamp(conn, "refresh_collection")
 
 
@@ -398,6 +415,7 @@ def refresh_in(conn: Connection) -> dict[str, int]:
     conn.execute(text(DISBURSEMENT))
     if months:
         conn.execute(text(VINTAGE), {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})
+    conn.execute(text(collection_sql()))  # before the branch mart, which carries its per-branch totals
     village = _date_sql(VILLAGE, "month_end")
     branch = _date_sql(BRANCH, "month_start", "month_end")
     mgr = _date_sql(MANAGER, "month_start", "month_end")
@@ -413,7 +431,6 @@ def refresh_in(conn: Connection) -> dict[str, int]:
                                              *[bindparam(n, type_=DateTime) for n in ("ts_end", "ts_90")])
     for month, _ in months[-MANAGER_EXT_MONTHS:]:
         conn.execute(ext, _ext_params(month))
-    conn.execute(text(collection_sql()))
     conn.execute(text(APPLICATION))
     conn.execute(text(APPROVAL))
     conn.execute(text(WARNING))

@@ -265,7 +265,7 @@ def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | 
     Columns: branch_id, branch, balance, balance_prev, balance_year_ago, growth_mom, growth_yoy, npl_ratio,
     npl_ratio_prev, npl_change_pp, overdue_ratio, recovery_rate, households_with_loan, tasks_overdue.
     """
-    mb, mc, o = s.mart_branch, s.mart_collection, s.org_unit
+    mb, o = s.mart_branch, s.org_unit
     months = [m for m in (month, prev_month, year_ago) if m]
     port = _df(conn, select(mb.c.month, mb.c.branch_id, mb.c.balance, mb.c.npl_balance.label("npl"),
                             mb.c.overdue_balance.label("overdue"))
@@ -275,9 +275,9 @@ def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | 
     work = _df(conn, select(mb.c.branch_id, mb.c.households_with_loan, mb.c.tasks_overdue)
                .where(mb.c.month == month, each_branch(mb, scope)))
     window = _month_window(conn, month, 12)
-    coll = _df(conn, select(mc.c.branch_id, func.sum(mc.c.recovered_amount).label("rec"),
-                            func.sum(mc.c.overdue_at_entry).label("due"))
-               .where(mc.c.entry_month.in_(window), each_branch(mc, scope)).group_by(mc.c.branch_id))
+    coll = _df(conn, select(mb.c.branch_id, func.sum(mb.c.coll_recovered).label("rec"),
+                            func.sum(mb.c.coll_overdue).label("due"))
+               .where(mb.c.month.in_(window), each_branch(mb, scope)).group_by(mb.c.branch_id))
     df = names.copy()
     for label, m in (("", month), ("_prev", prev_month), ("_year_ago", year_ago)):
         part = port[port["month"] == m][["branch_id", "balance", "npl", "overdue"]] if m else port.iloc[0:0][["branch_id", "balance", "npl", "overdue"]]

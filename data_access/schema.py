@@ -577,6 +577,9 @@ mart_branch = Table(
     Column("balance", MONEY, nullable=False, server_default="0"),
     Column("npl_balance", MONEY, nullable=False, server_default="0", comment="five-category class 3–5"),
     Column("overdue_balance", MONEY, nullable=False, server_default="0", comment="balance of loans 1+ days past due"),
+    Column("coll_overdue", MONEY, nullable=False, server_default="0",
+           comment="overdue at entry of the collection cases that entered this month (= mart_collection)"),
+    Column("coll_recovered", MONEY, nullable=False, server_default="0", comment="recovered on those cases so far"),
     PrimaryKeyConstraint("month", "branch_id"),
 )
 

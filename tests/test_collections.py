@@ -434,3 +434,21 @@ def test_agency_work_list_is_masked_and_watermarked(coll):
     assert "agency1" in text and "2026-11-25 09:30" in text and "禁止外传" in text
     assert "K5" in text and "客**" in text and "138****5678" in text
     assert "客户5" not in text and "13812345678" not in text  # nothing unmasked
+
+
+def test_rebuilding_one_collection_month_keeps_the_branch_league_in_step(fresh_demo):
+    """After an allocation run rebuilds its month of the collection mart (and recoveries changed meanwhile), the
+    branch mart's collection totals, which the branch league reads, are the collection mart's again."""
+    from tests.test_demo_bank import _branch_collection_gaps
+    k = s.collection_case
+    with fresh_demo.begin() as conn:
+        month = conn.execute(select(func.max(k.c.entry_month))).scalar()
+        case_id = conn.execute(select(k.c.id).where(k.c.entry_month == month).limit(1)).scalar()
+        conn.execute(update(k).where(k.c.id == case_id).values(recovered_amount=k.c.recovered_amount + 1234.5))
+        marts.refresh_collection_month(conn, month)
+    with fresh_demo.connect() as conn:
+        assert _branch_collection_gaps(conn).empty
+        bank = conn.execute(select(s.mart_branch.c.coll_recovered).where(s.mart_branch.c.month == month,
+                                                                          s.mart_branch.c.branch_id == 0)).scalar()
+        total = conn.execute(select(func.sum(k.c.recovered_amount)).where(k.c.entry_month == month)).scalar()
+    assert bank == pytest.approx(total, abs=0.01)

@@ -187,3 +187,28 @@ def test_refresh_tunes_postgresql_only_inside_its_own_transaction(empty_engine):
             assert conn.exec_driver_sql("SHOW work_mem").scalar() == "256MB"
             assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
         assert conn.exec_driver_sql("SHOW work_mem").scalar() == before != "256MB"
+
+
+def _branch_collection_gaps(conn) -> pd.DataFrame:
+    """(month, branch) where mart_branch's collection totals differ from the collection mart's."""
+    coll = pd.read_sql("SELECT entry_month AS month, branch_id, SUM(overdue_at_entry) AS due, "
+                       "SUM(recovered_amount) AS rec FROM mart_collection GROUP BY entry_month, branch_id", conn)
+    br = pd.read_sql("SELECT month, branch_id, coll_overdue, coll_recovered FROM mart_branch", conn)
+    m = coll.merge(br, on=["month", "branch_id"], how="outer").fillna(0)
+    return m[((m["due"] - m["coll_overdue"]).abs() > 0.01) | ((m["rec"] - m["coll_recovered"]).abs() > 0.01)]
+
+
+def test_branch_league_recovery_is_the_collection_marts(demo_engine, last_month):
+    """The league reads its 12-month recovery from mart_branch; it must be the collection mart's, branch by branch,
+    and the whole bank's roll-up row too."""
+    with demo_engine.connect() as conn:
+        assert _branch_collection_gaps(conn).empty
+        league = queries.branch_league(conn, HQ, last_month).set_index("branch_id")
+        window = queries._month_window(conn, last_month, 12)
+        marks = ", ".join(f"'{m}'" for m in window)
+        direct = pd.read_sql(f"SELECT branch_id, SUM(recovered_amount) AS rec, SUM(overdue_at_entry) AS due "
+                             f"FROM mart_collection WHERE entry_month IN ({marks}) AND branch_id <> 0 GROUP BY branch_id",
+                             conn).set_index("branch_id")
+    assert len(direct) >= 2
+    for b, row in direct.iterrows():
+        assert league.loc[b, "recovery_rate"] == pytest.approx(row["rec"] / row["due"], abs=1e-9)
