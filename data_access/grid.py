@@ -52,9 +52,15 @@ def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: st
     measures = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
                 "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
                 "ss_card_households", "open_warnings", "new_overdue_loans"]
-    group_col = {"county": mv.c.county_code, "township": mv.c.township_code, "village": mv.c.village_code}[level]
-    figures = (select(group_col.label("code"), *[func.sum(mv.c[m]).label(m) for m in measures])
-               .where(mv.c.month == month, mv.c.township_code.in_(allowed)).group_by(group_col).subquery())
+    if level != "village" and scope.all_branches:
+        # whole-bank users: the pre-summed rows, one per grid, whatever the number of villages underneath
+        ma = s.mart_area
+        figures = (select(ma.c.code, *[ma.c[m] for m in measures])
+                   .where(ma.c.month == month, ma.c.level == level).subquery())
+    else:
+        group_col = {"county": mv.c.county_code, "township": mv.c.township_code, "village": mv.c.village_code}[level]
+        figures = (select(group_col.label("code"), *[func.sum(mv.c[m]).label(m) for m in measures])
+                   .where(mv.c.month == month, mv.c.township_code.in_(allowed)).group_by(group_col).subquery())
     conds = [r.c.level == level]
     if parent_code is not None:
         conds.append(r.c.parent_code == parent_code)

@@ -146,6 +146,18 @@ def _village_sql() -> str:
 
 VILLAGE = _village_sql()
 
+AREA_MEASURES = ("households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+                 "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
+                 "ss_card_households", "open_warnings", "new_overdue_loans")
+
+
+def area_sql(level: str) -> str:
+    """mart_area's rows of one level ('county' or 'township'), every month, summed from mart_village."""
+    col = {"county": "county_code", "township": "township_code"}[level]
+    return (f"INSERT INTO mart_area (month, level, code, {', '.join(AREA_MEASURES)}) "
+            f"SELECT month, '{level}', {col}, {', '.join(f'SUM({m})' for m in AREA_MEASURES)} "
+            f"FROM mart_village GROUP BY month, {col}")
+
 BRANCH = """
 INSERT INTO mart_branch (month, branch_id, households, households_with_line, households_with_loan, open_warnings,
     new_warnings, tasks_due, tasks_overdue, tasks_done_on_time, balance, npl_balance, overdue_balance, coll_overdue,
@@ -424,6 +436,8 @@ def refresh_in(conn: Connection) -> dict[str, int]:
         conn.execute(village, {k: params[k] for k in ("month", "month_end")})
         conn.execute(branch, params)
         conn.execute(mgr, params)
+    for level in ("county", "township"):
+        conn.execute(text(area_sql(level)))
     from .authenticity import refresh_flags
     refresh_flags(conn)
     ext = text(manager_ext_sql()).bindparams(*[bindparam(n, type_=Date) for n in

@@ -561,6 +561,20 @@ Index("ix_mart_village_month_new_overdue", mart_village.c.month, mart_village.c.
 Index("ix_mart_village_month_county", mart_village.c.month, mart_village.c.county_code)
 Index("ix_mart_village_month_branch", mart_village.c.month, mart_village.c.branch_id)
 
+# The village mart summed by township and county for whole-bank users: the map's upper levels then read one row
+# per grid shown, not every village of the bank (branch-scoped users still sum their own villages)
+mart_area = Table(
+    "mart_area", metadata,
+    Column("month", String(7), nullable=False),
+    Column("level", String(8), nullable=False, comment="county | township"),
+    Column("code", String(12), nullable=False),
+    *[Column(c.name, c.type, nullable=False) for c in mart_village.c
+      if c.name in ("households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+                    "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
+                    "ss_card_households", "open_warnings", "new_overdue_loans")],
+    PrimaryKeyConstraint("month", "level", "code"),
+)
+
 mart_branch = Table(
     "mart_branch", metadata,
     Column("month", String(7), nullable=False),
@@ -763,5 +777,6 @@ mart_industry = Table(
 )
 Index("ix_mart_industry_month_branch", mart_industry.c.month, mart_industry.c.branch_id)
 
-MART_TABLES = [mart_industry, mart_migration_ytd, mart_portfolio, mart_disbursement, mart_village, mart_branch, mart_migration,
-               mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application, mart_warning, mart_approval]
+MART_TABLES = [mart_industry, mart_migration_ytd, mart_portfolio, mart_disbursement, mart_village, mart_area, mart_branch,
+               mart_migration, mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application,
+               mart_warning, mart_approval]

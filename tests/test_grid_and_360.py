@@ -40,6 +40,26 @@ def test_grid_levels_and_scope(app_env):
         assert villages["households"].sum() == pytest.approx(tw_all["households"].iloc[0])
 
 
+@pytest.mark.parametrize("level", ["county", "township"])
+def test_whole_bank_map_levels_are_their_villages_summed(app_env, level):
+    """Head office reads the map's upper levels from mart_area; every measure of every grid must be its villages'
+    sum (as a branch-scoped user's path computes it), in every month."""
+    measures = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+                "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
+                "ss_card_households", "open_warnings", "new_overdue_loans"]
+    with app_env.connect() as conn:
+        hq = scope_for_user(conn, "hq_wang")
+        months = queries.available_months(conn)
+        for month in (months[0], months[-1]):
+            upper = grid.grid(conn, hq, month, level).set_index("code")[measures]
+            villages = grid.grid(conn, hq, month, "village", county_code="320324")
+            key = villages["parent_code"] if level == "township" else villages["code"].str[:6]
+            summed = villages.groupby(key)[measures].sum()
+            assert len(upper) >= 1 and upper["balance"].sum() > 0
+            pd.testing.assert_frame_equal(upper.sort_index(), summed.reindex(upper.index).fillna(0).sort_index(),
+                                          check_dtype=False, check_names=False, atol=0.01)
+
+
 def test_map_colours_and_legend_are_complete():
     df = pd.DataFrame({"v": [0.01, 0.02, 0.03, None, 0.05, 0.04]})
     cls, edges = classify(df["v"])
