@@ -56,18 +56,18 @@ def headline_chart(rows: pd.DataFrame, kind: str, lang: str) -> go.Figure:
     return categorical_x(fig)
 
 
-def _reopen(values: dict, name: str) -> None:
+def _reopen(kind: str, values: dict, name: str) -> None:
     """Button callback, so it runs before the simulator's widgets are drawn: they then show the saved levers."""
     for key, value in values.items():
         st.session_state[key] = value
-    st.session_state["lab_reopened"] = name
+    st.session_state[f"lab_reopened_{kind}"] = name
 
 
 def compare(kind: str, columns: dict[str, tuple[str, str]], levers: Callable[[dict], dict] | None = None) -> None:
     """The kind's saved scenarios: a table, the side-by-side chart, and for the one picked a button that reopens it
     in the simulator (``levers`` maps its saved parameters to the simulator's widget keys) and its one-page PDF."""
     saved = read(strategy.scenarios, kind)
-    reopened = st.session_state.pop("lab_reopened", None)
+    reopened = st.session_state.pop(f"lab_reopened_{kind}", None)  # said in this simulator's tab, not the first
     if reopened:
         st.success(t("lab.reopened", name=reopened))
     if saved.empty:
@@ -87,7 +87,7 @@ def compare(kind: str, columns: dict[str, tuple[str, str]], levers: Callable[[di
                             format_func=lambda i: rows.set_index("id").loc[i, "name"])
         r = saved.set_index("id").loc[pick]
         if levers is not None:
-            st.button(t("lab.reopen"), key=f"reopen_{kind}", on_click=_reopen, args=(levers(r["params"]), r["name"]),
+            st.button(t("lab.reopen"), key=f"reopen_{kind}", on_click=_reopen, args=(kind, levers(r["params"]), r["name"]),
                       help=t("lab.reopen_help", month=r["params"].get("month", "—")))
         merged = {**r["params"], **r["results"]}
         value, base, unit, label = HEADLINE[kind]

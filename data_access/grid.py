@@ -49,9 +49,7 @@ def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: st
         raise ValueError(f"level must be one of {LEVELS}; got {level!r}.")
     r, mv = s.region, s.mart_village
     allowed = _allowed_townships(scope)
-    measures = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
-                "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
-                "ss_card_households", "open_warnings", "new_overdue_loans"]
+    measures = list(s.AREA_MEASURES)  # the figures a grid shows, whichever mart they come from
     if level != "village" and scope.all_branches:
         # whole-bank users: the pre-summed rows, one per grid, whatever the number of villages underneath
         ma = s.mart_area

@@ -146,16 +146,11 @@ def _village_sql() -> str:
 
 VILLAGE = _village_sql()
 
-AREA_MEASURES = ("households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
-                 "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
-                 "ss_card_households", "open_warnings", "new_overdue_loans")
-
-
 def area_sql(level: str) -> str:
     """mart_area's rows of one level ('county' or 'township'), every month, summed from mart_village."""
     col = {"county": "county_code", "township": "township_code"}[level]
-    return (f"INSERT INTO mart_area (month, level, code, {', '.join(AREA_MEASURES)}) "
-            f"SELECT month, '{level}', {col}, {', '.join(f'SUM({m})' for m in AREA_MEASURES)} "
+    return (f"INSERT INTO mart_area (month, level, code, {', '.join(s.AREA_MEASURES)}) "
+            f"SELECT month, '{level}', {col}, {', '.join(f'SUM({m})' for m in s.AREA_MEASURES)} "
             f"FROM mart_village GROUP BY month, {col}")
 
 BRANCH = """

@@ -268,12 +268,11 @@ def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | 
     mb, o = s.mart_branch, s.org_unit
     months = [m for m in (month, prev_month, year_ago) if m]
     port = _df(conn, select(mb.c.month, mb.c.branch_id, mb.c.balance, mb.c.npl_balance.label("npl"),
-                            mb.c.overdue_balance.label("overdue"))
+                            mb.c.overdue_balance.label("overdue"), mb.c.households_with_loan, mb.c.tasks_overdue)
                .where(mb.c.month.in_(months), each_branch(mb, scope)))
     names = _df(conn, select(o.c.id.label("branch_id"), o.c.name.label("branch"))
                 .where(o.c.level == "branch", scope.branch_clause(o.c.id)))
-    work = _df(conn, select(mb.c.branch_id, mb.c.households_with_loan, mb.c.tasks_overdue)
-               .where(mb.c.month == month, each_branch(mb, scope)))
+    work = port[port["month"] == month][["branch_id", "households_with_loan", "tasks_overdue"]]
     window = _month_window(conn, month, 12)
     coll = _df(conn, select(mb.c.branch_id, func.sum(mb.c.coll_recovered).label("rec"),
                             func.sum(mb.c.coll_overdue).label("due"))

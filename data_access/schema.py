@@ -563,15 +563,15 @@ Index("ix_mart_village_month_branch", mart_village.c.month, mart_village.c.branc
 
 # The village mart summed by township and county for whole-bank users: the map's upper levels then read one row
 # per grid shown, not every village of the bank (branch-scoped users still sum their own villages)
+AREA_MEASURES = ("households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+                 "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
+                 "ss_card_households", "open_warnings", "new_overdue_loans")
 mart_area = Table(
     "mart_area", metadata,
     Column("month", String(7), nullable=False),
     Column("level", String(8), nullable=False, comment="county | township"),
     Column("code", String(12), nullable=False),
-    *[Column(c.name, c.type, nullable=False) for c in mart_village.c
-      if c.name in ("households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
-                    "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
-                    "ss_card_households", "open_warnings", "new_overdue_loans")],
+    *[Column(m, mart_village.c[m].type, nullable=False) for m in AREA_MEASURES],
     PrimaryKeyConstraint("month", "level", "code"),
 )
 

@@ -44,9 +44,7 @@ def test_grid_levels_and_scope(app_env):
 def test_whole_bank_map_levels_are_their_villages_summed(app_env, level):
     """Head office reads the map's upper levels from mart_area; every measure of every grid must be its villages'
     sum (as a branch-scoped user's path computes it), in every month."""
-    measures = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
-                "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
-                "ss_card_households", "open_warnings", "new_overdue_loans"]
+    measures = list(s.AREA_MEASURES)
     with app_env.connect() as conn:
         hq = scope_for_user(conn, "hq_wang")
         months = queries.available_months(conn)
