@@ -16,8 +16,17 @@ _DIR = Path(__file__).resolve().parent / "locales"
 
 @lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
-    with (_DIR / f"{lang}.json").open(encoding="utf-8") as fh:
-        return json.load(fh)
+    """The language's whole catalogue: ``locales/<lang>.json`` plus one file per domain, ``locales/<lang>.<domain>.json``
+    (so that work on one domain never edits another's strings). A key defined twice is an error, not an override."""
+    merged: dict[str, str] = {}
+    for path in [_DIR / f"{lang}.json", *sorted(_DIR.glob(f"{lang}.*.json"))]:
+        with path.open(encoding="utf-8") as fh:
+            part = json.load(fh)
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise ValueError(f"{path.name} defines keys already defined elsewhere: {', '.join(twice[:5])}")
+        merged.update(part)
+    return merged
 
 
 def translate(key: str, lang: str, **kwargs) -> str:

@@ -40,6 +40,22 @@ def test_catalogues_have_the_same_keys_and_placeholders():
     assert translate("no.such.key", "en") == "no.such.key"
 
 
+def test_domain_catalogue_files_merge_and_refuse_a_key_defined_twice(tmp_path, monkeypatch):
+    import components.i18n as i18n
+    (tmp_path / "zh.json").write_text('{"a": "甲"}', encoding="utf-8")
+    (tmp_path / "zh.extra.json").write_text('{"b": "乙"}', encoding="utf-8")
+    monkeypatch.setattr(i18n, "_DIR", tmp_path)
+    i18n.catalogue.cache_clear()
+    try:
+        assert i18n.catalogue("zh") == {"a": "甲", "b": "乙"}
+        (tmp_path / "zh.more.json").write_text('{"a": "丙"}', encoding="utf-8")
+        i18n.catalogue.cache_clear()
+        with pytest.raises(ValueError, match="zh.more.json"):
+            i18n.catalogue("zh")
+    finally:
+        i18n.catalogue.cache_clear()
+
+
 @pytest.mark.parametrize("change,good_up,kind,expected", [
     (0.01, True, "rel", "kpi-good"), (-0.01, True, "rel", "kpi-bad"), (0.3, False, "pp", "kpi-bad"),
     (-0.3, False, "pp", "kpi-good"), (0.001, False, "pp", "kpi-flat"), (None, True, "rel", "kpi-flat"),
