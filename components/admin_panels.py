@@ -111,8 +111,30 @@ def freshness_panel() -> None:
                      on_site=out["on_site_tasks"], off_site=out["off_site_tasks"]))
 
 
+def chain_panel() -> None:
+    """The audit log's hash chain: the last check's result and when it ran; a button checks it again now."""
+    with connect() as conn:
+        state = admin.audit_chain_state(conn, scope())
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    if c2.button(t("audit_chain.verify"), key="audit_chain_verify", help=t("audit_chain.verify_help")):
+        with st.spinner(t("audit_chain.verifying")), engine().begin() as conn:
+            admin.verify_audit_chain(conn, scope())
+        with connect() as conn:
+            state = admin.audit_chain_state(conn, scope())
+    with c1:
+        if state is None:
+            st.info(t("audit_chain.never"))
+        elif state["ok"]:
+            st.success(t("audit_chain.intact", rows=f"{state['rows']:,}", head=state["head_id"] or 0,
+                         at=str(state["checked_at"])[:19]))
+        else:
+            st.error(t("audit_chain.broken", row=state["broken_id"], rows=f"{state['rows']:,}",
+                       reason=t(f"audit_chain.reason.{state['reason']}"), at=str(state["checked_at"])[:19]))
+
+
 def audit_panel() -> None:
     st.caption(t("admin.audit_help"))
+    chain_panel()
     with connect() as conn:
         actions = admin.audit_actions(conn, scope())
     f = st.columns(4)

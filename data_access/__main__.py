@@ -10,6 +10,7 @@
     python -m data_access import FILE_OR_DIR ... [--dry-run] [--report bad_rows.csv] [--user NAME]
     python -m data_access templates DIR        # empty CSV + Excel template per table, with a 说明 sheet
     python -m data_access export DIR [--month 2026-11]   # the database's rows in the extract format
+    python -m data_access audit verify [--anchor ID:HASH] [--record]   # walk the audit log's hash chain
 
 Every failure ends in a one-line message and exit code 1 or 2, never a traceback.
 """
@@ -154,6 +155,24 @@ def cmd_export(args) -> None:
         print(f"  {name}: {n:,} rows")
 
 
+class ChainBroken(ValueError):
+    """The audit chain does not verify: exit 2 with its one line."""
+
+
+def cmd_audit(args) -> None:
+    from . import audit_chain
+    anchor = audit_chain.parse_anchor(args.anchor) if args.anchor else None
+    engine = _engine()
+    with engine.connect() as conn:
+        result = audit_chain.verify(conn, anchor)
+    if args.record:
+        with engine.begin() as conn:
+            audit_chain.record(conn, result, args.user)
+    if not result.ok:
+        raise ChainBroken(result.line())
+    print(result.line())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m data_access", description="Credit cockpit data layer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -189,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("dir")
     ex.add_argument("--month", help="only this month's rows of the monthly tables")
     ex.set_defaults(fn=cmd_export)
+    au = sub.add_parser("audit", help="verify the audit log's hash chain")
+    au.add_argument("action", choices=["verify"])
+    au.add_argument("--anchor", help="ROW_ID:SHA256 printed by an earlier verify: check that row is unchanged")
+    au.add_argument("--record", action="store_true", help="write the result to the audit log (shown on the Data "
+                                                          "admin page)")
+    au.add_argument("--user", default=os.environ.get("USER", "cli"), help="name written with --record")
+    au.set_defaults(fn=cmd_audit)
     args = p.parse_args(argv)
     from .config import ConfigError
     from .demo import DatabaseNotEmpty

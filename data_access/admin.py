@@ -121,7 +121,7 @@ def set_user_active(conn: Connection, actor: Scope, username: str, active: bool)
 AUDIT_ACTIONS = ("login", "login_failed", "logout", "view_customer", "view_denied", "export", "import",
                  "refresh_marts", "postloan_batch", "complete_task", "allocation_run", "case_action",
                  "case_action_denied", "user_create", "user_update", "user_password_reset", "user_disable",
-                 "user_enable")
+                 "user_enable", "audit_verify")
 
 
 def audit_log(conn: Connection, actor: Scope, username: str | None = None, action: str | None = None,
@@ -152,6 +152,23 @@ def audit_actions(conn: Connection, actor: Scope) -> list[str]:
     _require_admin(actor)
     seen = set(conn.execute(select(s.audit_log.c.action).distinct()).scalars())
     return sorted(seen | set(AUDIT_ACTIONS))
+
+
+def audit_chain_state(conn: Connection, actor: Scope) -> dict | None:
+    """The last recorded check of the audit log's hash chain (``audit_chain.last``), None if never checked."""
+    _require_admin(actor)
+    from . import audit_chain
+    return audit_chain.last(conn)
+
+
+def verify_audit_chain(conn: Connection, actor: Scope):
+    """Walk the whole chain now and record the result under the acting admin (``audit_chain.verify`` / ``record``);
+    returns the ``Verification``. ``conn`` is a writing transaction: the result is an audit entry."""
+    _require_admin(actor)
+    from . import audit_chain
+    result = audit_chain.verify(conn)
+    audit_chain.record(conn, result, actor.username)
+    return result
 
 
 def freshness(conn: Connection, actor: Scope) -> pd.DataFrame:

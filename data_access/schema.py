@@ -441,12 +441,15 @@ user_branch = Table(
 audit_log = Table(
     "audit_log", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("at", DateTime, nullable=False, index=True),
+    Column("at", DateTime, nullable=False, index=True),  # assigned by the database, as is id (migration 0019)
     Column("username", String(32), nullable=False, index=True),
     Column("action", String(32), nullable=False, comment="login | logout | view_customer | export | import | …"),
     Column("customer_id", Integer, index=True),
     Column("target", String(128)),
     Column("detail", Text),
+    # the hash chain (data_access/audit_chain.py): SHA-256 over this row's content and the previous row's hash
+    Column("prev_hash", String(64)),
+    Column("row_hash", String(64)),
 )
 
 scenario = Table(

@@ -97,9 +97,18 @@ def record_login(conn: Connection, username: str, ok: bool) -> None:
 
 def audit(conn: Connection, username: str, action: str, customer_id: int | None = None, target: str | None = None,
           detail: dict | None = None) -> None:
-    """Append one audit entry. The app offers no way to edit or delete them."""
+    """Append one audit entry. The app offers no way to edit or delete them. Only the content columns are sent:
+    the database assigns ``id`` and ``at``; the hash chain (``audit_chain``) is computed by PostgreSQL's trigger, or
+    on SQLite here, in the same transaction, after the INSERT has taken SQLite's write lock. O(1): the previous
+    row is found by the primary key."""
     from .text import clean
     # typed values (a login name, a search) reach the log as they were typed: cut to the columns' sizes
-    conn.execute(insert(s.audit_log).values(at=dt.datetime.now(), username=clean(username, 32) or "?", action=action,
-                                            customer_id=customer_id, target=clean(target, 128) if target else None,
-                                            detail=json.dumps(detail, ensure_ascii=False) if detail else None))
+    values = {"username": clean(username, 32) or "?", "action": action, "customer_id": customer_id,
+              "target": clean(target, 128) if target else None,
+              "detail": json.dumps(detail, ensure_ascii=False) if detail else None}
+    if conn.dialect.name == "postgresql":
+        conn.execute(insert(s.audit_log).values(**values))
+        return
+    from .audit_chain import seal
+    id_, at = conn.execute(insert(s.audit_log).values(**values).returning(s.audit_log.c.id, s.audit_log.c.at)).one()
+    seal(conn, id_, at, values)

@@ -13,6 +13,14 @@ GRANT USAGE ON SCHEMA public TO cockpit_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO cockpit_app;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM cockpit_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO cockpit_app;
+-- audit log, tamper evidence (migration 0019, README "Audit log integrity"): the app role inserts the content
+-- columns only; id, at and the hash chain are the database's (the BEFORE INSERT trigger audit_log_chain overwrites
+-- whatever a client sends: id = previous id + 1, at = the database's clock). With UPDATE, DELETE and TRUNCATE
+-- revoked above and owning no table, it can neither change a row nor disable or drop a trigger (ALTER TABLE needs
+-- the owner; session_replication_role needs a superuser). The owner and a superuser can: the hash chain is what
+-- shows it (python -m data_access audit verify).
+REVOKE INSERT ON audit_log FROM cockpit_app;
+GRANT INSERT (username, action, customer_id, target, detail) ON audit_log TO cockpit_app;
 -- tables that later migrations add: the same rights by default (audit_log is not among them)
 ALTER DEFAULT PRIVILEGES FOR ROLE cockpit_owner IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO cockpit_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE cockpit_owner IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO cockpit_app;

@@ -11,7 +11,7 @@ import uuid
 
 import bcrypt
 import pytest
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from streamlit.testing.v1 import AppTest
@@ -108,6 +108,7 @@ def test_the_last_admin_stays(empty_engine):
 def test_only_admins_administer(demo_engine, role):
     actor = Scope(username="hq_wang", role=role, branch_ids=frozenset({2}), agency_id=1)
     calls = [lambda c: admin.users_table(c, actor), lambda c: admin.audit_log(c, actor),
+             lambda c: admin.audit_chain_state(c, actor), lambda c: admin.verify_audit_chain(c, actor),
              lambda c: admin.add_user(c, actor, "sneaky", "Start2026x", "admin"),
              lambda c: admin.update_user(c, actor, actor.username, "admin"),
              lambda c: admin.reset_password(c, actor, "admin", "Start2026x"),
@@ -125,13 +126,17 @@ def test_audit_viewer_filters(empty_engine):
         audit(conn, "ann", "view_customer", customer_id=7)
         audit(conn, "ann", "export", target="loans")
         audit(conn, "bob", "view_customer", customer_id=8)
-        conn.execute(insert(s.audit_log).values(at=dt.datetime(2026, 1, 5, 23, 59), username="old", action="login"))
+        audit(conn, "old", "login")
     with empty_engine.connect() as conn:
         f = lambda **kw: admin.audit_log(conn, ADMIN, **kw)  # noqa: E731
         assert set(f(username="ann")["action"]) == {"view_customer", "export"}
         assert f(customer_id=8)["username"].tolist() == ["bob"]
         assert len(f(action="view_customer")) == 2
-        assert f(date_from=dt.date(2026, 1, 5), date_to=dt.date(2026, 1, 5))["username"].tolist() == ["old"]
+        # the database dates every row (migration 0019: no back-dated row can be written), so the window is the
+        # rows' own day: both ends inclusive, the day before and the day after empty
+        day = conn.execute(select(s.audit_log.c.at).where(s.audit_log.c.username == "old")).scalar().date()
+        assert f(date_from=day, date_to=day)["username"].tolist() == ["old", "bob", "ann", "ann"]
+        assert f(date_to=day - dt.timedelta(days=1)).empty and f(date_from=day + dt.timedelta(days=1)).empty
         assert f(username="ann' OR '1'='1").empty  # a filter is a value, never SQL
         assert "export" in admin.audit_actions(conn, ADMIN)
 
@@ -153,6 +158,8 @@ def test_postgres_app_role_per_the_documented_grants(empty_engine):
     refused any change to them by a permission error (before the trigger is even reached)."""
     if empty_engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
+    from data_access import audit_chain
+    from data_access.users import audit
     role = f"cockpit_app_{uuid.uuid4().hex[:8]}"
     sql = open(os.path.join(os.path.dirname(__file__), "..", "deploy", "postgres_roles.sql")).read()
     grants = [line for line in sql.splitlines() if line.startswith(("GRANT", "REVOKE")) and "cockpit_app" in line
@@ -166,11 +173,25 @@ def test_postgres_app_role_per_the_documented_grants(empty_engine):
     app = create_engine(url)
     try:
         with app.begin() as conn:
-            conn.execute(insert(s.audit_log).values(at=dt.datetime.now(), username="app", action="login"))
+            audit(conn, "app", "login")  # the app's own path: content columns only
             conn.execute(text("SELECT count(*) FROM customer")).scalar()
-        for stmt in ("UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+        for stmt in ("UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+                     # id, time and hashes are the database's: the role may not even name them (#15, finding 8)
+                     "INSERT INTO audit_log (at, username, action) VALUES ('2026-01-05', 'early', 'login')",
+                     "INSERT INTO audit_log (id, username, action) VALUES (999, 'early', 'login')",
+                     "INSERT INTO audit_log (username, action, row_hash) VALUES ('early', 'login', 'x')",
+                     "SET session_replication_role = replica"):  # would skip every trigger
             with pytest.raises(DBAPIError, match="permission denied"), app.begin() as conn:
                 conn.execute(text(stmt))
+        for stmt in ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain",
+                     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change", "DROP TRIGGER audit_log_chain ON audit_log",
+                     "ALTER TABLE audit_log DROP COLUMN row_hash"):
+            with pytest.raises(DBAPIError, match="must be owner"), app.begin() as conn:
+                conn.execute(text(stmt))
+        with app.connect() as conn:
+            assert audit_chain.verify(conn).ok
+            at = conn.execute(select(s.audit_log.c.at).where(s.audit_log.c.username == "app")).scalar()
+        assert abs(at - dt.datetime.now()) < dt.timedelta(minutes=1)
     finally:
         app.dispose()
         with empty_engine.begin() as conn:
