@@ -4,7 +4,7 @@ chained in id order
 
 PostgreSQL: a BEFORE INSERT trigger (SECURITY DEFINER, under a transaction-scoped advisory lock) overwrites
 whatever the client sent for id, at and the hashes: id = previous id + 1, at = the database's clock in the time
-zone of this migration's session (fixed in the function, so a client's SET TIME ZONE cannot shift it).
+zone of this migration's session, written into the function (a client's SET TIME ZONE cannot shift it).
 SQLite: at gets the database's clock as its default, an AFTER INSERT trigger refuses a row whose id is not the
 previous highest + 1, whose time is not the database's now, or that arrives with hashes; the app seals the row in the same
 transaction (the update trigger lets a row without hashes receive them once, its content unchanged). The
@@ -33,7 +33,7 @@ CREATE FUNCTION audit_log_field(v text) RETURNS text LANGUAGE sql IMMUTABLE AS
 $$ SELECT CASE WHEN v IS NULL THEN 'N' ELSE 'S' || octet_length(convert_to(v, 'UTF8')) || ':' || v END $$"""
 PG_CHAIN = """
 CREATE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-SET search_path FROM CURRENT SET timezone FROM CURRENT AS $$
+SET search_path FROM CURRENT AS $$
 DECLARE
     prev_id bigint;
     prev_h text;
@@ -44,7 +44,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock('audit_log'::regclass::oid::bigint);
     SELECT id, row_hash INTO prev_id, prev_h FROM audit_log ORDER BY id DESC LIMIT 1;
     NEW.id := COALESCE(prev_id, 0) + 1;
-    NEW.at := clock_timestamp()::timestamp;
+    NEW.at := clock_timestamp() AT TIME ZONE {zone};
     NEW.prev_hash := COALESCE(prev_h, repeat('0', 64));
     NEW.row_hash := encode(sha256(convert_to(
         'cockpit-audit-v1'
@@ -70,7 +70,8 @@ def upgrade() -> None:
         chain_existing(conn)
         op.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change")
         op.execute(PG_FIELD)
-        op.execute(PG_CHAIN)
+        zone = conn.exec_driver_sql("SHOW timezone").scalar()  # the clock's zone, fixed here, not the session's
+        op.execute(PG_CHAIN.replace("{zone}", "'" + zone.replace("'", "''") + "'"))
         op.execute("CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log FOR EACH ROW "
                    "EXECUTE FUNCTION audit_log_chain()")
         return
