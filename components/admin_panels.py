@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import time
 import zipfile
 
@@ -10,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import admin, importer, marts, users
+from data_access.config import ConfigError
 from data_access.extract_format import TABLES, describe, template_csv, template_xlsx
 from models import postloan_batch
 
@@ -52,7 +54,14 @@ def import_panel() -> None:
     def progress(fraction: float, what: str) -> None:
         bar.progress(min(1.0, fraction), text=t("imp.step", what=what))
 
-    result = importer.run(engine(), {f.name: f.getvalue() for f in files}, scope().username, progress, dry_run=dry)
+    try:
+        result = importer.run(engine(), {f.name: f.getvalue() for f in files}, scope().username, progress,
+                              dry_run=dry)
+    except ConfigError as exc:  # an import limit set to nonsense: the operator's to fix, named in the server's log
+        logging.getLogger(__name__).error("import refused: %s", exc)
+        bar.empty()
+        st.error(t("imp.bad_limits"))
+        return
     bar.empty()
     shown = pd.DataFrame([{"file": n, "table": tb or "—", "rows": result.rows.get(tb, 0),
                            "new_rows": f"{result.new_rows[tb]:,}" if tb in result.new_rows else "—"}
@@ -66,11 +75,14 @@ def import_panel() -> None:
     elif result.error:
         st.error(t("imp.failed", error=result.error))
     else:
-        st.error(t("imp.refused", n=f"{len(result.problems):,}"))
+        st.error(t("imp.refused", n=f"{result.problem_count:,}"))
     table(shown, {"file": Col("imp.col.file"), "table": Col("imp.col.table"), "rows": Col("imp.col.rows", "count"),
                   "new_rows": Col("imp.col.new_rows")}, name="import_files", height="fit", downloads=False)
     if not result.problems.empty:
         probs = result.problems.head(500).copy()
+        if result.problem_count > len(probs):
+            st.caption(t("imp.problems_capped", total=f"{result.problem_count:,}", shown=f"{len(probs):,}",
+                         kept=f"{len(result.problems):,}"))
         probs["reason"] = [t(f"imp.reason.{r}") for r in probs["reason"]]
         table(probs, {c: Col(f"imp.col.{c}") for c in ("file", "line", "column", "value", "reason", "detail")},
               name="import_problems", height=min(420, 38 + 35 * len(probs)), downloads=False)

@@ -126,10 +126,12 @@ def cmd_import(args) -> None:
         for r in head.itertuples():
             print(f"  {r.file}:{r.line} {r.column} {r.value!r}: {importer.REASONS.get(r.reason, r.reason)}"
                   f"{' (' + r.detail + ')' if r.detail else ''}", file=sys.stderr)
-        more = len(result.problems) - len(head)
-        raise ValueError(f"import refused, nothing written: {len(result.problems):,} problems"
+        more, kept = result.problem_count - len(head), len(result.problems)
+        raise ValueError(f"import refused, nothing written: {result.problem_count:,} problems"
                          + (f" ({more:,} more{' in ' + args.report if args.report else ''})" if more else "")
-                         + ("" if args.report or not more else "; --report FILE writes them all"))
+                         + ("" if args.report or not more else "; --report FILE writes them")
+                         + (f"; the report keeps the first {kept:,} (COCKPIT_IMPORT_MAX_PROBLEMS)"
+                            if kept < result.problem_count else ""))
     if args.dry_run:
         print(f"dry run: all {sum(result.rows.values()):,} rows valid; nothing written")
         return

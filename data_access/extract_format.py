@@ -40,6 +40,8 @@ APP_OWNED = {("collection_case", "allocation_run_id"), ("collection_case", "prop
 
 # defaults of the extract that differ from the schema's: a bank's own outline is surveyed, not drawn by the demo
 DEFAULTS = {("region", "schematic"): False}
+# required in an extract although the schema allows NULL: the map draws every region from its outline
+REQUIRED = {("region", "geometry")}
 
 CODES = {
     ("org_unit", "level"): ("head_office", "branch", "outlet"),
@@ -129,7 +131,8 @@ def fields(table: str) -> list[Field]:
         default = DEFAULTS.get((table, col.name), default)
         rng = RANGES.get(col.name) or ((0.0, MONEY_MAX) if kind == "money" else None)
         fk = next(iter(col.foreign_keys), None)
-        out.append(Field(col.name, kind, not col.nullable and default is None, getattr(col.type, "length", None)
+        required = (not col.nullable and default is None) or (table, col.name) in REQUIRED
+        out.append(Field(col.name, kind, required, getattr(col.type, "length", None)
                          if kind == "text" else None, default, CODES.get((table, col.name)), rng,
                          f"{fk.column.table.name}.{fk.column.name}" if fk is not None else None, col.comment or ""))
     return out

@@ -2,11 +2,15 @@
 
     run(engine, {"loan.csv": b"...", ...}, username="admin")   # → ImportResult
 
-1. Read each file (CSV in UTF-8 or GB18030, or Excel), name → table.
+1. Read each file (CSV in UTF-8 or GB18030, or Excel), name → table, within the limits (``Limits``: size once
+   unpacked, rows, columns; settings ``COCKPIT_IMPORT_MAX_MB`` / ``_MAX_ROWS`` / ``_MAX_PROBLEMS``). An Excel file's
+   zip directory is checked before anything is unpacked, and its sheet is streamed (openpyxl read-only), so a zip
+   bomb or an oversized sheet is refused before memory grows.
 2. Validate before anything is written: columns, types, required values, lengths, code lists, ranges, month
    formats, duplicate keys, unique values taken by another row in the database, references (to rows of this import
-   or of the database), DPD bucket against days past due, date order, ID-number checksums, region geometry. Every
-   bad row is reported with its file, line, column, value and reason; one bad row refuses the whole import.
+   or of the database), DPD bucket against days past due, date order, ID-number checksums, region geometry, control
+   characters in text. Every bad row is reported with its file, line, column, value and reason (the first
+   ``max_problems`` of them kept, all counted); one bad row refuses the whole import.
 3. Load in one transaction: upsert by primary key in dependency order (re-importing a file is harmless), extend
    the month dimension, compute application outcomes from the snapshots, move id sequences, rebuild the marts,
    stamp the data version and write the audit entry. Any failure rolls all of it back; a refused or failed import
@@ -42,11 +46,65 @@ REASONS = {
     "missing_reference": "refers to a row that does not exist", "bucket_mismatch": "bucket does not match DPD",
     "date_order": "date before its start date", "bad_id_number": "ID number invalid", "bad_geometry": "invalid geometry",
     "load_failed": "the database refused the load",
+    "too_large": "larger than the limit once unpacked (split the file by month or branch)",
+    "too_many_rows": "more rows than the limit (split the file by month or branch)",
+    "too_many_columns": "more columns than the limit", "control_character": "contains a control character",
 }
 TRUE = {"1", "true", "t", "yes", "y", "是", "Y"}
 FALSE = {"0", "false", "f", "no", "n", "否", "N"}
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-MAX_FILE_BYTES = 512 * 1024 * 1024
+# C0 and C1 controls (NUL, line breaks, tabs, escape …) and the invisible marks that reorder or hide text (bidi
+# overrides and isolates, zero-width characters, line/paragraph separators, BOM): never part of a bank's name,
+# address or note, and each a way to smuggle something past a screen or a spreadsheet
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-file caps of an import (README "Importing the bank's data" gives the defaults' reasoning).
+
+    ``max_bytes``: a CSV's size, or everything an Excel file's zip unpacks to; ``max_rows``: data rows of one file;
+    ``max_problems``: problem rows kept for the report (all are counted); ``max_columns`` and ``max_zip_entries``
+    are far above any extract (the widest has 27 columns, an xlsx a dozen entries)."""
+    max_bytes: int = 256 * 2**20
+    max_rows: int = 1_000_000
+    max_problems: int = 10_000
+    max_columns: int = 200
+    max_zip_entries: int = 1_000
+
+
+def limits() -> Limits:
+    """The limits in force: ``COCKPIT_IMPORT_MAX_MB``, ``COCKPIT_IMPORT_MAX_ROWS``, ``COCKPIT_IMPORT_MAX_PROBLEMS``
+    (environment or secrets.toml), else the defaults. A value that is not a positive whole number is a ConfigError."""
+    from .config import ConfigError, setting
+
+    def number(name: str, default: int) -> int:
+        raw = setting(name)
+        if raw is None:
+            return default
+        try:
+            value = int(str(raw).strip().replace("_", ""))
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ConfigError(f"{name} must be a positive whole number (got {raw!r})")
+        return value
+    d = Limits()
+    return Limits(max_bytes=number("COCKPIT_IMPORT_MAX_MB", d.max_bytes // 2**20) * 2**20,
+                  max_rows=number("COCKPIT_IMPORT_MAX_ROWS", d.max_rows),
+                  max_problems=number("COCKPIT_IMPORT_MAX_PROBLEMS", d.max_problems))
+
+
+class FileRefused(ValueError):
+    """A file over a limit: ``reason`` (a REASONS code) and ``detail`` (the figures, e.g. "109 MB > 64 MB")."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{REASONS[reason]}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
 
 
 @dataclass
@@ -59,11 +117,23 @@ class ImportResult:
     error: str | None = None
     version: str | None = None
     seconds: float = 0.0
+    problem_count: int = 0   # every problem found; ``problems`` keeps the first ``Limits.max_problems`` by file, line
 
 
 class _Problems:
-    def __init__(self):
+    """Problem rows as they are found: all counted, at most ``keep`` kept (the first by file and line)."""
+
+    def __init__(self, keep: int = Limits.max_problems):
         self.parts: list[pd.DataFrame] = []
+        self.keep, self.count, self._held = keep, 0, 0
+
+    def _hold(self, part: pd.DataFrame) -> None:
+        self.count += len(part)
+        self.parts.append(part.head(self.keep))
+        self._held += min(len(part), self.keep)
+        if self._held > 4 * self.keep:  # memory stays at a few times the cap, whatever the file
+            self.parts = [self._sorted().head(self.keep)]
+            self._held = len(self.parts[0])
 
     def add(self, df: pd.DataFrame, mask, table: str, column: str, reason: str, detail: str = "") -> None:
         mask = np.asarray(mask, bool)
@@ -71,46 +141,117 @@ class _Problems:
             return
         bad = df.loc[mask]
         value = bad[column].astype(str) if column in bad.columns and column != "" else ""
-        self.parts.append(pd.DataFrame({"file": bad["_file"].to_numpy(), "table": table, "line": bad["_line"].to_numpy(),
-                                        "column": column, "value": value, "reason": reason, "detail": detail}))
+        self._hold(pd.DataFrame({"file": bad["_file"].to_numpy(), "table": table, "line": bad["_line"].to_numpy(),
+                                 "column": column, "value": value, "reason": reason, "detail": detail}))
 
     def file(self, name: str, table: str | None, reason: str, column: str = "", detail: str = "") -> None:
-        self.parts.append(pd.DataFrame([{"file": name, "table": table or "", "line": 1, "column": column, "value": "",
-                                         "reason": reason, "detail": detail}]))
+        self._hold(pd.DataFrame([{"file": name, "table": table or "", "line": 1, "column": column, "value": "",
+                                  "reason": reason, "detail": detail}]))
+
+    def _sorted(self) -> pd.DataFrame:
+        return pd.concat(self.parts, ignore_index=True).sort_values(["file", "line"], kind="stable")
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame(columns=PROBLEM_COLUMNS)
-        out = pd.concat(self.parts, ignore_index=True)
-        out["value"] = out["value"].astype(str).str.slice(0, 80)
-        return out.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
+        out = self._sorted().head(self.keep).reset_index(drop=True)
+        # a value shows its control characters as \u0000, so that the report and the screen show what is there
+        out["value"] = out["value"].astype(str).str.slice(0, 80).str.replace(
+            CONTROL_RE, lambda m: f"\\u{ord(m.group()):04x}", regex=True)
+        return out
 
 
 # ---------------------------------------------------------------- reading
-def read_file(name: str, data: bytes) -> pd.DataFrame:
-    """All cells as text (empty → ''), so that validation sees exactly what the file says."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
+def read_file(name: str, data: bytes, lim: Limits | None = None) -> pd.DataFrame:
+    """All cells as text (empty → ''), so that validation sees exactly what the file says. A file over ``lim``
+    raises FileRefused as soon as that is known: before unpacking (an Excel file's declared sizes, a CSV's size) or
+    at the first row past the cap, never after the whole file was read."""
+    lim = lim or limits()
     if name.lower().endswith((".xlsx", ".xlsm")):
-        df = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, sheet_name=0)
+        df = _read_excel(data, lim)
     else:
+        if len(data) > lim.max_bytes:
+            raise FileRefused("too_large", f"{_mb(len(data))} > {_mb(lim.max_bytes)}")
         for enc in ("utf-8-sig", "gb18030"):  # Chinese core systems often write GBK
             try:
-                df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding=enc)
+                # one row past the cap is enough to know; the parser never reads further
+                df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding=enc,
+                                 nrows=lim.max_rows + 1)
                 break
             except UnicodeDecodeError:
                 continue
         else:
             raise ValueError("neither UTF-8 nor GB18030 text")
+        if len(df) > lim.max_rows:
+            raise FileRefused("too_many_rows", f"> {lim.max_rows:,}")
+        if df.shape[1] > lim.max_columns:
+            raise FileRefused("too_many_columns", f"{df.shape[1]:,} > {lim.max_columns:,}")
     df.columns = [str(c).strip() for c in df.columns]
     return df.apply(lambda c: c.str.strip())
+
+
+def _cell_text(v) -> str:
+    """A cell as pandas' Excel reader gives it as text: whole floats without '.0', dates as 'YYYY-MM-DD HH:MM:SS'."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_excel(data: bytes, lim: Limits) -> pd.DataFrame:
+    """The first sheet, streamed. The zip's directory says what every entry unpacks to before anything is unpacked
+    (Python's zipfile never unpacks past an entry's declared size: a lying entry fails its CRC instead), so a zip
+    bomb is refused with the archive still packed; then rows are read one by one up to the row cap."""
+    import zipfile
+    from openpyxl import load_workbook
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not an Excel file ({exc})") from exc
+    unpacked = sum(e.file_size for e in entries)
+    if len(entries) > lim.max_zip_entries:
+        raise FileRefused("too_large", f"{len(entries):,} parts > {lim.max_zip_entries:,}")
+    if unpacked > lim.max_bytes:
+        raise FileRefused("too_large", f"{_mb(len(data))} unpacks to {_mb(unpacked)} > {_mb(lim.max_bytes)}")
+    # openpyxl reads a sheet's <dimension> at load; a sheet without one it parses through once (constant memory,
+    # time bounded by the size cap)
+    wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    try:
+        ws = wb.worksheets[0]
+        if (ws.max_row or 0) - 1 > lim.max_rows:  # an honest file says its size up front (a lie is caught below)
+            raise FileRefused("too_many_rows", f"{ws.max_row - 1:,} > {lim.max_rows:,}")
+        header = next(ws.iter_rows(min_row=1, max_row=1, max_col=lim.max_columns + 1, values_only=True), ())
+        width = max((i + 1 for i, v in enumerate(header) if v is not None and str(v).strip() != ""), default=0)
+        if width > lim.max_columns:
+            raise FileRefused("too_many_columns", f"> {lim.max_columns:,}")
+        if width == 0:
+            return pd.DataFrame()
+        rows, blank = [], 0
+        for row in ws.iter_rows(min_row=2, max_col=width, values_only=True):
+            if len(rows) + blank >= lim.max_rows:  # this row is one past the cap (empty rows count too)
+                raise FileRefused("too_many_rows", f"> {lim.max_rows:,}")
+            if all(v is None for v in row):
+                blank += 1  # kept only if a filled row follows: trailing empty rows are formatting, not data
+                continue
+            rows.extend([("",) * width] * blank)
+            blank = 0
+            rows.append(tuple(_cell_text(v) for v in row))
+    finally:
+        wb.close()
+    names, seen = [], {}
+    for i, v in enumerate(header[:width]):  # as pandas names them: 'Unnamed: 3', a repeated 'name' → 'name.1'
+        n = _cell_text(v).strip() or f"Unnamed: {i}"
+        names.append(n if n not in seen else f"{n}.{seen[n]}")
+        seen[n] = seen.get(n, 0) + 1
+    return pd.DataFrame(rows, columns=names, dtype=str) if rows else pd.DataFrame(columns=names, dtype=str)
 
 
 # ---------------------------------------------------------------- column checks
 def _coerce(df: pd.DataFrame, f: Field, table: str, p: _Problems) -> pd.Series:
     raw = df[f.name] if f.name in df.columns else pd.Series([""] * len(df), index=df.index)
     given = raw != ""
-    if f.required:
+    if f.required and f.name in df.columns:  # a column missing altogether is one missing_column line, not one a row
         p.add(df, ~given, table, f.name, "required")
     if f.kind in ("int", "number", "money"):
         v = pd.to_numeric(raw.where(given), errors="coerce")
@@ -145,6 +286,12 @@ def _coerce(df: pd.DataFrame, f: Field, table: str, p: _Problems) -> pd.Series:
         return pd.Series([d.to_pydatetime() if not pd.isna(d) else None for d in v], index=df.index, dtype=object)
     if f.kind == "month":
         p.add(df, given & ~raw.str.match(MONTH_RE), table, f.name, "bad_month")
+    if f.kind == "text":
+        ctl = given & raw.str.contains(CONTROL_RE)
+        if ctl.any():  # the detail names the character: "U+0000"
+            first = raw[ctl].map(lambda v: f"U+{ord(CONTROL_RE.search(v).group()):04X}")
+            for code in sorted(first.unique()):
+                p.add(df, ctl & (first.reindex(df.index) == code), table, f.name, "control_character", code)
     if f.length:
         p.add(df, raw.str.len() > f.length, table, f.name, "too_long", f"≤ {f.length}")
     if f.codes:
@@ -169,7 +316,7 @@ def id_number_valid(v) -> bool:
 
 
 def _geometry_problem(text_: str | None) -> str | None:
-    if text_ is None:
+    if not isinstance(text_, str):  # an empty value is the "required" rule's to report
         return None
     import json
     from shapely.geometry import shape
@@ -371,7 +518,8 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
     transaction. The result says what happened; nothing is written unless ``ok`` and not ``dry_run``."""
     started = time.perf_counter()
     progress = progress or (lambda _f, _m: None)
-    p = _Problems()
+    lim = limits()
+    p = _Problems(lim.max_problems)
     result = ImportResult(ok=False)
     raw: dict[str, list[pd.DataFrame]] = {}
     for name, data in files.items():
@@ -381,7 +529,10 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
             p.file(name, None, "unknown_file")
             continue
         try:
-            df = read_file(name, data)
+            df = read_file(name, data, lim)
+        except FileRefused as exc:  # over a limit: refused before it was read whole
+            p.file(name, table, exc.reason, detail=exc.detail)
+            continue
         except Exception as exc:  # noqa: BLE001 - a broken file is a report line, never a traceback
             p.file(name, table, "unreadable", detail=str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__)
             continue
@@ -396,7 +547,7 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
     result.rows = {t: len(df) for t, df in frames.items()}
     with engine.connect() as conn:
         check_rows(conn, frames, p)
-    result.problems = p.frame()
+    result.problems, result.problem_count = p.frame(), p.count
     progress(0.1, "validated")
     if not result.problems.empty or dry_run:
         result.ok = result.problems.empty
@@ -420,6 +571,7 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
         result.error = reason[0][:300] if reason else type(exc).__name__
         result.problems = pd.DataFrame([{"file": "", "table": "", "line": 0, "column": "", "value": "",
                                          "reason": "load_failed", "detail": result.error}])
+        result.problem_count = 1
         _audit_outcome(engine, username, result, "failed")
         result.seconds = time.perf_counter() - started
         return result
@@ -439,7 +591,7 @@ def _audit_outcome(engine: Engine, username: str, result: ImportResult, outcome:
     try:
         with engine.begin() as conn:
             users.audit(conn, username, "import", target=_target(result.files),
-                        detail={"result": outcome, "files": list(result.files), "rows": result.rows, "problems": int(len(result.problems)),
+                        detail={"result": outcome, "files": list(result.files), "rows": result.rows, "problems": int(result.problem_count),
                                 "error": result.error})
     except Exception:  # noqa: BLE001 - the database may be the reason the import failed
         pass
