@@ -65,11 +65,11 @@ class Limits:
 
     ``max_bytes``: a CSV's size, or everything an Excel file's zip unpacks to; ``max_rows``: data rows of one file;
     ``max_problems``: problem rows kept for the report (all are counted); ``max_columns`` and ``max_zip_entries``
-    are far above any extract (the widest has 27 columns, an xlsx a dozen entries)."""
-    max_bytes: int = 256 * 2**20
+    are far above any extract (the widest table has 27 columns, an xlsx a dozen entries)."""
+    max_bytes: int = 100 * 2**20
     max_rows: int = 1_000_000
     max_problems: int = 10_000
-    max_columns: int = 200
+    max_columns: int = 64
     max_zip_entries: int = 1_000
 
 
@@ -227,24 +227,28 @@ def _read_excel(data: bytes, lim: Limits) -> pd.DataFrame:
             raise FileRefused("too_many_columns", f"> {lim.max_columns:,}")
         if width == 0:
             return pd.DataFrame()
-        rows, blank = [], 0
+        names, seen = [], {}
+        for i, v in enumerate(header[:width]):  # as pandas names them: 'Unnamed: 3', a repeated 'name' → 'name.1'
+            n = _cell_text(v).strip() or f"Unnamed: {i}"
+            names.append(n if n not in seen else f"{n}.{seen[n]}")
+            seen[n] = seen.get(n, 0) + 1
+        chunks, rows, blank, n = [], [], 0, 0
         for row in ws.iter_rows(min_row=2, max_col=width, values_only=True):
-            if len(rows) + blank >= lim.max_rows:  # this row is one past the cap (empty rows count too)
+            if n + blank >= lim.max_rows:  # this row is one past the cap (empty rows count too)
                 raise FileRefused("too_many_rows", f"> {lim.max_rows:,}")
             if all(v is None for v in row):
                 blank += 1  # kept only if a filled row follows: trailing empty rows are formatting, not data
                 continue
             rows.extend([("",) * width] * blank)
-            blank = 0
             rows.append(tuple(_cell_text(v) for v in row))
+            n, blank = n + blank + 1, 0
+            if len(rows) >= 20_000:  # Python's tuples of str are ~10× the frame's Arrow strings: convert as we go
+                chunks.append(pd.DataFrame(rows, columns=names, dtype=str))
+                rows = []
     finally:
         wb.close()
-    names, seen = [], {}
-    for i, v in enumerate(header[:width]):  # as pandas names them: 'Unnamed: 3', a repeated 'name' → 'name.1'
-        n = _cell_text(v).strip() or f"Unnamed: {i}"
-        names.append(n if n not in seen else f"{n}.{seen[n]}")
-        seen[n] = seen.get(n, 0) + 1
-    return pd.DataFrame(rows, columns=names, dtype=str) if rows else pd.DataFrame(columns=names, dtype=str)
+    chunks.append(pd.DataFrame(rows, columns=names, dtype=str))
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
 
 # ---------------------------------------------------------------- column checks

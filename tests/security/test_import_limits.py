@@ -121,13 +121,13 @@ def test_a_few_kb_workbook_that_unpacks_past_the_cap_is_refused_before_it_is_rea
 
 
 def test_the_default_cap_refuses_a_zip_bomb_of_the_reported_size(demo_engine):
-    """At the defaults (256 MB unpacked): a ~1.5 MB workbook of ~280 MB sheet XML (2.2 million rows; the reported
-    file was 7.6 MB of 109 MB) is refused without being unpacked."""
-    data = bomb_xlsx(2_200_000)
-    assert len(data) < 2 * 2**20 and _unpacked(data) > importer.Limits().max_bytes
+    """At the defaults (100 MB unpacked): a ~0.6 MB workbook of ~110 MB sheet XML (the reported file was 7.6 MB of
+    109 MB; rows of one repeated value pack tighter) is refused without being unpacked."""
+    data = bomb_xlsx(680_000)
+    assert len(data) < 2**20 and 105 * 2**20 < _unpacked(data) < 115 * 2**20, _unpacked(data)
     r, seconds, peak = _measured(lambda: importer.run(demo_engine, {"loan_snapshot_2026-10.xlsx": data}, "t",
                                                       dry_run=True))
-    assert _only(r, "too_large")["detail"].iloc[0].endswith("> 256 MB")
+    assert _only(r, "too_large")["detail"].iloc[0].endswith("> 100 MB")
     assert seconds < 5 and peak < 30 * 2**20, (seconds, peak)
 
 
@@ -218,3 +218,20 @@ def test_limits_come_from_the_settings(monkeypatch):
     monkeypatch.setenv("COCKPIT_IMPORT_MAX_PROBLEMS", "0")
     with pytest.raises(ConfigError, match="COCKPIT_IMPORT_MAX_PROBLEMS"):
         importer.limits()
+
+
+def test_a_workbook_with_xml_entities_is_refused(demo_engine):
+    """openpyxl parses with defusedxml (pinned in requirements.txt): an entity declaration — the start of a
+    "billion laughs" — makes the file unreadable instead of expanding."""
+    import openpyxl.xml
+    assert openpyxl.xml.DEFUSEDXML
+    data = bomb_xlsx(10)
+    laughs = (b'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE w [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+              b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row>'
+              b'<c t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>')
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for e in src.infolist():
+            z.writestr(e.filename, laughs if e.filename.endswith("sheet1.xml") else src.read(e.filename))
+    r = importer.run(demo_engine, {"loan_snapshot.xlsx": out.getvalue()}, "t", dry_run=True)
+    assert r.problems["reason"].tolist() == ["unreadable"], r.problems.to_dict("records")
