@@ -104,6 +104,8 @@ class FileRefused(ValueError):
 
 
 def _mb(n: int) -> str:
+    if n < 2**20 // 10:
+        return f"{n / 1024:,.0f} KB"
     return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
 
 
