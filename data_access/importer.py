@@ -96,7 +96,8 @@ def limits() -> Limits:
 
 
 class FileRefused(ValueError):
-    """A file over a limit: ``reason`` (a REASONS code) and ``detail`` (the figures, e.g. "109 MB > 64 MB")."""
+    """A file over a limit: ``reason`` (a REASONS code) and ``detail`` (the figures in any language: "7.6 MB →
+    109 MB > 100 MB" for an Excel file unpacked, "> 1,000,000" rows)."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{REASONS[reason]}: {detail}")
@@ -213,9 +214,9 @@ def _read_excel(data: bytes, lim: Limits) -> pd.DataFrame:
         raise ValueError(f"not an Excel file ({exc})") from exc
     unpacked = sum(e.file_size for e in entries)
     if len(entries) > lim.max_zip_entries:
-        raise FileRefused("too_large", f"{len(entries):,} parts > {lim.max_zip_entries:,}")
+        raise FileRefused("too_large", f"{len(entries):,} > {lim.max_zip_entries:,}")
     if unpacked > lim.max_bytes:
-        raise FileRefused("too_large", f"{_mb(len(data))} unpacks to {_mb(unpacked)} > {_mb(lim.max_bytes)}")
+        raise FileRefused("too_large", f"{_mb(len(data))} → {_mb(unpacked)} > {_mb(lim.max_bytes)}")
     # openpyxl reads a sheet's <dimension> at load; a sheet without one it parses through once (constant memory,
     # time bounded by the size cap)
     wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)

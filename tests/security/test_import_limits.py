@@ -116,7 +116,7 @@ def test_a_few_kb_workbook_that_unpacks_past_the_cap_is_refused_before_it_is_rea
     r, seconds, peak = _measured(lambda: importer.run(demo_engine, {"loan_snapshot.xlsx": data}, "t", dry_run=True))
     hit = _only(r, "too_large")
     assert not r.ok and r.problem_count == 1 and hit["file"].tolist() == ["loan_snapshot.xlsx"]
-    assert hit["detail"].iloc[0].endswith("> 1.0 MB") and "unpacks to" in hit["detail"].iloc[0]
+    assert hit["detail"].iloc[0].endswith("> 1.0 MB") and " → " in hit["detail"].iloc[0]
     assert seconds < 5 and peak < 30 * 2**20, (seconds, peak)
 
 
