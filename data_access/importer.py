@@ -611,14 +611,21 @@ def report_bytes(problems: pd.DataFrame) -> bytes:
     return out.to_csv(index=False).encode("utf-8-sig")
 
 
-def read_folder(paths) -> dict[str, bytes]:
-    """Files of the given paths (files or folders; CSV and Excel only) as name → content."""
+def read_folder(paths, lim: Limits | None = None) -> dict[str, bytes]:
+    """Files of the given paths (files or folders; CSV and Excel only) as name → content. A file larger on disk than
+    the size cap is refused before it is read (ValueError: the command line's one-line message): a CSV is that size,
+    and an Excel file never unpacks to less than about its packed size."""
     from pathlib import Path
+    lim = lim or limits()
     out = {}
     for p in map(Path, paths):
         items = sorted(p.iterdir()) if p.is_dir() else [p]
         for f in items:
             if f.is_file() and f.suffix.lower() in (".csv", ".xlsx", ".xlsm"):
+                size = f.stat().st_size
+                if size > lim.max_bytes:
+                    raise ValueError(f"{f.name} is {_mb(size)}, over the import limit of {_mb(lim.max_bytes)} a "
+                                     "file (COCKPIT_IMPORT_MAX_MB); split it by month or branch")
                 out[f.name] = f.read_bytes()
     return out
 

@@ -204,6 +204,12 @@ def test_the_command_line_refuses_with_the_cap_and_exit_2(demo_engine, tmp_path)
     assert "larger than the limit once unpacked" in r.stderr and "> 1.0 MB" in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "error: import refused, nothing written: 1 problems"
     assert time.perf_counter() - started < 60
+    (tmp_path / "in" / "loan_snapshot.xlsx").unlink()  # a file larger on disk than the cap is not even read
+    (tmp_path / "in" / "customer.csv").write_bytes(b"id,name\n" + b"1,x\n" * 300_000)
+    r = subprocess.run([sys.executable, "-m", "data_access", "import", str(tmp_path / "in"), "--quiet"], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == ("error: customer.csv is 1.1 MB, over the import limit of 1.0 MB "
+                                                      "a file (COCKPIT_IMPORT_MAX_MB); split it by month or branch")
     env["COCKPIT_IMPORT_MAX_MB"] = "lots"
     r = subprocess.run([sys.executable, "-m", "data_access", "import", str(tmp_path / "in"), "--quiet"], cwd=ROOT,
                        env=env, capture_output=True, text=True, timeout=120)
