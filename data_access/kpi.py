@@ -55,19 +55,13 @@ def bucket_of_dpd(dpd: int) -> int:
 
 
 def class5_of_dpd(dpd: int) -> int:
-    """Five-category class implied by days past due alone (CBRC guidance for retail loans):
-    current 正常; 1–90 关注; 91–180 次级; 181–360 可疑; over 360 损失."""
+    """Five-category class implied by days past due alone: the overdue floor of
+    :func:`data_access.classification.dpd_floor` under the rules in force (《商业银行金融资产风险分类办法》
+    2023年第1号令, defaults: current 正常; 1–90 关注; 91–270 次级; 271–360 可疑; over 360 损失)."""
+    from .classification import dpd_floor, rules
     if dpd < 0:
         raise ValueError(f"dpd must be >= 0; got {dpd}.")
-    if dpd == 0:
-        return 1
-    if dpd <= 90:
-        return 2
-    if dpd <= 180:
-        return 3
-    if dpd <= 360:
-        return 4
-    return 5
+    return dpd_floor(dpd, rules())
 
 
 def npl_ratio(npl_balance: float, balance: float) -> float:

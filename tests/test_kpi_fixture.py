@@ -194,7 +194,8 @@ def test_collection_rates_by_hand(fixture_conn):
 
 
 @pytest.mark.parametrize("dpd,bucket,class5", [(0, 0, 1), (1, 1, 2), (30, 1, 2), (31, 2, 2), (60, 2, 2), (61, 3, 2),
-                                               (90, 3, 2), (91, 4, 3), (180, 4, 3), (181, 4, 4), (360, 4, 4),
+                                               (90, 3, 2), (91, 4, 3), (180, 4, 3), (181, 4, 3), (270, 4, 3),
+                                               (271, 4, 4), (360, 4, 4),
                                                (361, 4, 5)])
 def test_bucket_and_class_boundaries(dpd, bucket, class5):
     assert kpi.bucket_of_dpd(dpd) == bucket
