@@ -211,26 +211,64 @@ def change_pp(current: float, previous: float) -> float:
     return (current - previous) * 100
 
 
-CBIRC_TARGETS = {1: (3, 4, 5), 2: (3, 4, 5), 3: (4, 5), 4: (5,)}
+# The off-site supervision indicators' migration rates (风险迁徙类指标). Key 0 is the first-level 正常贷款迁徙率
+# (正常 and 关注 together, into 不良); 1..4 are the per-class rates. Each maps the period-start classes to the
+# classes that count as "moved down" at the period end.
+CBIRC_RATES = {0: ((1, 2), (3, 4, 5)), 1: ((1,), (2, 3, 4, 5)), 2: ((2,), (3, 4, 5)), 3: ((3,), (4, 5)), 4: ((4,), (5,))}
+CBIRC_TARGETS = {k: targets for k, (_, targets) in CBIRC_RATES.items() if k}
 CLOSED_WRITTEN_OFF_CLASS = 7
+CBIRC_SOURCE = ("原中国银监会《商业银行风险监管核心指标（试行）》（银监发〔2005〕89号）风险迁徙类指标，"
+                "非现场监管报表指标体系（1104）“各类贷款迁徙率”指标定义")
+
+
+def cbirc_reduction(balance, balance_next):
+    """期间减少金额 of period-start loans: what their balance fell by during the period (正常收回, 不良处置, 核销;
+    a closed loan's period-end balance is 0, so all of it). A balance that rose is no reduction."""
+    return (pd.Series(balance, dtype=float) - pd.Series(balance_next, dtype=float)).clip(lower=0)
+
+
+def cbirc_migration_parts(migration: pd.DataFrame) -> pd.DataFrame:
+    """Numerator and denominator of every regulator migration rate (index 0..4, see ``CBIRC_RATES``).
+
+    Columns: start (期初余额), reduction (期间减少金额), moved (向下迁徙金额: period-END balance of the
+    period-start loans then classified in the target classes), denominator = start − reduction, rate.
+    """
+    if "reduction" in migration.columns:
+        reduction = migration["reduction"].astype(float)
+    else:
+        reduction = cbirc_reduction(migration["balance"].to_numpy(), migration["balance_next"].to_numpy())
+        reduction.index = migration.index
+    rows = []
+    for key, (froms, targets) in CBIRC_RATES.items():
+        sel = migration["from_class"].isin(froms)
+        start = float(migration.loc[sel, "balance"].astype(float).sum())
+        red = float(reduction[sel].sum())
+        moved = float(migration.loc[sel & migration["to_class"].isin(targets), "balance_next"].astype(float).sum())
+        rows.append({"rate": key, "start": start, "reduction": red, "moved": moved, "denominator": start - red,
+                     "value": ratio(moved, start - red)})
+    return pd.DataFrame(rows).set_index("rate")
 
 
 def cbirc_migration_rates(migration: pd.DataFrame) -> pd.Series:
-    """Regulator-style migration rates (正常类/关注类/次级类/可疑类贷款迁徙率), per the CBIRC statistics system:
+    """The regulator's migration rates (风险迁徙类指标), exactly as the off-site supervision indicators define them
+    (source: ``CBIRC_SOURCE``):
 
-    rate(c) = period-start balance of class-c loans that moved to the worse classes (正常, 关注 → 次级/可疑/损失;
-    次级 → 可疑/损失; 可疑 → 损失) / (period-start balance of class c − the reduction of that balance during the
-    period through repayment, recovery, disposal or write-off).
+    * 正常类贷款迁徙率 (1) = 期初正常类贷款向下迁徙金额 ÷ (期初正常类贷款余额 − 期初正常类贷款期间减少金额), where
+      向下迁徙金额 is the balance *at the end of the period* of the period-start 正常 loans then classified 关注, 次级,
+      可疑 or 损失;
+    * 关注类 (2): → 次级/可疑/损失; 次级类 (3): → 可疑/损失; 可疑类 (4): → 损失, alike;
+    * 正常贷款迁徙率 (0) = (期初正常类 + 期初关注类 loans then classified 不良, at their period-end balance) ÷
+      (期初正常类余额 − 其期间减少 + 期初关注类余额 − 其期间减少).
 
-    ``migration`` has from_class, to_class, balance (period start) and balance_next (period end, 0 once closed);
-    a write-off (to_class 7) counts as moving to 损失 for 次级 and 可疑 and as reduction otherwise.
-    Index 1..4; nan when the denominator is 0.
+    期间减少金额 is what the period-start loans of the class lost during the period through 正常收回, 不良处置 or 核销:
+    per row start balance − end balance, never below 0 (a frame with a ``reduction`` column, kept per loan by the
+    marts, is used as it is). A loan written off (to_class 7) or paid off (6) has a period-end balance of 0: all of
+    its start balance is a reduction and none of it is counted as moved, whatever its class was.
+
+    Worked exam example: 10,000 正常 at the start, 800 of it 关注 or worse at the end, 600 repaid → 800 ÷ 9,400 =
+    8.51 %.
+
+    ``migration`` has from_class, to_class, balance (period start), balance_next (period end, 0 once closed) and
+    optionally reduction. Index 0..4; nan when the denominator is 0.
     """
-    out = {}
-    for c, targets in CBIRC_TARGETS.items():
-        rows = migration[migration["from_class"] == c]
-        start = float(rows["balance"].sum())
-        reduction = float((rows["balance"] - rows["balance_next"]).clip(lower=0).sum())
-        moved = float(rows.loc[rows["to_class"].isin(targets), "balance"].sum())
-        out[c] = ratio(moved, start - reduction)
-    return pd.Series(out)
+    return cbirc_migration_parts(migration)["value"].rename(None)

@@ -30,13 +30,14 @@ mig = read(queries.migration_trend, f, 12)
 last_pair = mig[mig["month"] == queries.shift_month(f.month, -1)]
 ytd = read(queries.migration_ytd, f, 1)
 cbirc = kpi.cbirc_migration_rates(ytd if not ytd.empty else last_pair)
+cbirc_card = "risk.cbirc_card" if not ytd.empty else "risk.cbirc_card_month"  # the card names its window
 balance = by_class["balance"].sum()
 kpi_row([Kpi(t("kpi.balance"), money(balance, lang), None, None, "rel", None),
          Kpi(t("kpi.npl_ratio"), pct(kpi.npl_ratio(kpi.npl_balance(by_class), balance)), None, None, "pp", False),
          Kpi(t("risk.special_mention"), pct(kpi.class5_distribution(by_class)[2]), None, None, "pp", False),
          Kpi(t("kpi.overdue_ratio"), pct(kpi.overdue_ratio(by_bucket)), None, None, "pp", False),
-         Kpi(t("risk.cbirc.1"), pct(cbirc[1]), None, None, "pp", False),
-         Kpi(t("risk.cbirc.2"), pct(cbirc[2]), None, None, "pp", False)], per_row=6)
+         Kpi(t(cbirc_card, name=t("risk.cbirc.0")), pct(cbirc[0]), None, None, "pp", False),
+         Kpi(t(cbirc_card, name=t("risk.cbirc.1")), pct(cbirc[1]), None, None, "pp", False)], per_row=6)
 
 branch_level = dataclasses.replace(f, township_code=None, village_code=None)  # marts kept per branch
 if f.geographic:
@@ -148,6 +149,6 @@ with tabs[4]:
         if rates.empty:
             st.caption("—")
             continue
-        table(rates, {"month": Col("col.month"), **{f"c{c}": Col(f"risk.cbirc.{c}", "rate") for c in range(1, 5)}},
+        table(rates, {"month": Col("col.month"), **{f"c{c}": Col(f"risk.cbirc.{c}", "rate") for c in range(0, 5)}},
               name=f"cbirc_{key.split('_')[-1]}_{f.month}", height="fit")
     st.markdown(t("risk.cbirc_help"))

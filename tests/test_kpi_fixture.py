@@ -223,11 +223,15 @@ def test_village_filter_reads_the_village_mart_with_the_same_figures(fixture_con
 
 
 def test_cbirc_migration_rates_by_hand(fixture_conn):
+    # Jan → Feb: 正常 at the start L1..L4 = 10000, none repaid; L2 (2000) and L3 (3000) are 关注 at the end
     jan = kpi.cbirc_migration_rates(_mig_full(fixture_conn, "2026-01"))
-    assert jan[1] == 0                      # no 正常 loan became NPL in February
+    assert jan[1] == pytest.approx(5000 / 10000)
     assert jan[2] == pytest.approx(1.0)     # L5: 关注 5000 → 次级, nothing repaid
+    assert jan[0] == pytest.approx(5000 / (10000 + 5000))  # 正常贷款迁徙率: only L5 became 不良
+    # Feb → Mar: 正常 at the start L1 1000, L4 4000 (paid off: all of it a reduction), L6 1000 → 关注
     feb = kpi.cbirc_migration_rates(_mig_full(fixture_conn, "2026-02"))
-    assert feb[1] == 0 and feb[2] == 0 and feb[3] == 0
+    assert feb[1] == pytest.approx(1000 / (6000 - 4000))
+    assert feb[2] == 0 and feb[3] == 0 and feb[0] == 0
     assert math.isnan(feb[4])               # no 可疑 loans at the start
 
 
@@ -236,6 +240,54 @@ def test_cbirc_reduction_enters_the_denominator():
     df = pd.DataFrame({"from_class": [1, 1, 1], "to_class": [3, 1, 6], "balance": [1000, 3000, 1000],
                        "balance_next": [1000, 2000, 0]})
     assert kpi.cbirc_migration_rates(df)[1] == pytest.approx(1000 / (5000 - 2000))
+
+
+def test_cbirc_exam_example():
+    """The worked example of the regulator's definition: 10,000 正常 at the start, 800 of it classified 关注 or
+    worse at the end, 600 repaid in the period → 800 ÷ (10,000 − 600) = 8.51 %."""
+    df = pd.DataFrame({"from_class": [1, 1, 1, 1], "to_class": [1, 2, 3, 5],
+                       "balance": [9200, 500, 200, 100], "balance_next": [8600, 500, 200, 100]})
+    rates = kpi.cbirc_migration_rates(df)
+    assert round(rates[1] * 100, 2) == 8.51
+    assert rates[1] == pytest.approx(800 / 9400)
+    parts = kpi.cbirc_migration_parts(df)
+    assert (parts.loc[1, "start"], parts.loc[1, "reduction"], parts.loc[1, "moved"]) == (10000, 600, 800)
+
+
+def test_cbirc_special_mention_exam_example():
+    # 关注 5,000 at the start, 500 of it 次级 or worse at the end, 1,000 repaid → 500 ÷ 4,000 = 12.5 %
+    df = pd.DataFrame({"from_class": [2, 2, 2], "to_class": [2, 3, 6], "balance": [4000, 500, 500],
+                       "balance_next": [3500, 500, 0]})
+    assert kpi.cbirc_migration_rates(df)[2] == pytest.approx(0.125)
+
+
+def test_cbirc_numerator_is_the_period_end_balance():
+    """A 正常 loan of 1,000 that is 关注 at the end with 700 left moved 700, not 1,000; the 300 it repaid is a
+    reduction: 700 ÷ (10,000 − 300). A 关注 loan of 2,000 now 次级 with 1,500 left and one of 1,000 now 可疑 with
+    1,000: 正常贷款迁徙率 = (0 + 1,500 + 1,000) ÷ (10,000 − 300 + 3,000 − 500)."""
+    df = pd.DataFrame({"from_class": [1, 1, 2, 2], "to_class": [1, 2, 3, 4], "balance": [9000, 1000, 2000, 1000],
+                       "balance_next": [9000, 700, 1500, 1000]})
+    rates = kpi.cbirc_migration_rates(df)
+    assert rates[1] == pytest.approx(700 / 9700)
+    assert rates[2] == pytest.approx(2500 / 2500)
+    assert rates[0] == pytest.approx(2500 / (9700 + 2500))
+
+
+def test_cbirc_write_off_is_a_reduction_not_a_move():
+    # 可疑 A 2,000 written off (class 7, nothing left), B 3,000 → 损失 with 3,000: 3,000 ÷ (5,000 − 2,000)
+    # 次级 C 4,000 written off, D 1,000 → 可疑 with 800: 800 ÷ (5,000 − 4,000 − 200)
+    df = pd.DataFrame({"from_class": [4, 4, 3, 3], "to_class": [7, 5, 7, 4], "balance": [2000, 3000, 4000, 1000],
+                       "balance_next": [0, 3000, 0, 800]})
+    rates = kpi.cbirc_migration_rates(df)
+    assert rates[4] == pytest.approx(1.0)
+    assert rates[3] == pytest.approx(800 / 800)
+
+
+def test_cbirc_reduction_per_loan_when_kept():
+    # a mart row summing a loan repaid 500 and one drawn up by 500: the kept per-loan reduction (500) is used
+    df = pd.DataFrame({"from_class": [1, 1], "to_class": [1, 2], "balance": [2000, 1000], "balance_next": [2000, 800],
+                       "reduction": [500, 200]})
+    assert kpi.cbirc_migration_rates(df)[1] == pytest.approx(800 / (3000 - 700))
 
 
 def _mig_full(conn, month):
