@@ -2,7 +2,8 @@
 
 The library checks the bcrypt hashes and keeps the signed re-login cookie (so
 a browser refresh keeps the user logged in); this module feeds it the users
-table, refuses the library's default cookie key outside demo mode, locks an
+table and the install's own secret key (``data_access.secret_key``: generated on
+the first start, a weak or published one refused in every mode), locks an
 account for a while after repeated failures and writes every login to the
 audit log.
 """
@@ -14,7 +15,8 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from data_access import config, users
+from data_access import config, secret_key, users
+from data_access.demo import is_demo_bank
 from data_access.text import clean
 from data_access.demo import ADMIN_PASSWORD, DEMO_PASSWORD
 from data_access.scope import NOBODY, scope_for_user
@@ -22,24 +24,33 @@ from data_access.scope import NOBODY, scope_for_user
 from .i18n import t
 from .session import connect, connect_or_raise, engine
 
-DEFAULT_LIBRARY_KEY = "some_key"
-DEMO_COOKIE_KEY = "cockpit-demo-cookie-key-not-for-production"
-
-
 class CookieKeyRefused(RuntimeError):
-    """The cookie key is missing or the library default outside demo mode."""
+    """The install's secret key is unusable (``secret_key.SecretRefused``); the message, in the user's language,
+    says why and how to make one."""
 
 
 def cookie_settings() -> tuple[str, str, float]:
-    """(cookie name, key, expiry days) from configuration; refuses weak keys outside demo mode."""
+    """(cookie name, key, expiry days) from configuration; the key is the install's own (``secret_key``)."""
     name = config.setting("COCKPIT_COOKIE_NAME", "credit_cockpit")
-    key = config.setting("COCKPIT_COOKIE_KEY")
     days = float(config.setting("COCKPIT_COOKIE_DAYS", "1"))
-    if config.demo_mode():
-        return name, key or DEMO_COOKIE_KEY, days
-    if not key or key == DEFAULT_LIBRARY_KEY or key == DEMO_COOKIE_KEY or len(key) < 16:
-        raise CookieKeyRefused(t("login.cookie_key_refused"))
+    try:
+        key = secret_key.secret().decode()
+    except secret_key.SecretRefused as exc:
+        raise CookieKeyRefused(t("secret.refused", source=exc.source, why=t(f"secret.why.{exc.reason}"),
+                                 how=secret_key.HOW_TO_COMMAND)) from exc
     return name, key, days
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _demo_bank(url: str) -> bool:
+    with connect_or_raise() as conn:
+        return is_demo_bank(conn)
+
+
+def demo_mode() -> bool:
+    """Demo mode (``demo.is_demo_bank``): the setting when there is one, otherwise the database's mark."""
+    explicit = config.demo_setting()
+    return explicit if explicit is not None else _demo_bank(config.database_url())
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -128,7 +139,7 @@ def _login_form(auth: stauth.Authenticate) -> bool:
                     return True
                 st.session_state["authentication_status"] = None
                 st.error(t("login.failed"))
-        if config.demo_mode():
+        if demo_mode():
             with st.expander(t("login.demo_users"), expanded=True):
                 st.markdown(t("login.demo_hint", pw=f"`{DEMO_PASSWORD}`", admin_pw=f"`{ADMIN_PASSWORD}`"))
                 st.markdown("`hq_wang` 总行(可见敏感信息) · `hq_li` 总行 · `branch01`…`branch12` 支行行长 · "

@@ -59,6 +59,17 @@ def user_badge() -> None:
                         unsafe_allow_html=True)
 
 
+DEMO_BANNER_STYLE = ("background:#fff4d6;border:1px solid #e0b84a;color:#6b4e00;border-radius:6px;"
+                     "padding:4px 12px;margin-bottom:8px;font-size:0.88rem")
+
+
+def demo_banner() -> None:
+    """演示模式, on every page and on the login form, whenever demo mode is on (``auth.demo_mode``)."""
+    if auth.demo_mode():
+        st.markdown(f'<div class="demo-banner" style="{DEMO_BANNER_STYLE}"><b>{html.escape(t("demo.banner"))}</b> · '
+                    f'{html.escape(t("demo.banner_detail"))}</div>', unsafe_allow_html=True)
+
+
 def run() -> None:
     """Log in, then build the role's navigation and run the chosen page."""
     configure()
@@ -71,6 +82,7 @@ def run() -> None:
     state: dict = {}
 
     def gate() -> None:
+        demo_banner()
         state["auth"] = auth.authenticator()
         state["ok"] = auth.login(state["auth"])
     guarded(gate)

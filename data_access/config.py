@@ -46,9 +46,10 @@ def database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
-def demo_mode() -> bool:
-    """Demo mode: the embedded demo bank with its published demo passwords."""
+def demo_setting() -> bool | None:
+    """``COCKPIT_DEMO_MODE`` when it is set (on or off), None when it is not: then the database decides
+    (``demo.is_demo_bank``: the demo generator marks the bank it made)."""
     value = setting("COCKPIT_DEMO_MODE")
-    if value is None:
-        return "COCKPIT_DATABASE_URL" not in os.environ and not _secrets().get("COCKPIT_DATABASE_URL")
+    if value is None or not value.strip():
+        return None
     return value.strip().lower() in {"1", "true", "yes", "on"}

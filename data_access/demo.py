@@ -200,6 +200,21 @@ def size_spec(size: str) -> SizeSpec:
     raise ValueError(f"size must be one of county, province, tiny; got {size!r}.")
 
 
+DEMO_MARK = "demo_bank"  # the data_status row that makes a database the demo bank
+
+
+def is_demo_bank(conn) -> bool:
+    """Demo mode (the login page lists the demo users and their published passwords; every page carries the
+    演示模式 banner): ``COCKPIT_DEMO_MODE`` when set, otherwise whether this database is one the demo generator
+    made (``generate`` marks it). A deliberate choice either way, never the absence of a setting; it never changes
+    the secret key's rules (``secret_key``)."""
+    from .config import demo_setting
+    explicit = demo_setting()
+    if explicit is not None:
+        return explicit
+    return conn.execute(select(s.data_status.c.key).where(s.data_status.c.key == DEMO_MARK)).first() is not None
+
+
 def is_empty(engine: Engine) -> bool:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(s.customer)).scalar_one() == 0 and \
@@ -232,6 +247,8 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         bar.set_postfix_str("users")
         _users(conn, counts)
         sync_sequences(conn)
+        conn.execute(insert(s.data_status).values(key=DEMO_MARK, value="generated", row_count=counts.get("customer", 0),
+                                                  updated_at=dt.datetime.now().replace(microsecond=0)))
         bar.update(1)
     bar.close()
     return counts

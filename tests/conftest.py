@@ -20,6 +20,18 @@ PG_URL = os.environ.get("COCKPIT_TEST_PG_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _install_secret(tmp_path_factory):
+    """The tests' install secret is generated under a temporary directory (as a first start does under data/), so
+    that no test writes the working copy's data/secret.key; a test that wants its own sets COCKPIT_SECRET_FILE."""
+    if os.environ.get("COCKPIT_SECRET_FILE"):
+        yield
+        return
+    os.environ["COCKPIT_SECRET_FILE"] = str(tmp_path_factory.mktemp("secret") / "secret.key")
+    yield
+    os.environ.pop("COCKPIT_SECRET_FILE", None)
+
+
 def _new_database(backend: str, tmp_path_factory) -> tuple[str, callable]:
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("db") / "cockpit.db"

@@ -1,0 +1,91 @@
+"""The browser as the attacker (findings 1, 2 and 11): cookies forged, replayed or malformed, set in a real headless
+Chromium against `streamlit run`, must give the login form and nothing else.
+
+On the code before, a JWT of ``{"username": "admin"}`` signed with the key the code carried gave a full admin session
+on a default install."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import jwt
+import pytest
+
+from ..test_browser import CHROMIUM, ROOT, browser, settle, start_app  # noqa: F401 - browser is a fixture
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed")]
+
+OLD_DEMO_KEY = "cockpit-demo-cookie-key-not-for-production"
+EXAMPLE_KEY = "change-me-to-a-long-random-string"
+COOKIE = "credit_cockpit"
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    """A tiny demo bank (the login and admin pages need no models)."""
+    d = tmp_path_factory.mktemp("browser_auth")
+    env = dict(os.environ, COCKPIT_DATABASE_URL=f"sqlite:///{d / 'cockpit.db'}", COCKPIT_SECRET_FILE=str(d / "secret.key"))
+    env.pop("COCKPIT_DEMO_MODE", None)
+    env.pop("COCKPIT_COOKIE_KEY", None)
+    subprocess.run([sys.executable, "-m", "data_access", "demo", "--size", "tiny", "--seed", "5", "--quiet"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    return env
+
+
+def _open_with_cookie(browser, base: str, value: str):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    ctx.add_cookies([{"name": COOKIE, "value": value, "url": base}])
+    page = ctx.new_page()
+    page.goto(base)
+    page.wait_for_selector("[data-testid=stMain]", timeout=90_000)
+    settle(page)
+    page.wait_for_timeout(1500)  # the old code's cookie component reported back after the first run
+    settle(page)
+    return ctx, page
+
+
+def _logged_in(page) -> bool:
+    return page.locator("[data-testid=stSidebarUserContent] >> text=退出登录").count() > 0
+
+
+def forged(key: str, username: str = "admin") -> str:
+    import warnings
+    warnings.filterwarnings("ignore", message="The HMAC key is")  # short keys are the point
+    return jwt.encode({"username": username, "exp_date": 1e12}, key, algorithm="HS256")
+
+
+def test_forged_cookie_with_the_published_keys_gives_the_login_form(bank, browser):
+    """A default install (the demo bank, no key set): the key the code once carried, the example file's key and the
+    login library's default sign nothing the app accepts."""
+    proc, base = start_app(bank)
+    try:
+        for key in (OLD_DEMO_KEY, EXAMPLE_KEY, "some_key"):
+            for user in ("admin", "hq_wang"):
+                ctx, page = _open_with_cookie(browser, base, forged(key, user))
+                page.wait_for_selector("input[type=password]", timeout=60_000)
+                settle(page)
+                assert not _logged_in(page), (key, user)
+                assert page.locator("[data-testid=stException]").count() == 0
+                ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_example_key_configured_outside_demo_mode_is_refused(bank, browser):
+    """Outside demo mode with the example file's key configured, the old code signed sessions with it: a forged
+    admin cookie logged in. Now the app refuses to run on that key and says how to make one."""
+    env = dict(bank, COCKPIT_DEMO_MODE="0", COCKPIT_COOKIE_KEY=EXAMPLE_KEY)
+    proc, base = start_app(env)
+    try:
+        ctx, page = _open_with_cookie(browser, base, forged(EXAMPLE_KEY, "admin"))
+        page.wait_for_selector("[data-testid=stAlertContentError]", timeout=60_000)
+        assert not _logged_in(page)
+        assert page.locator("input[type=password]").count() == 0
+        assert "token_urlsafe(48)" in page.locator("[data-testid=stAlertContentError]").first.inner_text()
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
