@@ -28,7 +28,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
 USERS = ["agency1", "hq_li", "branch01", "branch02", "branch03", "strategy_chen", "hq_wang", "agency2", "branch04",
          "branch05", "branch06", "branch07", "branch08", "branch09", "branch10", "branch11", "branch12", "agency3",
          "agency4", "agency5", "agency6", "admin"]
-SETTLED = ("() => !document.querySelector('[data-testid=stStatusWidget]') && "
+# the app root's run state (the status widget is not drawn under client.toolbarMode "minimal")
+SETTLED = ("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning' && "
            "!document.querySelector('[data-testid=stSkeleton]')")
 
 

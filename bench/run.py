@@ -173,6 +173,31 @@ def time_import(url: str) -> dict:
             "import_load_s": marks["marts"] - marks["validated"], "import_refresh_s": end - marks["marts"]}
 
 
+def time_pages(url: str, pages: list[str], user: str = "strategy_chen", repeat: int = 3) -> dict[str, tuple]:
+    """Server time to open each page as ``user`` (Streamlit's AppTest: the script run that draws the page, without
+    the browser): the first open in a fresh process, then the median of ``repeat`` opens that find the session's
+    caches warm. The Strategy lab opens with its first simulator only (the others run when their tab is opened)."""
+    import os
+    from streamlit.testing.v1 import AppTest
+    os.environ.update(COCKPIT_DATABASE_URL=url, COCKPIT_DEMO_MODE="1")
+    app = str(Path(__file__).resolve().parent.parent / "app.py")
+    out = {}
+    for page in pages:
+        times = []
+        for _ in range(repeat + 1):
+            at = AppTest.from_file(app, default_timeout=300)
+            at.session_state["authentication_status"] = True
+            at.session_state["username"] = at.session_state["name"] = user
+            at.run()
+            t = time.perf_counter()
+            at.switch_page(f"pages/{page}.py").run()
+            times.append(time.perf_counter() - t)
+            if at.exception:
+                raise RuntimeError(f"{page}: {at.exception}")
+        out[f"page open: {page} ({user})"] = (times[0], statistics.median(times[1:]))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=["county"], choices=["tiny", "county", "province"])
@@ -180,6 +205,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--refresh", action="store_true", help="also time a full mart refresh on the existing bank")
     p.add_argument("--import-month", action="store_true", help="also time the import of the newest month's files")
+    p.add_argument("--pages", nargs="*", metavar="PAGE",
+                   help="also time opening these pages (e.g. strategy_lab overview) through AppTest")
     args = p.parse_args()
     DATA.mkdir(exist_ok=True)
     results, builds = {}, {}
@@ -193,6 +220,8 @@ def main() -> None:
         if args.import_month:
             builds[size].update(time_import(url))
         results[size] = time_reads(url, args.repeat)
+        if args.pages:
+            results[size].update(time_pages(url, args.pages))
         e = make_engine(url)
         with e.connect() as conn:
             builds[size]["loans"] = conn.execute(select(func.count()).select_from(s.loan)).scalar()

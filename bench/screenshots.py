@@ -70,11 +70,27 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the app did not start within 90 s; see screenshots/server.log")
 
 
+# the app root's run state: the status widget it replaced is not drawn at all under client.toolbarMode "minimal",
+# so waiting for it to go away returned at once, in the middle of a run
+SETTLED = ("() => { const app = document.querySelector('[data-testid=stApp]');"
+           " return app && app.dataset.testScriptState === 'notRunning'; }")
+
+
 def settle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until Streamlit has finished running the script (its status widget is gone)."""
+    """Wait until Streamlit has finished running the script."""
     page.wait_for_timeout(600)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_ms)
+    page.wait_for_function(SETTLED, timeout=timeout_ms)
     page.wait_for_timeout(900)
+
+
+def page_text(page) -> str:
+    """The page's visible text plus what its tables hold: a table draws on a canvas, and its accessible copy
+    (the text a screen reader reads) is the only text of its cells in the page."""
+    text = page.locator("[data-testid=stMain]").inner_text()
+    cells = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=stDataFrame] table'))"
+                          ".map(t => Array.from(t.querySelectorAll('th,td')).map(c => c.textContent).join('\\n'))"
+                          ".join('\\n')")
+    return text + ("\n[tables]\n" + cells if cells else "")
 
 
 def login(page, base: str, username: str, lang: str) -> None:
@@ -148,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                         took = time.perf_counter() - started
                         name = f"{username}_{spec.key}"
                         page.screenshot(path=str(out / lang / f"{name}.png"), full_page=True)
-                        text = page.locator("[data-testid=stMain]").inner_text()
+                        text = page_text(page)
                         (out / lang / f"{name}.txt").write_text(text, encoding="utf-8")
                         for f in scan(text, lang):
                             findings.append(f"[{lang}] {name}: {f}")

@@ -98,10 +98,11 @@ def freshness_panel() -> None:
     k[1].metric(t("admin.last_refresh"), str(df.attrs["refresh"] or "—")[:16])
     k[2].markdown(f"{t('admin.version')}  \n`{df.attrs['version'] or '—'}`")
     df["table"] = [f"{t('imp.table.' + n)} ({n})" for n in df["table"]]
-    df["last_import"] = df["last_import"].astype(str).str.slice(0, 16).replace({"None": "—", "NaT": "—"})
-    df["last_import_rows"] = [f"{int(n):,}" if n == n and n is not None else "—" for n in df["last_import_rows"]]
+    df["last_import"] = [None if pd.isna(v) else str(v)[:16] for v in df["last_import"]]
+    # one way to say "never imported" in every column: the table helper writes — for a missing value
     table(df, {"table": Col("admin.table"), "rows": Col("admin.rows", "count"),
-               "last_import": Col("admin.col.last_import"), "last_import_rows": Col("admin.col.last_import_rows")},
+               "last_import": Col("admin.col.last_import"),
+               "last_import_rows": Col("admin.col.last_import_rows", "count")},
           name="data_freshness", height="fit", downloads=False)
     b1, b2 = st.columns(2)
     if b1.button(t("admin.refresh"), type="primary", key="refresh_marts"):
@@ -153,15 +154,18 @@ def audit_panel() -> None:
     who = f[0].text_input(t("admin.audit_user"), key="audit_user", max_chars=64).strip() or None
     what = f[1].selectbox(t("admin.audit_action"), [None, *actions], key="audit_action",
                           format_func=lambda a: t("filter.all") if a is None else action_label(a))
-    cust = f[2].text_input(t("admin.audit_customer"), key="audit_customer", max_chars=12).strip()
+    cust = f[2].text_input(t("admin.audit_customer"), key="audit_customer", max_chars=24,
+                           help=t("admin.audit_customer_help")).strip()
     today = dt.date.today()
     span = f[3].date_input(t("admin.audit_dates"), (today - dt.timedelta(days=30), today), key="audit_dates")
-    if cust and not cust.isdigit():
-        st.warning(t("admin.audit_customer_bad"))
-        return
     start, end = (span + (None, None))[:2] if isinstance(span, tuple) else (span, span)
     with connect() as conn:
-        log = admin.audit_log(conn, scope(), who, what, int(cust) if cust else None, start, end)
+        # the customer number staff know (C0324…), or the internal number an audit row records
+        cust_id = admin.audit_customer_id(conn, scope(), cust) if cust else None
+        if cust and cust_id is None:
+            st.warning(t("admin.audit_customer_bad"))
+            return
+        log = admin.audit_log(conn, scope(), who, what, cust_id, start, end)
     if log.empty:
         st.info(t("admin.audit_none"))
         return

@@ -43,7 +43,8 @@ def users_panel() -> None:
         name = st.text_input(t("users.col.username"), max_chars=32, key="nu_name")
         display = st.text_input(t("users.col.display_name"), max_chars=32, key="nu_display")
         role = st.selectbox(t("users.col.role"), ROLES, format_func=lambda r: t(f"role.{r}"), key="nu_role")
-        br = st.multiselect(t("users.branches"), list(branches), format_func=branches.get, key="nu_branches")
+        br = st.multiselect(t("users.branches"), list(branches), format_func=branches.get, key="nu_branches",
+                            placeholder=t("common.choose"))
         ag = st.selectbox(t("users.agency"), [None, *agencies], format_func=lambda a: agencies.get(a, "—"), key="nu_agency")
         pii = st.checkbox(t("users.pii"), key="nu_pii", help=t("users.pii_help"))
         pw = st.text_input(t("users.password"), type="password", key="nu_pw", help=t("users.password_help"))
@@ -58,7 +59,7 @@ def users_panel() -> None:
             role = st.selectbox(t("users.col.role"), ROLES, index=ROLES.index(row["role"]),
                                 format_func=lambda r: t(f"role.{r}"), key=f"eu_role_{who}")
             br = st.multiselect(t("users.branches"), list(branches), default=[b for b in row["branch_ids"] if b in branches],
-                                format_func=branches.get, key=f"eu_branches_{who}")
+                                format_func=branches.get, key=f"eu_branches_{who}", placeholder=t("common.choose"))
             agency_keys = [None, *agencies]
             current = None if pd.isna(row["agency_id"]) else int(row["agency_id"])
             ag = st.selectbox(t("users.agency"), agency_keys, index=agency_keys.index(current) if current in agency_keys else 0,

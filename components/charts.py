@@ -27,7 +27,33 @@ def apply_theme(fig: go.Figure, title: str, lang: str = "zh", height: int = 360)
     fig.update_xaxes(showgrid=False, linecolor="#d1d5db", tickformat="%Y-%m", dtick="M6", tickangle=0,
                      hoverformat=MONTH_TICK.get(lang, "%Y-%m"))
     fig.update_yaxes(gridcolor="#eef0f3", zeroline=False)
+    return tidy_value_axes(fig)
+
+
+def tidy_value_axes(fig: go.Figure) -> go.Figure:
+    """Value axes get the house number format unless a builder chose one: thousands separators, no SI suffixes
+    ('30k'), one decimal on percent axes ('6.37% / 5.1%' became '6.4% / 5.1%'). A log axis needs ticks of its own
+    (:func:`log_ticks`); without them plotly labels it with raw floats such as '31.09284'."""
+    for name in fig.layout:
+        if not name.startswith("yaxis"):
+            continue
+        axis = fig.layout[name]
+        if axis.tickformat or axis.ticktext or axis.type in ("log", "category", "date"):
+            continue
+        axis.tickformat = ".1f" if axis.ticksuffix == "%" else ",~r"
     return fig
+
+
+def log_ticks(values) -> dict:
+    """tickvals / ticktext for a log axis over ``values``: 1-2-5 steps per decade, written as plain numbers."""
+    import math
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
+    if not vals:
+        return {}
+    lo, hi = min(vals), max(vals)
+    ticks = [m * 10 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+             for m in (1, 2, 5) if lo / 2.5 <= m * 10 ** e <= hi * 2.5]
+    return {"tickvals": ticks, "ticktext": [f"{v:,.2f}".rstrip("0").rstrip(".") if v < 1 else f"{v:,.0f}" for v in ticks]}
 
 
 def categorical_x(fig: go.Figure, legend: bool = True) -> go.Figure:

@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from data_access.kpi import BUCKETS, ENTRY_BUCKET_GROUPS, ratio
 
-from .charts import apply_theme, categorical_x
+from .charts import apply_theme, categorical_x, log_ticks
 from .i18n import code_label, translate
 from .theme import BUCKET_COLORS, SERIES
 
@@ -96,12 +96,16 @@ def channel_economics_chart(by_channel: pd.DataFrame, lang: str) -> go.Figure:
     fig.add_bar(x=names, y=d["recovery_rate"] * 100, name=translate("coll.recovery_pct", lang),
                 marker_color=[CHANNEL_COLORS.get(c, SERIES[0]) for c in d["channel"]], hovertemplate="%{y:.1f}%",
                 secondary_y=False)
-    fig.add_scatter(x=names, y=d["cost_per_yuan"] * 100, name=translate("coll.cost_per_100", lang), mode="markers+lines",
-                    line=dict(color="#111827", width=1.5), marker=dict(size=9), hovertemplate="%{y:.2f} 元",
-                    secondary_y=True)
-    fig.update_yaxes(title_text=translate("coll.recovery_pct", lang), ticksuffix="%", rangemode="tozero", secondary_y=False)
+    # a channel that recovered nothing (核销 after write-off) has no cost per 100 元: a gap, not a point off the chart
+    cost = [v * 100 if v is not None and 0 < v < float("inf") else None for v in d["cost_per_yuan"]]
+    fig.add_scatter(x=names, y=cost, name=translate("coll.cost_per_100", lang), mode="markers+lines",
+                    line=dict(color="#111827", width=1.5), marker=dict(size=9), connectgaps=False,
+                    hovertemplate="%{y:,.2f} " + translate("unit.yuan", lang), secondary_y=True)
+    fig.update_yaxes(title_text=translate("coll.recovery_pct", lang), ticksuffix="%", tickformat=".0f", rangemode="tozero",
+                     secondary_y=False)
     # costs span three orders of magnitude (SMS to litigation): a log axis keeps every channel readable
-    fig.update_yaxes(title_text=translate("coll.cost_per_100_log", lang), type="log", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text=translate("coll.cost_per_100_log", lang), type="log", secondary_y=True, showgrid=False,
+                     **log_ticks(cost))
     fig = apply_theme(fig, translate("coll.channel_chart", lang), lang)
     categorical_x(fig)
     return fig
@@ -129,7 +133,7 @@ def litigation_chart(pipe: pd.DataFrame, lang: str) -> go.Figure:
                            marker_color=SERIES[6], customdata=pipe["balance_at_entry"] / 1e4,
                            text=[f"{v / 1e4:,.1f}" for v in pipe["balance_at_entry"]], textposition="outside",
                            name=translate("coll.cases_axis", lang),
-                           hovertemplate="%{x}: %{y:,.0f} · %{customdata:,.1f} 万元"))
+                           hovertemplate="%{x}: %{y:,.0f} · %{customdata:,.1f} " + translate("unit.wan", lang)))
     fig.update_yaxes(title_text=translate("coll.cases_axis", lang), rangemode="tozero")
     fig = apply_theme(fig, translate("coll.litigation_chart", lang), lang, height=330)
     fig.update_xaxes(title_text=translate("coll.stage_axis", lang), tickformat=None, dtick=None, hoverformat=None)
@@ -142,12 +146,12 @@ def write_off_chart(wo: pd.DataFrame, lang: str) -> go.Figure:
     x = pd.to_datetime(wo["entry_month"] + "-01")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(x=x, y=wo["balance_at_entry"] / 1e4, name=translate("coll.written_off_wan", lang), marker_color="#5c7080",
-                hovertemplate="%{y:,.1f} 万元", secondary_y=False)
+                hovertemplate="%{y:,.1f} " + translate("unit.wan", lang), secondary_y=False)
     fig.add_scatter(x=x, y=wo["recovery_rate"] * 100, name=translate("coll.wo_recovered_pct", lang), mode="lines+markers",
                     line=dict(color=SERIES[1], width=2), hovertemplate="%{y:.1f}%", secondary_y=True)
     fig.update_yaxes(title_text=translate("coll.written_off_wan", lang), rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text=translate("coll.wo_recovered_pct", lang), ticksuffix="%", rangemode="tozero",
-                     secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text=translate("coll.wo_recovered_pct", lang), ticksuffix="%", tickformat=".1f",
+                     rangemode="tozero", secondary_y=True, showgrid=False)
     return apply_theme(fig, translate("coll.write_off_chart", lang), lang, height=330)
 
 
@@ -163,7 +167,7 @@ def run_compare_chart(lines: pd.DataFrame, lang: str, title_key: str = "coll.run
         m = g[g["method"] == method].set_index("channel").reindex([c for c in CHANNEL_ORDER if c in set(g["channel"])])
         fig.add_bar(x=[channel_label(c, lang) for c in m.index], y=m["net"].fillna(0) / 1e4, marker_color=colour,
                     name=translate(labels[method], lang), customdata=m["cases"].fillna(0),
-                    hovertemplate="%{x}: %{y:,.2f} 万元 · %{customdata:,.0f}")
+                    hovertemplate="%{x}: %{y:,.2f} " + translate("unit.wan", lang) + " · %{customdata:,.0f}")
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text=translate("coll.net_wan", lang), rangemode="tozero")
     fig = apply_theme(fig, translate(title_key, lang), lang, height=330)

@@ -11,7 +11,7 @@ from models import allocation
 
 from . import collection_charts as cc
 from .formatting import money, pct
-from .i18n import t
+from .i18n import t, value_label
 from .kpi_cards import Kpi, kpi_row
 from .panels import empty_state
 from .session import engine, read, scope
@@ -51,7 +51,8 @@ def allocation_tab(f: Filters, lang: str) -> None:
         st.markdown(f"**{t('coll.rules')}**")
         rules = read(dc.rules_board)
         shown = rules.assign(entry_bucket=[cc.bucket_label(x) for x in rules["entry_bucket"]],
-                             channel=[cc.channel_label(x, lang) for x in rules["channel"]])
+                             channel=[cc.channel_label(x, lang) for x in rules["channel"]],
+                             description=[value_label(x, lang) for x in rules["description"]])
         table(shown, {"entry_bucket": Col("coll.entry_bucket"), "priority": Col("coll.priority", "count"),
                       "channel": Col("coll.channel"), "min_amount": Col("coll.min_amount", "count"),
                       "description": Col("coll.rule_note")}, name="allocation_rules", height="fit", downloads=False)
@@ -60,12 +61,17 @@ def allocation_tab(f: Filters, lang: str) -> None:
     st.markdown(f"**{t('coll.capacity')}**")
     cap = read(dc.capacity_board, f.month)
     if not cap.empty:
+        over = cap["used"] - cap["capacity"]
         shown = cap.assign(name=[cc.channel_label(n, lang) if ch != "agency" else n
                                  for n, ch in zip(cap["name"], cap["channel"])],
-                           capacity=cap["capacity"].map(lambda v: t("coll.unlimited") if pd.isna(v) else f"{int(v):,}"),
-                           left=cap["left"].map(lambda v: "—" if pd.isna(v) else f"{int(v):,}"))
-        table(shown, {"name": Col("coll.option"), "capacity": Col("coll.capacity"), "used": Col("coll.used", "count"),
-                      "left": Col("coll.left"), "cost_per_case": Col("coll.cost_per_case", "num2"),
+                           # numbers stay numbers (right-aligned); more assigned than the capacity is said in words
+                           left=[None if pd.isna(c) else max(0, c - u) for c, u in zip(cap["capacity"], cap["used"])],
+                           over=[t("coll.over_capacity", n=f"{int(o):,}") if pd.notna(o) and o > 0 else "" for o in over],
+                           # a channel without commission has none to show, not 0.00 %
+                           commission_rate=cap["commission_rate"].where(cap["commission_rate"].fillna(0) > 0))
+        table(shown, {"name": Col("coll.option"), "capacity": Col("coll.capacity", "count", missing=t("coll.unlimited")),
+                      "used": Col("coll.used", "count"), "left": Col("coll.left", "count"),
+                      "over": Col("coll.capacity_state"), "cost_per_case": Col("coll.cost_per_case", "num2"),
                       "commission_rate": Col("coll.commission_rate", "rate")},
               name=f"collection_capacity_{f.month}", height="fit", downloads=False)
 
@@ -150,7 +156,7 @@ def performance_tab(f: Filters, window: int, lang: str) -> None:
     rec = [float(d["recovered_amount"].sum()) for d in (now, prev, year)]
     cards.append(Kpi(t("coll.recovered"), money(rec[0], lang), kpi.change(rec[0], rec[1]), kpi.change(rec[0], rec[2])))
     cpy = [_rate(d, "cost_per_yuan") for d in (now, prev, year)]
-    cards.append(Kpi(t("coll.cost_per_100"), f"{cpy[0] * 100:.2f} 元" if cpy[0] == cpy[0] else "—",
+    cards.append(Kpi(t("coll.cost_per_100"), f"{cpy[0] * 100:,.2f} {t('unit.yuan')}" if cpy[0] == cpy[0] else "—",
                      kpi.change(cpy[0], cpy[1]), kpi.change(cpy[0], cpy[2]), good_when_up=False,
                      help=t("coll.help.cost_per_yuan")))
     comp = [float(d["complaints"].sum()) for d in (now, prev, year)]

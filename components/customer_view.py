@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pydeck as pdk
@@ -18,8 +19,9 @@ from data_access.kpi import CLASS5, CLASS5_EN
 from .charts import apply_theme
 from .formatting import money
 from .map_layers import OFFLINE_STYLE
-from .i18n import code_label, current_lang, t
+from .i18n import code_label, current_lang, t, value_label
 from .session import connect, engine, scope
+from .tables import Col, fit_height, table
 
 PURPOSES = ("none", "inspection", "collection", "complaint", "service")
 
@@ -52,20 +54,41 @@ def audit_report(customer_id: int, customer_no: str, masked: bool) -> None:
                     detail={"format": "pdf", "masked": masked})
 
 
+def with_values(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """``df`` with the stored Chinese values of ``cols`` (product names, occupations …) in the user's language."""
+    lang = current_lang()
+    return df.assign(**{c: [value_label(v, lang) for v in df[c]] for c in cols if c in df.columns})
+
+
 def frame(df: pd.DataFrame, cols: dict[str, str], codes: tuple[str, ...] = (), money_cols: tuple[str, ...] = (),
-          height: int | None = None) -> None:
-    """A read-only table with translated headers, coded values spelled out and money in 万元."""
+          height: int | None = None, kinds: dict[str, str] | None = None) -> None:
+    """A read-only table through the shared table helper: translated headers, coded values spelled out, money in
+    万元, yes/no and missing values written out; a column's kind is taken from its values unless ``kinds`` says."""
     if df.empty:
         st.caption("—")
         return
     lang = current_lang()
     shown = df[list(cols)].copy()
     for c in codes:
-        shown[c] = [code_label(v, lang) for v in shown[c]]
-    for c in money_cols:
-        shown[c] = (shown[c].astype(float) / 1e4).round(2)
-    st.dataframe(shown.rename(columns={k: t(v) for k, v in cols.items()}), hide_index=True, width="stretch",
-                 height=height or min(38 + 35 * len(shown), 320))
+        shown[c] = [code_label(v, lang) if v is not None and not (isinstance(v, float) and pd.isna(v)) else None
+                    for v in shown[c]]
+    spec = {}
+    for c, key in cols.items():
+        kind = (kinds or {}).get(c)
+        if kind is None:
+            values = shown[c].dropna()
+            if c in money_cols:
+                kind = "money_wan"
+            elif len(values) and all(isinstance(v, (bool, np.bool_)) for v in values):
+                kind = "bool"
+            elif pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c]):
+                whole = len(values) == 0 or bool((values.astype(float) % 1 == 0).all())
+                kind = "count" if whole else "num2"
+            else:
+                kind = "text"
+        spec[c] = Col(key, kind)
+    table(shown, spec, name=f"c360_{'_'.join(cols)[:40]}", downloads=False,
+          height=height or fit_height(len(shown), cap=8))
 
 
 def dpd_chart(snaps: pd.DataFrame, lang: str) -> go.Figure:
@@ -79,8 +102,10 @@ def dpd_chart(snaps: pd.DataFrame, lang: str) -> go.Figure:
     fig.add_bar(x=pd.to_datetime(worst["month"] + "-01"), y=worst["class5"], name=t("c360.class"), opacity=0.25,
                 marker_color="#fb8c00", customdata=[names[c] for c in worst["class5"]], secondary_y=True,
                 hovertemplate="%{customdata}")
-    fig.update_yaxes(title_text=t("c360.dpd_axis"), secondary_y=False,
-                     rangemode="tozero")
+    top = float(snaps["dpd"].max() or 0)
+    # whole days: a never-overdue customer's axis ran 0–1 in fractions of a day
+    fig.update_yaxes(title_text=t("c360.dpd_axis"), secondary_y=False, range=[0, max(30.0, top * 1.1)],
+                     tickformat=",d", rangemode="tozero")
     fig.update_yaxes(title_text=t("c360.class"), secondary_y=True, range=[0, 5.5], tickvals=[1, 2, 3, 4, 5],
                      ticktext=[names[i] for i in range(1, 6)], showgrid=False)
     return apply_theme(fig, t("c360.dpd_chart"), lang, height=320)

@@ -7,18 +7,45 @@ import streamlit as st
 from data_access import queries
 
 from .formatting import month_label
-from .i18n import current_lang, t
+from .i18n import DEFAULT_LANG, current_lang, t, value_label
 from .session import months, products, read
 
 ALL = ("month", "branch", "township", "village", "product", "segment")
 
 
+CHOSEN = "filters_chosen"
+
+
+def widget_key(key: str, options: list) -> str:
+    """The widget key of filter ``key`` in the current language, with the choice made in any language carried over.
+
+    A selectbox keeps the text it was drawn with: after a language switch the page still showed 全部 and 2026年10月.
+    A widget per language is drawn anew in the new words (Chinese keeps the plain key, which the tests address)."""
+    lang = current_lang()
+    wkey = key if lang == DEFAULT_LANG else f"{key}__{lang}"
+    chosen = st.session_state.setdefault(CHOSEN, {})
+    if wkey not in st.session_state and key in chosen and chosen[key] in options:
+        st.session_state[wkey] = chosen[key]
+    if st.session_state.get(wkey) not in options:
+        st.session_state.pop(wkey, None)
+    return wkey
+
+
+def remember(key: str, value):
+    st.session_state.setdefault(CHOSEN, {})[key] = value
+    return value
+
+
+def chosen(key: str, default=None):
+    """The filter's current choice, whichever language it was made in."""
+    return st.session_state.get(CHOSEN, {}).get(key, default)
+
+
 def _select(label_key: str, options: list, names: dict, key: str, disabled: bool = False, help: str | None = None):
     """A selectbox whose first option may be None ("all"); drops a remembered choice no longer offered."""
-    if st.session_state.get(key) not in options:
-        st.session_state.pop(key, None)
-    return st.selectbox(t(label_key), options, key=key, disabled=disabled, help=help, placeholder=t("filter.all"),
-                        format_func=lambda v, n=names: t("filter.all") if v is None else n[v])
+    return remember(key, st.selectbox(t(label_key), options, key=widget_key(key, options), disabled=disabled, help=help,
+                                      placeholder=t("filter.all"),
+                                      format_func=lambda v, n=names: t("filter.all") if v is None else n[v]))
 
 
 def filter_bar(show: tuple[str, ...] = ALL) -> queries.Filters | None:
@@ -31,8 +58,9 @@ def filter_bar(show: tuple[str, ...] = ALL) -> queries.Filters | None:
     v: dict = {}
     if "month" in show:
         with next(cols):
-            v["month"] = st.selectbox(t("filter.month"), list(reversed(available)), key="f_month",
-                                      format_func=lambda m: month_label(m, lang))
+            options = list(reversed(available))
+            v["month"] = remember("f_month", st.selectbox(t("filter.month"), options, key=widget_key("f_month", options),
+                                                          format_func=lambda m: month_label(m, lang)))
     if "branch" in show:
         br = read(queries.branches)
         options = list(br["id"]) if len(br) == 1 else [None] + list(br["id"])
@@ -53,7 +81,8 @@ def filter_bar(show: tuple[str, ...] = ALL) -> queries.Filters | None:
     if "product" in show:
         pr = products()
         with next(cols):
-            v["product_id"] = _select("filter.product", [None] + list(pr["id"]), dict(zip(pr["id"], pr["name"])),
+            v["product_id"] = _select("filter.product", [None] + list(pr["id"]),
+                                      dict(zip(pr["id"], [value_label(n, lang) for n in pr["name"]])),
                                       "f_product", disabled=geographic, help=t("filter.geo_help") if geographic else None)
     if "segment" in show:
         with next(cols):

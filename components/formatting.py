@@ -32,10 +32,12 @@ def money(value: float | None, lang: str = "zh", digits: int | None = None) -> s
     if _missing(value):
         return "—"
     if lang == "en":
+        # the sign before the currency sign: '-¥6.00 M', so that a change reads (and st.metric draws) as a fall
+        sign, value = ("-" if value < 0 else ""), abs(value)
         for div, unit in EN_UNITS:
-            if abs(value) >= div:
-                return f"¥{value / div:,.{2 if digits is None else digits}f} {unit}"
-        return f"¥{value:,.0f}"
+            if value >= div:
+                return f"{sign}¥{value / div:,.{2 if digits is None else digits}f} {unit}"
+        return f"{sign}¥{value:,.0f}"
     div, unit = money_unit(value)
     if digits is None:
         digits = 0 if div == 1 else 2
@@ -69,11 +71,27 @@ def signed_pct(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:+.{digits}f}%".replace("-", "−")
 
 
-def signed_pp(value: float | None, digits: int = 2) -> str:
-    """A change of a rate in percentage points."""
+def signed_pp(value: float | None, digits: int = 2, lang: str = "zh") -> str:
+    """A change of a rate in percentage points: '+0.60 个百分点' / '−0.60 pp'."""
     if _missing(value):
         return "—"
-    return f"{value:+.{digits}f}pp".replace("-", "−")
+    return f"{value:+.{digits}f} {translate('unit.pp', lang)}".replace("-", "−")
+
+
+def delta_pp(value: float | None, digits: int = 2, lang: str = "zh") -> str | None:
+    """A change in percentage points for ``st.metric``'s delta: ASCII sign first, which is how Streamlit tells a
+    fall (red or green arrow down) from a rise; None (no delta) when missing."""
+    if _missing(value):
+        return None
+    return f"{value:+.{digits}f} {translate('unit.pp', lang)}"
+
+
+def delta_money(value: float | None, lang: str = "zh") -> str | None:
+    """A change of an amount for ``st.metric``'s delta: '+1.20 万元', '-¥6.00 M' (sign first, see delta_pp)."""
+    if _missing(value):
+        return None
+    text = money(value, lang)
+    return text if text.startswith("-") else "+" + text
 
 
 def month_label(month: str, lang: str = "zh") -> str:

@@ -8,6 +8,7 @@ import streamlit as st
 from data_access import grid
 
 from .charts import apply_theme
+from .filters import chosen
 from .i18n import t
 from .map_layers import METRICS, format_value
 from .session import read
@@ -37,8 +38,16 @@ def current(month: str) -> tuple[str, str | None, pd.DataFrame]:
         counties = read(grid.grid, month, "county")
         if len(counties) != 1:
             return "county", None, counties
-        st.session_state[KEY] = p = [{"code": counties["code"].iloc[0], "name": counties["name"].iloc[0],
-                                      "level": "county"}]
+        p = [{"code": counties["code"].iloc[0], "name": counties["name"].iloc[0], "level": "county"}]
+        # on landing, go down while a level holds a single grid: a branch leader whose branch covers one township
+        # lands on its villages, not on a map, legend and ranking of one township
+        while p[-1]["level"] in ("county", "township"):
+            children = read(grid.grid, month, grid.child_level(p[-1]["level"]), p[-1]["code"])
+            if len(children) != 1 or grid.child_level(p[-1]["level"]) == "village":
+                break
+            p = p + [{"code": children["code"].iloc[0], "name": children["name"].iloc[0],
+                      "level": grid.child_level(p[-1]["level"])}]
+        st.session_state[KEY] = p
     parent = p[-1]
     if parent["level"] == "county" and st.session_state.get("grid_all_villages"):
         return "village", parent["code"], read(grid.grid, month, "village", None, parent["code"])
@@ -50,7 +59,8 @@ def current(month: str) -> tuple[str, str | None, pd.DataFrame]:
 
 def breadcrumb() -> None:
     p = path()
-    counties = read(grid.grid, st.session_state.get("f_month"), "county") if st.session_state.get("f_month") else None
+    month = chosen("f_month")
+    counties = read(grid.grid, month, "county") if month else None
     row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     if counties is not None and len(counties) > 1:
         row.button(t("map.all_counties"), key="crumb_root", on_click=go_up, args=(0,), icon=":material/public:")

@@ -52,3 +52,13 @@ def code_label(code, lang: str) -> str:
         return ""
     text = catalogue(lang).get(f"code.{code}") or catalogue(DEFAULT_LANG).get(f"code.{code}")
     return text or str(code)
+
+
+def value_label(text, lang: str) -> str:
+    """A value stored in Chinese (an occupation, a tag, an industry, a product, a rule's note) in ``lang``: the
+    catalogue's ``value.<text>`` entry, or the text itself where it has none (names of people and places)."""
+    if text is None or (isinstance(text, float) and text != text):
+        return text
+    if lang == DEFAULT_LANG:
+        return str(text)
+    return catalogue(lang).get(f"value.{text}") or str(text)

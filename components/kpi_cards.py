@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from .formatting import signed_pct, signed_pp
-from .i18n import t
+from .i18n import current_lang, t
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def _arrow(change, kind: str) -> str:
     return "▲" if change > 0 else "▼"
 
 
-def kpi_card_html(k: Kpi, mom_label: str, yoy_label: str) -> str:
-    fmt = signed_pp if k.kind == "pp" else signed_pct
+def kpi_card_html(k: Kpi, mom_label: str, yoy_label: str, lang: str = "zh") -> str:
+    fmt = (lambda v: signed_pp(v, lang=lang)) if k.kind == "pp" else signed_pct
     parts = []
     if k.mom is None and k.yoy is None:  # a point-in-time figure: no comparison line at all
         return (f'<div class="kpi-card"{" title=" + chr(34) + html.escape(k.help) + chr(34) if k.help else ""}>'
@@ -64,4 +64,4 @@ def kpi_row(kpis: list[Kpi], per_row: int = 5) -> None:
     for start in range(0, len(kpis), per_row):
         cols = st.columns(per_row)
         for col, k in zip(cols, kpis[start:start + per_row]):
-            col.markdown(kpi_card_html(k, t("kpi.mom"), t("kpi.yoy")), unsafe_allow_html=True)
+            col.markdown(kpi_card_html(k, t("kpi.mom"), t("kpi.yoy"), current_lang()), unsafe_allow_html=True)

@@ -9,9 +9,9 @@ from data_access.queries import Filters
 from models import approval
 
 from . import strategy_charts as sc
-from .formatting import money as fmt_money, pct
+from .formatting import delta_pp, money as fmt_money, pct
 from .i18n import t
-from .panels import empty_state
+from .panels import empty_state, model_missing
 from .scenarios import compare, save_box
 from .session import read
 from .tables import Col, table
@@ -51,9 +51,9 @@ def _kpis(now: dict, new: dict, lang: str) -> None:
         return fmt_money(v, lang, 0 if abs(v) >= 1e4 and abs(v) < 1e8 else None)
     k = st.columns(5)
     k[0].metric(t("appr.approval_rate"), pct(new["approval_rate"], 1),
-                delta=f"{(new['approval_rate'] - now['approval_rate']) * 100:+.1f}pp",
+                delta=delta_pp((new['approval_rate'] - now['approval_rate']) * 100, 1, lang),
                 help=t("lab.vs_baseline", v=pct(now["approval_rate"], 1)))
-    k[1].metric(t("appr.expected_bad"), pct(new["bad_rate"]), delta=f"{(new['bad_rate'] - now['bad_rate']) * 100:+.2f}pp",
+    k[1].metric(t("appr.expected_bad"), pct(new["bad_rate"]), delta=delta_pp((new['bad_rate'] - now['bad_rate']) * 100, 2, lang),
                 delta_color="inverse", help=t("lab.vs_baseline", v=pct(now["bad_rate"])))
     k[2].metric(t("appr.expected_loss"), money(new["expected_loss"]),
                 delta=money(new["expected_loss"] - now["expected_loss"]), delta_color="inverse",
@@ -69,7 +69,7 @@ def render(f: Filters, lang: str) -> None:
     model = read(queries.model_summary, "application_scorecard")
     cells = read(strategy.approval_inputs, f, 12)
     if model is None:
-        st.info(t("appr.no_model"))
+        model_missing("appr.no_model")
         return
     if cells.empty:
         empty_state()

@@ -21,17 +21,38 @@ RATING_COLOURS = {"A": GOOD, "B": "#66bd63", "C": "#fdae61", "D": BAD}
 
 
 def workload_chart(team: pd.DataFrame, target: int, lang: str) -> go.Figure:
-    """Customers per manager (bars, sorted) against the target line."""
-    d = team.sort_values("customers", ascending=False)
-    fig = go.Figure(go.Bar(x=d["name"], y=d["customers"], marker_color=[PRIMARY if c >= target else "#9ecae1"
-                                                                        for c in d["customers"]],
-                           name=translate("mgr.customers", lang), hovertemplate="%{x}: %{y:,.0f}"))
-    fig.add_hline(y=target, line_dash="dash", line_color=BAD,
-                  annotation_text=translate("mgr.target_line", lang, n=target), annotation_position="top right")
-    fig.update_yaxes(title_text=translate("mgr.customers_axis", lang), rangemode="tozero")
-    fig = apply_theme(fig, translate("mgr.workload_chart", lang), lang)
+    """Customers per manager against the target: one bar per manager for a small team; for a large one (a whole
+    bank's 300 managers made 300 unreadable bars) the distribution — managers per band of 20 customers, the bands
+    at or over the target in the primary colour — with the target marked above the bars."""
+    if len(team) <= 40:
+        d = team.sort_values("customers", ascending=False)
+        fig = go.Figure(go.Bar(x=d["name"], y=d["customers"], marker_color=[PRIMARY if c >= target else "#9ecae1"
+                                                                            for c in d["customers"]],
+                               name=translate("mgr.customers", lang), hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
+        fig.add_hline(y=target, line_dash="dash", line_color=BAD,
+                      annotation_text=translate("mgr.target_line", lang, n=target), annotation_position="top right")
+        fig.update_yaxes(title_text=translate("mgr.customers_axis", lang), rangemode="tozero")
+        fig = apply_theme(fig, translate("mgr.workload_chart", lang), lang)
+        categorical_x(fig, legend=False)
+        fig.update_xaxes(tickangle=-45)
+        return fig
+    width = 20
+    bands = (team["customers"].fillna(0) // width * width).astype(int)
+    counts = bands.value_counts().sort_index()
+    full = range(int(counts.index.min()), int(counts.index.max()) + width, width)
+    counts = counts.reindex(full, fill_value=0)
+    fig = go.Figure(go.Bar(x=[b + width / 2 for b in counts.index], y=counts.values, width=width * 0.92,
+                           marker_color=[PRIMARY if b >= target else "#9ecae1" for b in counts.index],
+                           customdata=[f"{b:,}–{b + width - 1:,}" for b in counts.index],
+                           name=translate("mgr.managers", lang),
+                           hovertemplate="%{customdata}: %{y:,.0f}<extra></extra>"))
+    fig.add_vline(x=target, line_dash="dash", line_color=BAD)
+    fig.add_annotation(x=target, y=1.02, yref="paper", text=translate("mgr.target_line", lang, n=target),
+                       showarrow=False, font=dict(color=BAD, size=11), xanchor="left", yanchor="bottom")
+    fig.update_yaxes(title_text=translate("mgr.managers_axis", lang), rangemode="tozero", tickformat=",d")
+    fig = apply_theme(fig, translate("mgr.workload_dist", lang), lang)
     categorical_x(fig, legend=False)
-    fig.update_xaxes(showticklabels=len(d) <= 40, tickangle=-45)
+    fig.update_xaxes(title_text=translate("mgr.customers_axis", lang), tickformat=",d")
     return fig
 
 
@@ -89,22 +110,32 @@ def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = Non
     # numbered in the order of the day's records, the same numbers as the table (records without GPS included)
     pts = ev.assign(seq=range(1, len(ev) + 1)).dropna(subset=["lon", "lat"]).reset_index(drop=True)
     rows = []
+    seen: dict[tuple, int] = {}
     for _, r in pts.iterrows():
-        tip = (f"{pd.Timestamp(r['event_at']):%m-%d %H:%M} · {translate(f'mgr.ev.{r.event_type}', lang)}"
-               + (f"<br/>{r['customer_no']} {r['name'] or ''}" if r["customer_no"] else "")
-               + (f"<br/>⚠ {r['flags']}" if r["flags"] else ""))
-        rows.append({"position": [float(r["lon"]), float(r["lat"])], "n": str(int(r["seq"])), "tip": tip,
+        # records at one spot (a household visited twice, a check-in at the door) would hide each other's numbers:
+        # each repeat is set off a little around the first, about 40 m apart
+        spot = (round(float(r["lon"]), 4), round(float(r["lat"]), 4))
+        k = seen[spot] = seen.get(spot, -1) + 1
+        lon = float(r["lon"]) + (0.0004 * math.cos(k * 2.1) if k else 0.0)
+        lat = float(r["lat"]) + (0.0004 * math.sin(k * 2.1) if k else 0.0)
+        # plain-text lines: the tooltip template holds the line breaks (markup in a value is printed as text)
+        tip = {"tip": f"{pd.Timestamp(r['event_at']):%m-%d %H:%M} · {translate(f'mgr.ev.{r.event_type}', lang)}",
+               "tip2": f"{r['customer_no']} {r['name'] or ''}" if r["customer_no"] else "",
+               "tip3": f"⚠ {r['flags']}" if r["flags"] else ""}
+        rows.append({"position": [lon, lat], "n": str(int(r["seq"])), **tip,
                      "name": translate(f"mgr.ev.{r.event_type}", lang),
                      "fill": [*EVENT_COLOURS.get(r["event_type"], (120, 120, 120)), 235],
                      "ring": [*SEVERITY_COLOURS.get(r["worst"], (255, 255, 255)), 255],
                      "ring_w": 4 if r["worst"] else 1})
-    path = [{"path": [row["position"] for row in rows], "name": translate("mgr.path", lang), "tip": ""}]
+    path = [{"path": [row["position"] for row in rows], "name": translate("mgr.path", lang), "tip": "", "tip2": "",
+             "tip3": ""}]
     homes = [{"source": [float(r["lon"]), float(r["lat"])], "target": [float(r["home_lon"]), float(r["home_lat"])]}
              for _, r in pts.iterrows() if r["event_type"] == "visit" and pd.notna(r["home_lon"])]
-    home_pts = [{"position": h["target"], "name": translate("mgr.home", lang), "tip": ""} for h in homes]
+    home_pts = [{"position": h["target"], "name": translate("mgr.home", lang), "tip": "", "tip2": "", "tip3": ""}
+                for h in homes]
     background = []
     if grid is not None and not grid.empty:
-        polys = [{"polygon": ring, "name": r["name"], "tip": translate("mgr.own_grid", lang)}
+        polys = [{"polygon": ring, "name": r["name"], "tip": translate("mgr.own_grid", lang), "tip2": "", "tip3": ""}
                  for _, r in grid.iterrows() if r["geometry"] for ring in _rings(r["geometry"])]
         names = [{"name": short_name(r["name"]), "position": [r["centroid_lon"], r["centroid_lat"]]}
                  for _, r in grid.iterrows() if r["centroid_lon"] is not None]
@@ -141,12 +172,17 @@ def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = Non
     else:
         view = pdk.ViewState(longitude=117.9, latitude=33.9, zoom=9)
     return pdk.Deck(layers=layers, initial_view_state=view, map_style=OFFLINE_STYLE, map_provider=None,
-                    tooltip={"html": "<b>{name}</b><br/>{tip}",
+                    tooltip={"html": "<b>{name}</b><br/>{tip}<br/>{tip2}<br/>{tip3}",
                              "style": {"fontFamily": FONT_STACK, "fontSize": "12px", "backgroundColor": "#1f2937",
                                        "color": "white"}})
 
 
 def legend_items(lang: str) -> list[tuple[str, tuple]]:
+    """What a point's fill says (the record's type), and the map's other marks."""
     return ([(translate(f"mgr.ev.{k}", lang), c) for k, c in EVENT_COLOURS.items() if k != "task"]
-            + [(translate(f"mgr.sev.{k}", lang), c) for k, c in SEVERITY_COLOURS.items()]
             + [(translate("mgr.home", lang), (255, 255, 255)), (translate("mgr.own_grid", lang), (225, 236, 247))])
+
+
+def ring_items(lang: str) -> list[tuple[str, tuple]]:
+    """What a point's ring says (the worst rule that fired on it): a legend of its own, not mixed with the types."""
+    return [(translate(f"mgr.sev.{k}", lang), c) for k, c in SEVERITY_COLOURS.items()]

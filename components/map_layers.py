@@ -137,6 +137,20 @@ def view_for(df: pd.DataFrame, width_px: int = 800, height_px: int = 620) -> pdk
     return pdk.ViewState(longitude=(x0 + x1) / 2, latitude=(y0 + y1) / 2, zoom=zoom, pitch=0, bearing=0)
 
 
+TIP_FIELDS = ("tip1", "tip2", "tip3", "tip4")
+
+
+def tip_lines(metric: str, value: str, r, lang: str, who: str) -> dict[str, str]:
+    """A grid's tooltip as plain-text lines (no markup): the chosen measure first, then the fixed figures except the
+    one already shown, then who is responsible (the manager of a village, the branch of a larger grid)."""
+    fixed = [("households", count(r["households"])), ("balance", money(r["balance"], lang)),
+             ("npl_ratio", pct(r["npl_ratio"])), ("credit_coverage", pct(r["credit_coverage"], 1))]
+    parts = [f"{translate(f'metric.{m}', lang)}: {v}" for m, v in fixed if m != metric]
+    lines = [f"{translate(f'metric.{metric}', lang)}: {value}", " · ".join(parts[:2]), " · ".join(parts[2:]),
+             f"{translate('map.responsible', lang)}: {who}"]
+    return dict(zip(TIP_FIELDS, lines))
+
+
 def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | None = None,
               outline: str | None = None) -> tuple[pdk.Deck, list[tuple[str, tuple]]]:
     """The map of one level's grids coloured by ``metric``, with labels and outlets; returns (deck, legend)."""
@@ -148,15 +162,10 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
             continue
         value = (category_label(metric, r[metric], lang) if spec.kind == "category"
                  else format_value(r[metric], spec.kind, lang))
-        who = r.get("manager") or r.get("branch") or ""
-        tip = (f"{translate(f'metric.{metric}', lang)}: {value}<br/>"
-               f"{translate('metric.households', lang)}: {count(r['households'])} · "
-               f"{translate('metric.balance', lang)}: {money(r['balance'], lang)}<br/>"
-               f"{translate('metric.npl_ratio', lang)}: {pct(r['npl_ratio'])} · "
-               f"{translate('metric.credit_coverage', lang)}: {pct(r['credit_coverage'], 1)}<br/>"
-               f"{translate('map.responsible', lang)}: {who}")
+        who = r.get("manager") or r.get("branch") or "—"
+        lines = tip_lines(metric, value, r, lang, who)
         for poly in _rings(r["geometry"]):
-            rows.append({"code": r["code"], "name": r["name"], "polygon": poly, "fill": [*fill, 200], "tip": tip})
+            rows.append({"code": r["code"], "name": r["name"], "polygon": poly, "fill": [*fill, 200], **lines})
     layers = [pdk.Layer("PolygonLayer", rows, id="grids", get_polygon="polygon", get_fill_color="fill",
                         get_line_color=[255, 255, 255, 255], line_width_min_pixels=1.2, stroked=True, filled=True,
                         pickable=True, auto_highlight=True, highlight_color=[255, 200, 0, 120])]
@@ -178,14 +187,15 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
                             get_pixel_offset=[0, -8],
                             pickable=False))
     if outlets is not None and not outlets.empty:
-        pts = [{"name": f"{translate('map.outlet', lang)}: {o['name']}", "tip": o["branch"],
-                "position": [o["lon"], o["lat"]]} for _, o in outlets.iterrows()]
+        pts = [{"name": f"{translate('map.outlet', lang)}: {o['name']}", "position": [o["lon"], o["lat"]],
+                **dict(zip(TIP_FIELDS, [o["branch"]] + [""] * (len(TIP_FIELDS) - 1)))} for _, o in outlets.iterrows()]
         layers.append(pdk.Layer("ScatterplotLayer", pts, id="outlets", get_position="position", get_radius=260,
                                 radius_min_pixels=5, radius_max_pixels=12, get_fill_color=[217, 72, 1, 230],
                                 get_line_color=[255, 255, 255], stroked=True, line_width_min_pixels=1.5,
                                 pickable=True))
     deck = pdk.Deck(layers=layers, initial_view_state=view_for(df), map_style=OFFLINE_STYLE, map_provider=None,
-                    tooltip={"html": "<b>{name}</b><br/>{tip}",
+                    # the line breaks live in the template: HTML inside a substituted value is printed as text
+                    tooltip={"html": "<b>{name}</b>" + "".join(f"<br/>{{{f}}}" for f in TIP_FIELDS),
                              "style": {"fontFamily": FONT_STACK, "fontSize": "12px", "backgroundColor": "#1f2937",
                                        "color": "white"}})
     return deck, legend

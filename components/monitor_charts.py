@@ -53,9 +53,13 @@ def calibration_chart(rows: pd.DataFrame, lang: str) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line=dict(color="#9ca3af", dash="dash"),
                     name=translate("mon.perfect", lang), hoverinfo="skip")
-    fig.add_scatter(x=x, y=y, mode="lines+markers+text", text=bands, textposition="top left",
-                    line=dict(color=PRIMARY, width=2), name=translate("mon.deciles", lang),
-                    hovertemplate="%{x:.2f}% → %{y:.2f}%")
+    # the low-risk deciles sit almost on one spot near 0: label the first, the last and every third between
+    # (each one's number is in its hover), so the labels do not print over each other
+    shown = {bands[0], bands[-1], *bands[::3]} if bands else set()
+    fig.add_scatter(x=x, y=y, mode="lines+markers+text", text=[b if b in shown else "" for b in bands],
+                    textposition="top left", customdata=bands, line=dict(color=PRIMARY, width=2),
+                    name=translate("mon.deciles", lang),
+                    hovertemplate="%{customdata}: %{x:.2f}% → %{y:.2f}%<extra></extra>")
     fig.update_xaxes(title_text=translate("mon.predicted", lang), ticksuffix="%", tickformat=None, dtick=None,
                      hoverformat=None, range=[0, top])
     fig.update_yaxes(title_text=translate("mon.observed", lang), ticksuffix="%", range=[0, top])

@@ -17,3 +17,13 @@ def unavailable(reason: str) -> None:
 
 def error_panel(ref: str) -> None:
     st.error(t("error.generic", ref=ref), icon=":material/error:")
+
+
+def model_missing(message_key: str) -> None:
+    """A model the page needs is not registered: on a first start it is being trained in the background (say so),
+    otherwise the message says how it comes about."""
+    from models.bootstrap import training_now
+    if training_now():
+        st.info(t("models.training"), icon=":material/hourglass_top:")
+    else:
+        st.info(t(message_key))

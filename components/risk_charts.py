@@ -20,16 +20,28 @@ def class_names(lang: str) -> dict:
 
 
 def distribution_chart(df: pd.DataFrame, key: str, lang: str) -> go.Figure:
-    """Balance (亿元) per five-category class (key='class5') or DPD bucket (key='bucket'), with shares."""
+    """Balance per five-category class (key='class5') or DPD bucket (key='bucket'), with shares.
+
+    Split in two panels with their own scales: 正常 (or M0) holds ~95 % of the book, and on one scale it left
+    关注 … 损失 as invisible slivers. Each panel's amounts are in 亿元 or 万元 as their size needs."""
+    from plotly.subplots import make_subplots
+    from .formatting import money_unit
     names = class_names(lang) if key == "class5" else BUCKETS
     colours = CLASS5_COLORS if key == "class5" else BUCKET_COLORS
     total = float(df["balance"].sum()) or 1.0
     d = df.set_index(key).reindex(list(names), fill_value=0).reset_index()
-    fig = go.Figure(go.Bar(x=[names[k] for k in d[key]], y=d["balance"] / 1e8, marker_color=[colours[k] for k in d[key]],
-                           text=[f"{b / total:.2%}" for b in d["balance"]], textposition="outside",
-                           name=translate("risk.balance_yi", lang), hovertemplate="%{y:.2f}"))
-    fig.update_yaxes(title_text=translate("risk.balance_yi", lang), rangemode="tozero")
-    fig.update_xaxes(title_text=translate("risk.class5" if key == "class5" else "risk.bucket", lang))
+    first, rest = d.iloc[:1], d.iloc[1:]
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.22, 0.78], horizontal_spacing=0.12)
+    for col, part in ((1, first), (2, rest)):
+        div, unit = money_unit(float(part["balance"].max() or 0) or 1e8)
+        div, unit = (1e8, "unit.yi") if div == 1e8 else (1e4, "unit.wan")
+        fig.add_bar(x=[names[k] for k in part[key]], y=part["balance"] / div, marker_color=[colours[k] for k in part[key]],
+                    text=[f"{b / total:.2%}" for b in part["balance"]], textposition="outside", cliponaxis=False,
+                    name=translate("risk.balance", lang), hovertemplate="%{y:,.2f} " + translate(unit, lang) +
+                    "<extra></extra>", row=1, col=col)
+        fig.update_yaxes(title_text=f"{translate('risk.balance', lang)}({translate(unit, lang)})", rangemode="tozero",
+                         tickformat=",.0f" if float((part["balance"] / div).max() or 0) >= 10 else ",.1f",
+                         row=1, col=col)
     fig = apply_theme(fig, translate("risk.class_chart" if key == "class5" else "risk.bucket_chart", lang), lang)
     fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
     fig.update_layout(showlegend=False, hovermode="closest")

@@ -10,7 +10,7 @@ import streamlit as st
 from . import auth, navigation
 from .i18n import LANGUAGES, current_lang, t
 from .session import connect, guarded, scope
-from .theme import CSS
+from .theme import CSS, running_css
 
 FAVICON = Path(__file__).resolve().parent / "favicon.png"
 
@@ -20,7 +20,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 def configure() -> None:
     st.set_page_config(page_title="信贷管理驾驶舱 Credit Cockpit", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="expanded")
-    st.markdown(CSS, unsafe_allow_html=True)
+    st.markdown(CSS + running_css(t("app.running"), t("app.choose_files"), t("app.drop_hint")), unsafe_allow_html=True)
 
 
 def language_switch() -> None:

@@ -40,7 +40,7 @@ def bucket_path_chart(proposed, lang: str) -> go.Figure:
     fig = go.Figure()
     for k in range(5):
         fig.add_bar(x=x, y=proposed.balance[:, k] / 1e8, name=BUCKETS[k], marker_color=BUCKET_COLORS[k],
-                    hovertemplate="%{y:.2f} 亿元")
+                    hovertemplate="%{y:,.2f} " + translate("unit.yi", lang))
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_yaxes(title_text=translate("lab.balance_yi", lang), rangemode="tozero")
     fig = apply_theme(fig, translate("lab.bucket_chart", lang), lang)

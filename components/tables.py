@@ -15,41 +15,97 @@ from .session import engine, scope
 
 @dataclass(frozen=True)
 class Col:
-    """How to show one column: label key and kind (text, count, num2, money_wan, rate, pp, change); ``raw`` when the
-    label is already the text to show (e.g. a category name)."""
+    """How to show one column: label key and kind; ``raw`` when the label is already the text to show (e.g. a
+    category name).
+
+    Kinds: text, bool (是/否), count (whole numbers), num2 (two decimals), money_yuan (元, two decimals), money_wan
+    (万元; a column whose every amount is under 1 万元 is shown in 元 instead, its label saying so), rate and change
+    (percent, two decimals), pp (percentage points, signed)."""
     label_key: str
     kind: str = "text"
     raw: bool = False
+    missing: str | None = None  # what a missing value says in this column (default —), e.g. 不限 for a capacity
 
 
-def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame, dict]:
-    """The frame to show (rates as percentages, money in 万元) and its column_config."""
+MISSING = "—"
+NUMERIC = ("count", "num2", "money_yuan", "money_wan", "rate", "change", "pp")
+# a money column's unit written in its label, per language: swapped when the column is shown in 元
+_WAN_IN_LABEL = (("万元", "元"), ("¥10k", "¥"), ("10k yuan", "yuan"), ("(10k)", "(¥)"))
+
+
+def _yuan_label(label: str) -> str:
+    for wan, yuan in _WAN_IN_LABEL:
+        if wan in label:
+            return label.replace(wan, yuan)
+    return label
+
+
+def _fmt(pattern: str, missing: str = MISSING):
+    return lambda v: missing if pd.isna(v) else pattern.format(v)
+
+
+def _display_width(text: str) -> int:
+    """Pixels a cell's text needs at the table's font: CJK characters are about twice as wide as Latin ones."""
+    return sum(14 if ord(ch) > 0x2E80 else 8 for ch in text)
+
+
+def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame, dict, dict]:
+    """The frame to show, its column_config and one formatter per column (value → text).
+
+    Numbers stay numbers (the table sorts them as numbers); the formatters give every shown value one format per
+    kind: thousands separators always, money and rates with two decimals, counts without, ``—`` for a missing
+    value, 是/否 for a yes/no. Each column is as wide as its label and longest value need (within bounds), and the
+    first column is pinned so that a wide table scrolled to the right still says which row is which."""
     out = pd.DataFrame(index=df.index)
-    config = {}
-    for name, col in cols.items():
+    config, formats = {}, {}
+    yes, no = t("common.yes"), t("common.no")
+    for i, (name, col) in enumerate(cols.items()):
         label = col.label_key if col.raw else t(col.label_key)
         v = df[name]
-        if col.kind == "money_wan":
-            out[label] = (v.astype(float) / 1e4).round(2)
-            config[label] = st.column_config.NumberColumn(label, format="localized")
-        elif col.kind in ("rate", "change"):
-            out[label] = (v.astype(float) * 100).round(2)
-            config[label] = st.column_config.NumberColumn(label, format="%.2f%%")
-        elif col.kind == "pp":
-            out[label] = v.astype(float).round(2)
-            config[label] = st.column_config.NumberColumn(label, format="%+.2f")
-        elif col.kind == "num2":
-            out[label] = v.astype(float).round(2)
-            config[label] = st.column_config.NumberColumn(label, format="%.2f")
-        elif col.kind == "count":
-            out[label] = v.astype(float).round(0).astype("Int64")
-            config[label] = st.column_config.NumberColumn(label, format="localized")
+        kind = col.kind
+        if kind == "text" and (pd.api.types.is_bool_dtype(v) or (len(v.dropna()) and
+                                                               all(isinstance(x, bool) for x in v.dropna()))):
+            kind = "bool"
+        if kind in NUMERIC:
+            v = pd.to_numeric(v, errors="coerce").astype(float)
+        if kind == "money_wan" and len(v.dropna()) and (v.dropna().abs() < 1e4).all() and (v.dropna() != 0).any():
+            kind, label = "money_yuan", _yuan_label(label)  # 0.06 万元 is 600 元: say it in 元
+        gap = MISSING if col.missing is None else col.missing
+        if kind == "money_wan":
+            out[label], formats[label] = (v / 1e4).round(2), _fmt("{:,.2f}", gap)
+        elif kind == "money_yuan":
+            out[label], formats[label] = v.round(2), _fmt("{:,.2f}", gap)
+        elif kind in ("rate", "change"):
+            out[label], formats[label] = (v * 100).round(2), _fmt("{:,.2f}%", gap)
+        elif kind == "pp":
+            out[label], formats[label] = v.round(2), _fmt("{:+,.2f}", gap)
+        elif kind == "num2":
+            out[label], formats[label] = v.round(2), _fmt("{:,.2f}", gap)
+        elif kind == "count":
+            out[label], formats[label] = v.round(0), _fmt("{:,.0f}", gap)
+        elif kind == "bool":
+            out[label] = [gap if pd.isna(x) else (yes if x else no) for x in v]
         else:
             if pd.api.types.is_datetime64_any_dtype(v) or (len(v.dropna()) and hasattr(v.dropna().iloc[0], "isoformat")):
                 v = pd.to_datetime(v).dt.strftime("%Y-%m-%d")  # dates read as dates, not epoch numbers
-            out[label] = v.astype(object).where(v.notna(), "")  # a missing text shows blank, not "None"
-            config[label] = st.column_config.TextColumn(label)
-    return out.reset_index(drop=True), config
+            out[label] = [gap if (x is None or (isinstance(x, float) and pd.isna(x)) or x is pd.NaT
+                                      or (isinstance(x, str) and not x.strip())) else str(x) for x in v]
+        texts = [formats[label](x) for x in out[label]] if label in formats else list(out[label])
+        width = max([_display_width(label)] + [_display_width(str(x)) for x in texts[:500]]) + 28
+        width = min(max(width, 64), 320 if kind == "text" else 200)
+        if label in formats:
+            config[label] = st.column_config.NumberColumn(label, width=width)
+        else:
+            config[label] = st.column_config.TextColumn(label, width=width, pinned=i == 0)
+    return out.reset_index(drop=True), config, formats
+
+
+STYLED_CELLS = 60_000
+
+
+def fit_height(rows: int, cap: int = 20) -> int:
+    """Pixels for a table of ``rows`` rows: every row up to ``cap`` visible, no blank rows under a short table."""
+    return 38 + 35 * max(1, min(rows, cap))
 
 
 def _audit_export(name: str, fmt: str, rows: int) -> None:
@@ -70,11 +126,20 @@ def to_excel(df: pd.DataFrame, sheet: str = "data") -> bytes:
 
 def table(df: pd.DataFrame, cols: dict[str, Col], name: str, styler=None, height: int | str = "auto",
           downloads: bool = True) -> None:
-    """Show ``df`` formatted per ``cols``; offer CSV and Excel downloads (audited) when allowed."""
-    shown, config = display_frame(df, cols)
-    data = styler(shown) if styler else shown
+    """Show ``df`` formatted per ``cols``; offer CSV and Excel downloads (audited) when allowed.
+
+    ``height``: "auto" shows up to 20 rows, "fit" every row, or pixels."""
+    shown, config, formats = display_frame(df, cols)
+    if shown.size <= STYLED_CELLS:
+        data = (styler(shown) if styler else shown.style).format(formats)
+    else:  # pandas' Styler renders every cell: a long list keeps the grid's own number format instead
+        data = shown
+        for label in formats:
+            config[label] = st.column_config.NumberColumn(label, width=config[label].get("width"), format="localized")
     if height == "fit":  # every row visible, no inner scroll, for short tables such as a branch league
-        height = 38 + 35 * max(1, len(shown))
+        height = fit_height(len(shown), cap=len(shown))
+    elif height == "auto":
+        height = fit_height(len(shown))
     if scope().role == "agency":
         # an agency may read its masked cases but gets no export of any kind, not even the grid's own
         st.markdown("<style>[data-testid='stElementToolbar']{display:none}</style>", unsafe_allow_html=True)

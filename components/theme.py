@@ -32,3 +32,34 @@ html, body, [class*="css"] {{ font-family: {FONT_STACK}; }}
 button[aria-label="Download as CSV"] {{ display: none !important; }}
 </style>
 """
+
+
+def running_css(running: str, choose_files: str, drop_hint: str) -> str:
+    """CSS for what Streamlit itself would show in English or not at all.
+
+    - A running page: the toolbar setting (client.toolbarMode = "minimal", which keeps Streamlit's developer menu
+      away from bank staff) also hides Streamlit's status widget, so a five-second page gave no sign of life. The
+      app root carries the script's run state in ``data-test-script-state``; while it is ``running`` a bar at the
+      top says so in the user's language (after half a second, so quick reruns do not flicker).
+    - The file uploader: its drop-zone hint ("Drag and drop file here", "Limit 200MB per file • CSV, XLSX") and
+      button ("Browse files" / "Upload") are Streamlit's English with no parameter to change them; they are replaced
+      by the catalogue's words (the page states the real size limits under the uploader).
+    """
+    q = lambda s: s.replace("\\", "\\\\").replace('"', '\\"')  # noqa: E731 - a CSS string literal
+    return f"""
+<style>
+@keyframes cockpit-running {{ 0% {{ background-position: 0 0; }} 100% {{ background-position: 200px 0; }} }}
+@keyframes cockpit-show {{ from {{ opacity: 0; }} to {{ opacity: 1; }} }}
+[data-testid="stApp"][data-test-script-state="running"]::before {{
+  content: "{q(running)}"; position: fixed; top: 0; left: 0; right: 0; z-index: 999990; height: 26px;
+  line-height: 26px; padding-left: 18px; font-size: 0.85rem; color: #ffffff; font-family: {FONT_STACK};
+  background: repeating-linear-gradient(90deg, {PRIMARY} 0 100px, #3b7dc4 100px 200px);
+  animation: cockpit-show 0s linear 0.5s both, cockpit-running 1.2s linear infinite; opacity: 0;
+}}
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span,
+[data-testid="stFileUploaderDropzoneInstructions"] > div > small {{ display: none; }}
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: "{q(drop_hint)}"; font-size: 0.9rem; }}
+[data-testid="stFileUploaderDropzone"] button {{ font-size: 0 !important; }}
+[data-testid="stFileUploaderDropzone"] button::after {{ content: "{q(choose_files)}"; font-size: 0.9rem; }}
+</style>
+"""

@@ -47,7 +47,7 @@ def cmd_demo(args) -> None:
     counts = demo.generate(engine, size=args.size, seed=args.seed, progress=not args.quiet)
     gen = time.perf_counter() - t
     t = time.perf_counter()
-    marts.refresh(engine)
+    marts.refresh(engine, progress=not args.quiet)
     print(f"demo bank ({args.size}, seed {args.seed}) generated in {gen:.1f} s, marts refreshed in "
           f"{time.perf_counter() - t:.1f} s: {counts.get('customer', 0):,} households, {counts.get('loan', 0):,} loans, "
           f"{counts.get('loan_snapshot', 0):,} snapshots")
@@ -67,14 +67,14 @@ def cmd_init(args) -> None:
         from .schema import data_status
         with engine.connect() as conn:
             if conn.execute(select(data_status.c.key).where(data_status.c.key == "refresh")).first() is None:
-                marts.refresh(engine)
+                marts.refresh(engine, progress=True)
         print("database ready")
 
 
 def cmd_refresh(args) -> None:
     from . import marts
     t = time.perf_counter()
-    counts = marts.refresh(_engine())
+    counts = marts.refresh(_engine(), progress=True)
     print(f"marts refreshed in {time.perf_counter() - t:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 

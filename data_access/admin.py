@@ -196,3 +196,16 @@ def scope_choices(conn: Connection, actor: Scope) -> tuple[dict[int, str], dict[
     branches = dict(conn.execute(select(o.c.id, o.c.name).where(o.c.level == "branch").order_by(o.c.id)).all())
     agencies = dict(conn.execute(select(ag.c.id, ag.c.name).order_by(ag.c.id)).all())
     return branches, agencies
+
+
+def audit_customer_id(conn: Connection, actor: Scope, text: str) -> int | None:
+    """The customer an audit search means: a customer number (C0324…) or the internal number audit rows record;
+    None when there is no such customer. Only the id is read: the audit search shows no customer data."""
+    _require_admin(actor)
+    text = text.strip()
+    c = s.customer
+    if text.isascii() and text.isdigit():
+        if len(text) > 18:  # past a 64-bit id: no such customer
+            return None
+        return int(text) if conn.execute(select(c.c.id).where(c.c.id == int(text))).first() else None
+    return conn.execute(select(c.c.id).where(c.c.customer_no == text.upper())).scalar()

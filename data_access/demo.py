@@ -232,9 +232,9 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         spec.households_per_county = households
     if not is_empty(engine):
         raise DatabaseNotEmpty("the database already holds data; the demo bank is generated only into an empty one")
-    from tqdm import tqdm
+    from .progress import Steps
     steps = len(spec.counties) * len(CountyBank.STAGES) + 2
-    bar = tqdm(total=steps, desc="demo bank", unit="step", disable=not progress)
+    bar = Steps(steps, "demo bank", enabled=progress)
     seeds = np.random.SeedSequence(seed).spawn(len(spec.counties) + 1)
     counts: dict[str, int] = {}
     ids = Ids()
@@ -250,7 +250,7 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         conn.execute(insert(s.data_status).values(key=DEMO_MARK, value="generated", row_count=counts.get("customer", 0),
                                                   updated_at=dt.datetime.now().replace(microsecond=0)))
         bar.update(1)
-    bar.close()
+    bar.close("generated")
     return counts
 
 
@@ -340,7 +340,7 @@ class CountyBank:
     def build(self, bar=None) -> None:
         for stage in self.STAGES:
             if bar is not None:
-                bar.set_postfix_str(f"{self.code} {stage}")
+                bar.set_postfix_str(f"county {self.code}: {stage.replace('_', ' ')}")
             getattr(self, stage)()
             if bar is not None:
                 bar.update(1)
@@ -779,6 +779,8 @@ class CountyBank:
         kept = np.where(promise, np.where(paid, rng.random(len(ci)) < 0.8, rng.random(len(ci)) < 0.12), None)
         action_on = entry_date[ci] + (k * rng.integers(2, 6, len(ci))).astype("timedelta64[D]")
         action_on = np.minimum(action_on, self.asof)
+        # a promise falling due after the data end is not kept or broken yet
+        kept = np.where(action_on + 7 > self.asof, None, kept)
         p_amount = np.where(promise, np.round(cases["overdue_at_entry"].to_numpy()[ci] * rng.uniform(0.5, 1.0, len(ci)), 0), np.nan)
         result = np.where(~contacted, "no_answer", np.where(promise, "promise_to_pay",
                                                             rng.choice(["refused", "hardship", "wrong_party", "will_call_back"], len(ci), p=[.3, .4, .05, .25])))

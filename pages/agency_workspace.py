@@ -72,9 +72,12 @@ with left:
                            on_click=lambda: _audit_worklist(len(cases)))
 with right:
     st.subheader(t("agency.ranking"))
-    shown = league.assign(me=league["is_me"].map({True: "◀", False: ""}))
+    # the other agencies are anonymised by the read (机构 A …): their letter in the user's language
+    shown = league.assign(me=league["is_me"].map({True: "◀", False: ""}),
+                          agency=[n if m or not str(n).startswith("机构 ") else t("agency.other", letter=chr(64 + int(r)))
+                                  for n, m, r in zip(league["agency"], league["is_me"], league["rank"])])
     table(shown, {"rank": Col("coll.rank", "count"), "agency": Col("coll.agency"), "recovery_rate": Col("coll.recovery_rate", "rate"),
-                  "kept_rate": Col("coll.kept_rate", "rate"), "me": Col("agency.me")},
+                  "kept_rate": Col("coll.kept_rate", "rate"), "me": Col("agency.me", missing="")},
           name="agency_league", downloads=False, height="fit")
     st.caption(t("agency.ranking_note"))
 
@@ -105,10 +108,16 @@ if not cases.empty:
                 shown = acts.assign(result=[code_label(r, lang) for r in acts["result"]],
                                     channel=[code_label(c, lang) for c in acts["channel"]],
                                     contacted=acts["contacted"].map({True: "✓", False: "", 1: "✓", 0: ""}),
-                                    promise_kept=acts["promise_kept"].map(lambda v: "" if pd.isna(v) else ("✓" if v else "✗")),
-                                    promise_amount=acts["promise_amount"].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}"))
+                                    # a promise not yet due is neither kept nor broken
+                                    promise_kept=[("✓" if k else "✗") if pd.notna(k) else
+                                                  (t("agency.promise_open") if pd.notna(d) else "")
+                                                  for k, d in zip(acts["promise_kept"], acts["promise_date"])],
+                                    # demo history is recorded by 'agency' / 'system', not by a person: say so
+                                    created_by=[t(f"agency.by_{x}") if x in ("agency", "system") else x
+                                                for x in acts["created_by"]])
                 table(shown, {"action_on": Col("col.date"), "channel": Col("coll.channel"), "contacted": Col("agency.contacted"),
                               "result": Col("col.result"), "promise_date": Col("agency.promise_date"),
-                              "promise_amount": Col("agency.promise_amount"), "promise_kept": Col("agency.kept"),
+                              "promise_amount": Col("agency.promise_amount", "money_yuan"),
+                              "promise_kept": Col("agency.kept"),
                               "note": Col("agency.note"), "created_by": Col("agency.by")},
                       name="case_actions", downloads=False, height=360)

@@ -3,11 +3,12 @@ import streamlit as st
 
 from components import customer_view as cv
 from components import navigation
-from components.i18n import current_lang, t
+from components.i18n import current_lang, t, value_label
 from components.panels import empty_state
 from components.post_loan_report import build_report
 from components.session import read, scope
 from data_access import queries
+from data_access.kpi import BUCKETS
 
 navigation.guard("customer_360")
 lang = current_lang()
@@ -20,7 +21,8 @@ if q:
         st.warning(t("c360.not_found"))
         cv.open_customer(q, None, "none")  # audited as a denied attempt
     elif len(hits) > 1:
-        ev = st.dataframe(hits[["customer_no", "name", "phone", "village"]], hide_index=True, on_select="rerun",
+        st.caption(t("c360.pick_hit", n=len(hits)))
+        ev = st.dataframe(hits[["customer_no", "name", "phone", "village"]].fillna("—"), hide_index=True, on_select="rerun",
                           selection_mode="single-row", key="c360_hits", height=min(38 + 35 * len(hits), 300),
                           column_config={"customer_no": t("hh.customer_no"), "name": t("hh.name"),
                                          "phone": t("hh.phone"), "village": t("c360.field.village")})
@@ -31,7 +33,8 @@ if q:
 
 cid = st.session_state.get("c360_customer_id")
 if cid is None:
-    empty_state("c360.search")
+    if not q:  # with a hit list on screen, its caption already says what to do
+        empty_state("c360.empty")
     st.stop()
 purpose = "none"
 if scope().pii:
@@ -60,35 +63,38 @@ with tabs[0]:
             st.caption(t("c360.location"))
             st.pydeck_chart(deck, height=260)
     st.markdown(f"**{t('c360.members')}**")
-    cv.frame(parts["members"], {"name": "col.name", "relation": "col.relation", "birth_year": "col.birth_year",
-                                "occupation": "col.occupation"}, codes=("relation",))
+    members = parts["members"].assign(occupation=[value_label(o, lang) for o in parts["members"]["occupation"]])
+    cv.frame(members, {"name": "col.name", "relation": "col.relation", "birth_year": "col.birth_year",
+                                "occupation": "col.occupation"}, codes=("relation",), kinds={"birth_year": "text"})
     st.markdown(f"**{t('c360.tags')}**")
-    tags = parts["tags"]
+    tags = parts["tags"].assign(tag=[value_label(x, lang) for x in parts["tags"]["tag"]])
     st.markdown(" ".join(f"`{tag}`" for tag in tags.loc[tags["tag_type"] == "fact", "tag"]) or "—")
     st.markdown(" ".join(f":red[**{tag}**]" for tag in tags.loc[tags["tag_type"] == "risk", "tag"]) or "—")
 with tabs[1]:
     st.markdown(f"**{t('c360.lines')}**")
-    cv.frame(parts["lines"], {"product": "col.product", "limit_amount": "col.limit", "used": "col.used",
+    cv.frame(cv.with_values(parts["lines"], "product"), {"product": "col.product", "limit_amount": "col.limit", "used": "col.used",
                               "expires_on": "col.expires", "status": "col.status"}, codes=("status",),
              money_cols=("limit_amount", "used"))
     st.markdown(f"**{t('c360.loans')}**")
-    cv.frame(parts["loans"], {"loan_no": "col.loan_no", "product": "col.product", "amount": "col.amount",
+    cv.frame(cv.with_values(parts["loans"], "product"), {"loan_no": "col.loan_no", "product": "col.product", "amount": "col.amount",
                               "disbursed_on": "col.disbursed", "balance": "col.balance", "dpd": "c360.dpd",
                               "status": "col.status"}, codes=("status",), money_cols=("amount", "balance"))
     if not parts["snapshots"].empty:
         st.plotly_chart(cv.dpd_chart(parts["snapshots"], lang), key="c360_dpd")
     st.markdown(f"**{t('c360.repayments')}**")
     cv.frame(parts["repayments"].head(60), {"loan_no": "col.loan_no", "paid_on": "col.date", "principal": "col.principal",
-                                            "interest": "col.interest", "collected": "col.collected"})
+                                            "interest": "col.interest", "collected": "col.collected"},
+             kinds={"principal": "money_yuan", "interest": "money_yuan"})
 with tabs[2]:
     st.markdown(f"**{t('c360.apps')}**")
-    cv.frame(parts["applications"], {"applied_on": "col.date", "product": "col.product", "score": "col.score",
+    cv.frame(cv.with_values(parts["applications"], "product"), {"applied_on": "col.date", "product": "col.product", "score": "col.score",
                                      "decision": "col.decision"}, codes=("decision",))
     st.markdown(f"**{t('c360.behaviour')}**")
     if parts["behaviour_scores"].empty:
         st.caption(t("c360.no_behaviour"))
     else:
-        cv.frame(parts["behaviour_scores"], {"month": "col.month", "score": "col.score"})
+        # the behaviour model's output is a probability of default, shown as one (it read '0.0022' under 评分)
+        cv.frame(parts["behaviour_scores"], {"month": "col.month", "score": "c360.pd"}, kinds={"score": "rate"})
     st.markdown(f"**{t('c360.warnings')}**")
     cv.frame(parts["warnings"], {"raised_on": "col.date", "signal_type": "col.type", "severity": "col.severity",
                                  "status": "col.status", "detail": "col.detail"}, codes=("signal_type", "severity", "status"))
@@ -98,14 +104,16 @@ with tabs[3]:
                               "due_on": "col.due", "completed_on": "col.completed", "status": "col.status",
                               "result": "col.result", "manager": "col.manager"}, codes=("task_type", "trigger", "status"))
     st.markdown(f"**{t('c360.cases')}**")
-    cv.frame(parts["cases"], {"case_no": "col.loan_no", "entry_month": "col.entry", "entry_bucket": "col.bucket",
+    cases = parts["cases"].assign(entry_bucket=[BUCKETS.get(int(b), b) if b == b and b is not None else None
+                                                for b in parts["cases"]["entry_bucket"]])
+    cv.frame(cases, {"case_no": "col.case_no", "entry_month": "col.entry", "entry_bucket": "col.bucket",
                               "channel": "col.channel", "agency": "col.agency", "status": "col.status",
                               "overdue_at_entry": "col.overdue", "recovered_amount": "col.recovered"},
-             codes=("channel", "status"))
+             codes=("channel", "status"), kinds={"overdue_at_entry": "money_yuan", "recovered_amount": "money_yuan"})
     st.markdown(f"**{t('c360.actions')}**")
     cv.frame(parts["actions"], {"action_on": "col.date", "channel": "col.channel", "contacted": "col.contacted",
                                 "promise_amount": "col.promise", "promise_kept": "col.kept", "result": "col.result"},
-             codes=("channel", "result"))
+             codes=("channel", "result"), kinds={"promise_amount": "money_yuan"})
 with tabs[4]:
     st.markdown(f"**{t('c360.visits')}**")
     cv.frame(parts["visits"], {"event_at": "col.time", "event_type": "col.event", "manager": "col.manager",

@@ -5,7 +5,7 @@ from components import navigation, risk_charts as rc, task_results
 from components.filters import filter_bar
 from components.formatting import month_label, pct
 from components.i18n import code_label, current_lang, t
-from components.panels import empty_state
+from components.panels import empty_state, model_missing
 from components.session import read
 from components.tables import Col, table
 from data_access import queries
@@ -58,7 +58,7 @@ else:
 model = read(queries.model_summary, "behaviour_pd")
 st.subheader(t("ew.model"))
 if model is None:
-    st.info(t("ew.no_model"))
+    model_missing("ew.no_model")
 else:
     m = model["metrics"]
     c1, c2 = st.columns([1.4, 1])

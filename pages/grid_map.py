@@ -2,6 +2,7 @@
 import streamlit as st
 
 from components import grid_nav, navigation
+from components.filters import remember, widget_key
 from components.formatting import month_label
 from components.i18n import current_lang, t
 from components.map_layers import METRICS, grid_deck, legend_html
@@ -18,9 +19,11 @@ if not available:
     empty_state("db.empty")
     st.stop()
 c1, c2, _ = st.columns([1, 1.4, 2])
-month = c1.selectbox(t("filter.month"), list(reversed(available)), key="f_month",
-                     format_func=lambda m: month_label(m, lang))
-metric = c2.selectbox(t("map.metric"), list(METRICS), key="map_metric", format_func=lambda m: t(f"metric.{m}"))
+month = remember("f_month", c1.selectbox(t("filter.month"), list(reversed(available)),
+                                         key=widget_key("f_month", list(reversed(available))),
+                                         format_func=lambda m: month_label(m, lang)))
+metric = remember("map_metric", c2.selectbox(t("map.metric"), list(METRICS), key=widget_key("map_metric", list(METRICS)),
+                                             format_func=lambda m: t(f"metric.{m}")))
 if grid_nav.path() and grid_nav.path()[-1]["level"] == "county":
     st.toggle(t("map.all_villages"), key="grid_all_villages")
 level, parent, grids = grid_nav.current(month)
@@ -86,7 +89,9 @@ with right:
     kind = {"rate": "rate", "money": "money_wan", "count": "count"}.get(spec.kind, "text")
     table(ranked, {"name": Col("map.col.name"), metric: Col(f"metric.{metric}", kind),
                    "households": Col("metric.households", "count"), "npl_ratio": Col("metric.npl_ratio", "rate"),
-                   "manager" if level == "village" else "branch": Col("map.col.manager")},
-          name=f"grid_{level}_{parent}_{metric}", height=360)
+                   # a village's responsible person is its manager; a township's or county's is a branch
+                   "manager" if level == "village" else "branch": Col("map.col.manager" if level == "village"
+                                                                        else "league.branch")},
+          name=f"grid_{level}_{parent}_{metric}")
 if spec.kind != "category":
     st.plotly_chart(grid_nav.comparison_chart(grids, metric, level, lang), key=f"cmp_{level}")

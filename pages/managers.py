@@ -52,6 +52,11 @@ with tabs[0]:
                         recovery=team["case_recovered"] / team["case_overdue"].where(team["case_overdue"] > 0),
                         visits_week=team["visits_3m"] / 13, check_ins_week=team["check_ins_3m"] / 13,
                         new_3m=team["new_customers_3m"])
+    find = st.text_input(t("mgr.find"), key="mgr_find", placeholder=t("mgr.find_hint"))
+    if find.strip():
+        shown = shown[shown["name"].str.contains(find.strip(), regex=False) |
+                      shown["branch"].str.contains(find.strip(), regex=False)]
+    st.caption(t("mgr.team_rows", n=len(shown), total=len(team)))
     table(shown, {"name": Col("col.manager"), "branch": Col("league.branch"), "rating": Col("mgr.rating"),
                   "score": Col("mgr.score", "num2"), "customers": Col("mgr.customers", "count"),
                   "balance_per": Col("mgr.balance_wan", "money_wan"), "npl_ratio": Col("mgr.npl_ratio", "rate"),
@@ -60,7 +65,7 @@ with tabs[0]:
                   "on_time": Col("mgr.on_time_rate", "rate"), "new_3m": Col("mgr.new_3m", "count"),
                   "renewal": Col("mgr.renewal", "rate"), "recovery": Col("mgr.recovery", "rate"),
                   "flags_high_3m": Col("mgr.flags_high", "count")},
-          name=f"managers_{f.month}", height=460)
+          name=f"managers_{f.month}")
     st.caption(t("mgr.team_note"))
 
 names = dict(zip(team["manager_id"], team["name"] + " · " + team["branch"]))
@@ -87,7 +92,8 @@ with tabs[1]:
                 st.pydeck_chart(mc.trajectory_deck(ev, lang, read(dm.manager_grid, int(mid))), height=560,
                                 key="mgr_traj_map")
         with m2:
-            st.markdown(legend_html(t("mgr.legend"), mc.legend_items(lang)), unsafe_allow_html=True)
+            st.markdown(legend_html(t("mgr.legend"), mc.legend_items(lang)) +
+                        legend_html(t("mgr.legend_ring"), mc.ring_items(lang)), unsafe_allow_html=True)
             st.caption(t("mgr.traj_note", n=len(ev), flagged=int((ev["worst"] != "").sum()) if not ev.empty else 0))
         if not ev.empty:
             shown = ev.assign(seq=range(1, len(ev) + 1), event_type=[t(f"mgr.ev.{x}") for x in ev["event_type"]],

@@ -5,7 +5,7 @@ import streamlit as st
 
 from components import monitor_charts as mc, navigation
 from components.i18n import current_lang, t
-from components.panels import empty_state
+from components.panels import empty_state, model_missing
 from components.session import read
 from components.tables import Col, table
 from data_access import strategy
@@ -15,7 +15,7 @@ lang = current_lang()
 st.title(t("page.model_monitor"))
 models = read(strategy.model_monitor)
 if not models:
-    st.info(t("mon.none"))
+    model_missing("mon.none")
     st.stop()
 name = st.selectbox(t("mon.model"), list(models), key="mon_model", format_func=lambda n: t(f"mon.name.{n}"))
 card, rows = models[name]["card"], models[name]["rows"]

@@ -7,7 +7,7 @@ import streamlit as st
 from components import navigation, risk_charts as rc
 from components.filters import filter_bar
 from components.formatting import money, month_label, pct
-from components.i18n import current_lang, t
+from components.i18n import current_lang, t, value_label
 from components.kpi_cards import Kpi, kpi_row
 from components.panels import empty_state
 from components.session import products, read
@@ -63,9 +63,10 @@ with tabs[0]:
         if loans.empty:
             st.caption(t("risk.rows_not_permitted"))
         else:
+            loans = loans.assign(class5=[rc.class_names(lang).get(c, c) for c in loans["class5"]])
             table(loans, {"loan_no": Col("col.loan_no"), "customer_no": Col("hh.customer_no"), "name": Col("hh.name"),
                           "balance": Col("col.balance", "money_wan"), "dpd": Col("hh.max_dpd", "count"),
-                          "class5": Col("c360.class", "count")}, name=f"loan_list_{f.month}_M{worst}", height=360)
+                          "class5": Col("c360.class")}, name=f"loan_list_{f.month}_M{worst}", height=360)
 with tabs[1]:
     rates = pd.DataFrame([{"month": queries.shift_month(m, 1), "bucket": k, "rate": r}
                           for m, g in mig.groupby("month") for k, r in kpi.roll_rates(g).items()])
@@ -112,18 +113,21 @@ with tabs[3]:
         ind = read(queries.industry_breakdown, f)
         ind["share"] = ind["balance"] / ind["balance"].sum()
         ind["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(ind["npl_balance"], ind["balance"])]
+        ind = ind.assign(industry=[value_label(x, lang) for x in ind["industry"]])
         table(ind, {"industry": Col("risk.industry"), "balance": Col("league.balance", "money_wan"),
                     "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate"),
                     "borrowers": Col("league.borrowers", "count")}, name=f"risk_by_industry_{f.month}", height="fit")
-        st.subheader(t("risk.by_township"))
         tw = read(grid.grid, f.month, "township", None)
         if f.branch_id is not None:
             tw = tw[tw["branch"] == next(iter(read(queries.branches).query(f"id == {f.branch_id}")["name"]), None)]
+        area = "township"
+        if len(tw) == 1:  # a branch of one township (a branch leader's usual view): its villages say more
+            tw, area = read(grid.grid, f.month, "village", tw["code"].iloc[0]), "village"
+        st.subheader(t(f"risk.by_{area}"))
         tw = tw.assign(share=tw["balance"] / max(tw["balance"].sum(), 1)).sort_values("balance", ascending=False)
-        table(tw, {"name": Col("risk.township"), "balance": Col("league.balance", "money_wan"),
+        table(tw, {"name": Col(f"risk.{area}"), "balance": Col("league.balance", "money_wan"),
                    "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate"),
-                   "households_with_loan": Col("league.borrowers", "count")}, name=f"risk_by_township_{f.month}",
-              height=360)
+                   "households_with_loan": Col("league.borrowers", "count")}, name=f"risk_by_{area}_{f.month}")
     with b:
         st.subheader(t("risk.by_segment"))
         seg = read(queries.portfolio_breakdown, branch_level, "segment")
@@ -138,6 +142,7 @@ with tabs[3]:
                                                                         right_on="id")
         prod["share"] = prod["balance"] / prod["balance"].sum()
         prod["npl_ratio"] = [kpi.npl_ratio(n, b_) for n, b_ in zip(prod["npl_balance"], prod["balance"])]
+        prod = prod.assign(name=[value_label(x, lang) for x in prod["name"]])
         table(prod, {"name": Col("col.product"), "balance": Col("league.balance", "money_wan"),
                      "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate")},
               name=f"risk_by_product_{f.month}", height="fit")

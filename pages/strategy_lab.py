@@ -5,9 +5,9 @@ import streamlit as st
 
 from components import collection_charts as cc, lab_approval, navigation, strategy_charts as sc
 from components.filters import filter_bar
-from components.formatting import money, pct
+from components.formatting import delta_money, delta_pp, money, pct
 from components.i18n import current_lang, t
-from components.panels import empty_state
+from components.panels import empty_state, model_missing
 from components.scenarios import compare, save_box
 from components.session import engine, read
 from data_access import queries, strategy
@@ -24,12 +24,7 @@ if f is None:
     st.stop()
 
 
-tabs = st.tabs([t("lab.tab.approval"), t("lab.tab.inspection"), t("lab.tab.collection"), t("lab.tab.npl")])
-
-with tabs[0]:
-    lab_approval.render(f, lang)
-
-with tabs[3]:
+def npl_tab():
     st.caption(t("lab.npl_intro"))
     c1, c2, c3 = st.columns(3)
     stress = c1.slider(t("lab.stress"), 0.5, 3.0, 1.0, 0.1, key="lab_stress", help=t("lab.stress_help"))
@@ -44,7 +39,7 @@ with tabs[3]:
         k = st.columns(4)
         k[0].metric(t("lab.npl_now"), pct(base.npl[0]))
         gap = (prop.npl[-1] - base.npl[-1]) * 100
-        k[1].metric(t("lab.npl_end", n=horizon), pct(prop.npl[-1]), delta=f"{gap:+.2f}pp" if abs(gap) >= 0.005 else None,
+        k[1].metric(t("lab.npl_end", n=horizon), pct(prop.npl[-1]), delta=delta_pp(gap, 2, lang) if abs(gap) >= 0.005 else None,
                     delta_color="inverse", help=t("lab.vs_baseline", v=pct(base.npl[-1])))
         k[2].metric(t("lab.band_end"), f"{pct(prop.npl_low[-1])} – {pct(prop.npl_high[-1])}")
         k[3].metric(t("lab.balance_end", n=horizon), money(prop.balance[-1].sum(), lang))
@@ -70,10 +65,10 @@ with tabs[3]:
                 levers=lambda p: {"lab_stress": float(p.get("stress", 1.0)), "lab_volume": float(p.get("volume", 1.0)),
                                   "lab_horizon": int(p.get("horizon", 12))})
 
-with tabs[1]:
+def inspection_tab():
     model = read(queries.model_summary, "behaviour_pd")
     if model is None:
-        st.info(t("ew.no_model"))
+        model_missing("ew.no_model")
     else:
         m = model["metrics"]
         st.caption(t("lab.inspection_intro", valid=m["valid_month"], auc=f"{m['auc']:.2f}"))
@@ -83,9 +78,9 @@ with tabs[1]:
         per_manager = share * base_n["scored_loans"] / max(1, base_n["managers"])
         per = m["periodic"]
         k = st.columns(4)
-        k[0].metric(t("lab.caught"), pct(caught, 0), delta=f"{(caught - per['caught']) * 100:+.0f}pp",
+        k[0].metric(t("lab.caught"), pct(caught, 0), delta=delta_pp((caught - per['caught']) * 100, 0, lang),
                     help=t("lab.vs_periodic", w=pct(per["workload"], 0), c=pct(per["caught"], 0)))
-        k[1].metric(t("lab.workload"), pct(share, 1), delta=f"{(share - per['workload']) * 100:+.0f}pp",
+        k[1].metric(t("lab.workload"), pct(share, 1), delta=delta_pp((share - per['workload']) * 100, 0, lang),
                     delta_color="inverse")
         k[2].metric(t("lab.tasks_per_manager"), f"{per_manager:.1f}" if base_n["managers"] else "—",
                     help=t("lab.tasks_help"))
@@ -98,11 +93,11 @@ with tabs[1]:
                                "periodic_caught": ("lab.periodic_caught", "rate")},
                 levers=lambda p: {"lab_share": round(float(p.get("share", 0.05)) * 200) / 2})
 
-with tabs[2]:
+def collection_tab():
     loaded = allocation.active_model(engine())
     inp = read(strategy.allocation_inputs, f)
     if loaded is None:
-        st.info(t("lab.no_propensity"))
+        model_missing("lab.no_propensity")
     elif inp["cases"].empty:
         empty_state()
     else:
@@ -124,10 +119,10 @@ with tabs[2]:
         base = now["rules"]
         k = st.columns(4)
         k[0].metric(t("lab.net_opt"), money(new["optimised"]["net"], lang),
-                    delta=money(new["optimised"]["net"] - base["net"], lang), help=t("lab.vs_rules", v=money(base["net"], lang)))
+                    delta=delta_money(new["optimised"]["net"] - base["net"], lang), help=t("lab.vs_rules", v=money(base["net"], lang)))
         k[1].metric(t("lab.net_rules_new"), money(new["rules"]["net"], lang))
         k[2].metric(t("lab.cost"), money(new["optimised"]["cost"], lang),
-                    delta=money(new["optimised"]["cost"] - base["cost"], lang), delta_color="inverse")
+                    delta=delta_money(new["optimised"]["cost"] - base["cost"], lang), delta_color="inverse")
         k[3].metric(t("lab.queued"), f"{new['optimised']['queued']:,}", help=t("lab.queued_help"))
         st.plotly_chart(cc.run_compare_chart(pd.concat([new["optimised"]["lines"], now["rules"]["lines"]]), lang,
                                              "lab.alloc_chart", {"rules": "lab.baseline_rules", "optimised": "lab.proposed"}),
@@ -144,3 +139,13 @@ with tabs[2]:
                                "rules_net": ("lab.col_rules_net", "money_wan")},
                 levers=lambda p: {**{f"lab_cap_{ch}": float(p.get(f"cap_{ch}", 1.0)) for ch in scale},
                                   "lab_commission": float(p.get("commission", 1.0))})
+
+
+# each simulator runs only while its tab is open (a stateful tab set reruns on a switch), so the page opens with one
+# simulator computed instead of four
+tabs = st.tabs([t("lab.tab.approval"), t("lab.tab.inspection"), t("lab.tab.collection"), t("lab.tab.npl")],
+               key="lab_tab", on_change="rerun")
+for tab, draw in zip(tabs, (lambda: lab_approval.render(f, lang), inspection_tab, collection_tab, npl_tab)):
+    if tab.open:
+        with tab, st.spinner(t("lab.computing")):
+            draw()

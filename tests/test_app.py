@@ -389,6 +389,9 @@ def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     train_scorecard.ensure_scored(app_env)
     at = logged_in(user, "pages/strategy_lab.py")
     assert not at.exception and not errors(at)
+    assert not any(m.label == "12个月后不良率" for m in at.metric)  # a closed tab's simulator is not computed
+    at.session_state["lab_tab"] = "不良率压力测算"
+    at.run()
     with app_env.connect() as conn:
         sc = scope_for_user(conn, user)
         month = queries.available_months(conn)[-1]

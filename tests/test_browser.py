@@ -98,7 +98,9 @@ def login(page, base: str, username: str, password: str = "Demo@2026") -> None:
 def settle(page) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_timeout(500)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+    # the app root's run state (the status widget is not drawn under client.toolbarMode "minimal")
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+                           " === 'notRunning'", timeout=90_000)
     page.wait_for_timeout(800)
 
 

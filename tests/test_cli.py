@@ -64,12 +64,22 @@ def test_first_start_trains_every_model_once(tmp_path):
     """What ./cockpit run does after init: models.bootstrap trains what is missing, computes the monitor, and a
     second start does nothing."""
     url = f"sqlite:///{tmp_path}/b.db"
-    assert run("demo", "--size", "tiny", "--seed", "5", "--quiet", url=url).returncode == 0
+    demo = run("demo", "--size", "tiny", "--seed", "5", url=url)
+    assert demo.returncode == 0
+    # a line per step that reads in a log file: no carriage-return progress bar (#18)
+    assert "\r" not in demo.stdout + demo.stderr
+    lines = demo.stdout.splitlines()
+    assert any(line.startswith("demo bank [") and "customers" in line for line in lines), demo.stdout
+    assert [line.split("]")[0] for line in lines if line.startswith("marts [")] == [f"marts [{i}/5" for i in range(1, 6)]
     env = dict(os.environ, COCKPIT_DATABASE_URL=url)
+    assert subprocess.run([sys.executable, "-m", "models.bootstrap", "--check"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=120).returncode == 1
     first = subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=600)
     assert first.returncode == 0, first.stderr
-    assert "training behaviour_pd" in first.stdout and "monitoring" in first.stdout
+    assert "\r" not in first.stdout
+    assert "models [1/4] training behaviour_pd" in first.stdout and "models [4/4] monitoring" in first.stdout
+    assert "models: behaviour_pd ready" in first.stdout
     from sqlalchemy import create_engine, func, select
     from data_access.schema import model_monitor, model_registry
     eng = create_engine(url)
@@ -81,3 +91,21 @@ def test_first_start_trains_every_model_once(tmp_path):
     again = subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.strip() == "models ready"
+    assert subprocess.run([sys.executable, "-m", "models.bootstrap", "--check"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=120).returncode == 0
+
+
+def test_training_marker_names_a_live_process_only(tmp_path, monkeypatch):
+    """While ./cockpit run trains the first start's models beside the app, pages say a model is being trained;
+    a marker left by a process that died says nothing."""
+    from models import bootstrap
+    marker = tmp_path / ".models_training"
+    monkeypatch.setattr(bootstrap, "MARKER", marker)
+    assert not bootstrap.training_now()
+    marker.write_text(str(os.getpid()))
+    assert bootstrap.training_now()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    marker.write_text(dead.stdout.strip())
+    assert not bootstrap.training_now()
+    marker.write_text("garbage")
+    assert not bootstrap.training_now()

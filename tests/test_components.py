@@ -19,11 +19,25 @@ def test_money(value, lang, expected):
     assert fmt.money(value, lang) == expected
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_metric_deltas_start_with_their_sign_in_both_languages(lang):
+    """st.metric draws a delta as a fall (arrow down, inverse colours) only when its text starts with '-': the
+    English money format put '¥' first ('¥-6.00 M' drawn as a rise in red for a falling loss)."""
+    from streamlit.elements.metric import _is_negative_delta
+    for value in (-6e6, -16e6, -1234.5, -12.0):
+        assert _is_negative_delta(fmt.delta_money(value, lang)), fmt.delta_money(value, lang)
+        assert not _is_negative_delta(fmt.delta_money(-value, lang))
+        assert fmt.delta_money(-value, lang).startswith("+")
+    assert fmt.money(-6e6, "en") == "-¥6.00 M" and fmt.money(-6e6, "zh") == "-600.00 万元"
+    assert _is_negative_delta(fmt.delta_pp(-0.4, 1, lang)) and not _is_negative_delta(fmt.delta_pp(0.4, 1, lang))
+    assert fmt.delta_pp(-0.4, 1, "zh") == "-0.4 个百分点" and fmt.delta_pp(None) is None
+
+
 def test_rates_and_months():
     assert fmt.pct(0.01234) == "1.23%"
     assert fmt.pct(0.5, 1) == "50.0%"
     assert fmt.signed_pct(-0.012) == "−1.2%"
-    assert fmt.signed_pp(0.25) == "+0.25pp"
+    assert fmt.signed_pp(0.25) == "+0.25 个百分点" and fmt.signed_pp(-0.25, lang="en") == "−0.25 pp"
     assert fmt.month_label("2026-03", "zh") == "2026年3月"
     assert fmt.month_label("2026-03", "en") == "Mar 2026"
     assert fmt.prev_month("2026-01") == "2025-12"
@@ -66,7 +80,7 @@ def test_delta_colour_follows_what_is_good_for_a_bank(change, good_up, kind, exp
 
 def test_kpi_card_shows_both_deltas():
     html = kpi_card_html(Kpi("不良率", "1.35%", 0.12, -0.3, "pp", False), "环比", "同比")
-    assert "环比 ▲ +0.12pp" in html and "同比 ▼ −0.30pp" in html
+    assert "环比 ▲ +0.12 个百分点" in html and "同比 ▼ −0.30 个百分点" in html
     assert html.count("kpi-bad") == 1 and html.count("kpi-good") == 1
 
 
@@ -94,3 +108,25 @@ def test_balance_chart_values_in_yi_and_percent(trend):
     fig = charts.balance_npl_chart(trend, "zh")
     assert list(fig.data[0].y) == pytest.approx([40, 41, 42, 43, 44, 45])
     assert list(fig.data[1].y) == pytest.approx([1.2, 1.3, 1.4, 1.3, 1.2, 1.2])
+
+
+def test_table_helper_formats_each_column_one_way():
+    """One format per kind in every table (#18): money with two decimals and thousands separators (the same column
+    showed '142.2', '120.33', '142,487', '24833.33'), a small sum in 元 rather than '0.06' 万元, a missing value as
+    '—' (not 'None' or blank), a yes/no in words (not a checkbox), rates with their percent sign."""
+    from components.tables import Col, display_frame
+    df = pd.DataFrame({"name": ["甲", None, "丙", ""], "bal": [1_422_000.0, 1_203_300.0, 1_424_870_000.0, None],
+                       "fee": [600.0, 75.5, None, 0.0], "n": [1200, None, 3, 0], "ok": [True, False, None, True],
+                       "r": [0.01234, None, 0.5, 0.0]})
+    shown, config, formats = display_frame(df, {"name": Col("col.manager"), "bal": Col("col.balance", "money_wan"),
+                                                "fee": Col("col.amount", "money_wan"), "n": Col("mgr.customers", "count"),
+                                                "ok": Col("c360.field.ebank"), "r": Col("league.npl_ratio", "rate")})
+    text = {c: [formats[c](v) for v in shown[c]] if c in formats else list(shown[c]) for c in shown.columns}
+    assert text["客户经理"] == ["甲", "—", "丙", "—"]
+    assert text["余额(万元)"] == ["142.20", "120.33", "142,487.00", "—"]
+    assert "金额(元)" in text and text["金额(元)"] == ["600.00", "75.50", "—", "0.00"]  # under 1 万元: in 元
+    assert text[next(c for c in shown.columns if c.startswith("管户"))] == ["1,200", "—", "3", "0"]
+    assert list(shown.iloc[:, 4]) == ["是", "否", "—", "是"]
+    assert text[next(c for c in shown.columns if "不良率" in c)] == ["1.23%", "—", "50.00%", "0.00%"]
+    assert pd.api.types.is_float_dtype(shown["余额(万元)"])  # still numbers: the table sorts them as numbers
+    assert config["客户经理"]["pinned"] is True  # the row's name stays in view when a wide table scrolls

@@ -212,3 +212,35 @@ def test_branch_league_recovery_is_the_collection_marts(demo_engine, last_month)
     assert len(direct) >= 2
     for b, row in direct.iterrows():
         assert league.loc[b, "recovery_rate"] == pytest.approx(row["rec"] / row["due"], abs=1e-9)
+
+
+def test_no_promise_is_kept_or_broken_before_it_falls_due(demo_engine):
+    """A promise due after the data end (a promise of 2026-11-01 in data ending in October) has no outcome yet: it
+    showed as kept (#18)."""
+    a = s.collection_action
+    with demo_engine.connect() as conn:
+        last = max(queries.available_months(conn))
+        end = pd.Timestamp(f"{last}-01") + pd.offsets.MonthEnd(0)
+        acts = _frame(conn, select(a.c.promise_date, a.c.promise_kept).where(a.c.promise_date.is_not(None)))
+    due = pd.to_datetime(acts["promise_date"])
+    late = acts[due > end]
+    assert len(late) > 0 and len(acts[due <= end]) > 0  # the tiny bank has both kinds
+    assert late["promise_kept"].isna().all()
+    assert acts[due <= end]["promise_kept"].notna().all()
+
+
+def test_every_stored_chinese_value_has_its_english_words(demo_engine):
+    """English mode showed occupations, tags, industries, product names and rule notes in Chinese (#18): every such
+    value the bank stores has a catalogue entry, in both languages (the parity the catalogue test checks for keys)."""
+    from components.i18n import catalogue, value_label
+    columns = [s.household_member.c.occupation, s.customer_tag.c.tag, s.customer.c.industry, s.product.c.name,
+               s.allocation_rule.c.description]
+    with demo_engine.connect() as conn:
+        values = {v for col in columns for v in conn.execute(select(col).distinct()).scalars() if v}
+    assert len(values) > 20
+    zh, en = catalogue("zh"), catalogue("en")
+    missing = sorted(v for v in values if f"value.{v}" not in en or f"value.{v}" not in zh)
+    assert missing == []
+    assert all(value_label(v, "zh") == v for v in values)
+    # an English entry is English: no Han characters left in it
+    assert [v for v in values if any("\u4e00" <= ch <= "\u9fff" for ch in value_label(v, "en"))] == []

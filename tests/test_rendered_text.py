@@ -1,0 +1,46 @@
+"""Every page as every role that sees it, in Chinese and English: nothing raw reaches the screen (issue #18).
+
+The rules are in tests/rendered.py (None/nan/NaT/True/False, HTML tags, setting and module names, shell
+commands, 'pp' and snake_case codes in Chinese, log or secondary axes without a tick format, multiselects
+without a placeholder)."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.navigation import PAGES
+from tests.rendered import findings
+from tests.test_app import APP, ROLES_USERS, app_env  # noqa: F401 - the fixture
+
+CASES = [(role, p.key, p.path) for role in ROLES_USERS for p in PAGES if role in p.roles]
+
+
+def render(username: str, path: str, lang: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page(path).run()
+    return at
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("role,key,path", CASES, ids=[f"{r}-{k}" for r, k, _ in CASES])
+def test_page_shows_nothing_raw(app_env, role, key, path, lang):  # noqa: F811
+    from sqlalchemy import select
+    from data_access.schema import app_user
+    with app_env.connect() as conn:
+        logins = set(conn.execute(select(app_user.c.username)).scalars())  # names people sign in with, not codes
+    at = render(ROLES_USERS[role], path, lang)
+    assert not at.exception, at.exception
+    codes = key != "data_admin"  # the import format names tables and columns for the administrator who fills them
+    found = findings(at, lang, logins, codes)
+    if key == "strategy_lab":  # its simulators run only in their open tab: open each one
+        for label in [tab.label for tab in at.tabs][1:]:
+            at.session_state["lab_tab"] = label
+            at.run()
+            assert not at.exception, (label, at.exception)
+            found += [f"[{label}] {x}" for x in findings(at, lang, logins, codes)]
+    assert found == [], f"{role} {key} {lang}:\n" + "\n".join(found)
