@@ -120,8 +120,9 @@ def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = Non
         lat = float(r["lat"]) + (0.0004 * math.sin(k * 2.1) if k else 0.0)
         # plain-text lines: the tooltip template holds the line breaks (markup in a value is printed as text)
         tip = {"tip": f"{pd.Timestamp(r['event_at']):%m-%d %H:%M} · {translate(f'mgr.ev.{r.event_type}', lang)}",
-               "tip2": f"{r['customer_no']} {r['name'] or ''}" if r["customer_no"] else "",
-               "tip3": f"⚠ {r['flags']}" if r["flags"] else ""}
+               "tip2": f"{r['customer_no']} {r['name'] if pd.notna(r['name']) else ''}".strip()
+               if pd.notna(r["customer_no"]) and r["customer_no"] else "",
+               "tip3": f"⚠ {r['flags']}" if pd.notna(r["flags"]) and r["flags"] else ""}
         rows.append({"position": [lon, lat], "n": str(int(r["seq"])), **tip,
                      "name": translate(f"mgr.ev.{r.event_type}", lang),
                      "fill": [*EVENT_COLOURS.get(r["event_type"], (120, 120, 120)), 235],
