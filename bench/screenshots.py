@@ -163,8 +163,12 @@ def main(argv: list[str] | None = None) -> int:
                             findings.append(f"[{lang}] {username} {spec.key}: did not finish: {exc}")
                         took = time.perf_counter() - started
                         name = f"{username}_{spec.key}"
-                        page.screenshot(path=str(out / lang / f"{name}.png"), full_page=True)
-                        text = page_text(page)
+                        try:  # a slow machine may take long to paint a tall page: say so, go on with the next one
+                            page.screenshot(path=str(out / lang / f"{name}.png"), full_page=True, timeout=120_000)
+                            text = page_text(page)
+                        except Exception as exc:  # noqa: BLE001 - reported, the other pages still run
+                            findings.append(f"[{lang}] {name}: no screenshot: {exc}".splitlines()[0])
+                            continue
                         (out / lang / f"{name}.txt").write_text(text, encoding="utf-8")
                         for f in scan(text, lang):
                             findings.append(f"[{lang}] {name}: {f}")

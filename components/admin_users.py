@@ -9,7 +9,7 @@ from data_access import admin
 from data_access.scope import ROLES
 from data_access.users import UserError
 
-from .i18n import t
+from .i18n import current_lang, t, translate
 from .session import connect, engine, scope
 from .tables import Col, table
 
@@ -42,7 +42,8 @@ def users_panel() -> None:
         st.markdown(f"**{t('users.new')}**")
         name = st.text_input(t("users.col.username"), max_chars=32, key="nu_name")
         display = st.text_input(t("users.col.display_name"), max_chars=32, key="nu_display")
-        role = st.selectbox(t("users.col.role"), ROLES, format_func=lambda r: t(f"role.{r}"), key="nu_role")
+        role = st.selectbox(t("users.col.role"), ROLES, key="nu_role",
+                            format_func=lambda r, lang=current_lang(): translate(f"role.{r}", lang))
         br = st.multiselect(t("users.branches"), list(branches), format_func=branches.get, key="nu_branches",
                             placeholder=t("common.choose"))
         ag = st.selectbox(t("users.agency"), [None, *agencies], format_func=lambda a: agencies.get(a, "—"), key="nu_agency")
@@ -57,7 +58,8 @@ def users_panel() -> None:
         row = df.set_index("username").loc[who]
         with st.form("user_edit"):
             role = st.selectbox(t("users.col.role"), ROLES, index=ROLES.index(row["role"]),
-                                format_func=lambda r: t(f"role.{r}"), key=f"eu_role_{who}")
+                                format_func=lambda r, lang=current_lang(): translate(f"role.{r}", lang),
+                                key=f"eu_role_{who}")
             br = st.multiselect(t("users.branches"), list(branches), default=[b for b in row["branch_ids"] if b in branches],
                                 format_func=branches.get, key=f"eu_branches_{who}", placeholder=t("common.choose"))
             agency_keys = [None, *agencies]

@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.navigation import PAGES
+from components.navigation import PAGES, pages_for
 from tests.rendered import findings
 from tests.test_app import APP, ROLES_USERS, app_env  # noqa: F401 - the fixture
 
+ROLE_OF = {u: r for r, u in ROLES_USERS.items()}
 CASES = [(role, p.key, p.path) for role in ROLES_USERS for p in PAGES if role in p.roles]
 
 
@@ -22,7 +23,8 @@ def render(username: str, path: str, lang: str) -> AppTest:
     at.session_state["name"] = username
     at.session_state["lang"] = lang
     at.run()
-    at.switch_page(path).run()
+    if path != pages_for(ROLE_OF[username])[0].path:  # the role's first page is the one the login opens
+        at.switch_page(path).run()
     return at
 
 
