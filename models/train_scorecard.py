@@ -58,7 +58,7 @@ def run(engine: Engine, trained_by: str = "batch") -> dict:
     metrics.update({
         "train_rows": int(len(train)), "valid_rows": int(len(valid)), "valid_months": f"{valid_months[0]}..{valid_months[-1]}",
         "bad_rate_train": float(train["bad"].mean()), "bad_rate_valid": float(valid["bad"].mean()),
-        "psi": psi(model.score(train[APPLICATION_FEATURES]), model.score(valid[APPLICATION_FEATURES])),
+        "psi": psi(model.points(train[APPLICATION_FEATURES]), model.points(valid[APPLICATION_FEATURES])),
         "iv": {k: round(float(v), 4) for k, v in model.iv_.items()}, "variables": model.selected_,
         "scaling": {"base_score": model.base_score, "base_odds": model.base_odds, "pdo": model.pdo},
         # the approval simulator's backtest: what the model, trained without them, expected of the held-out
@@ -113,7 +113,7 @@ def score_applications(conn, model_id: int, model: ApplicationScorecard) -> int:
         X = apps[APPLICATION_FEATURES]
         bulk_insert(conn, s.application_score, pd.DataFrame({
             "application_id": apps["id"].astype(int), "model_id": model_id,
-            "score": np.round(model.score(X)).astype(int), "pd": model.predict_proba(X)[:, 1]}))
+            "score": np.round(model.points(X)).astype(int), "pd": model.predict_proba(X)[:, 1]}))
     marts.refresh_approval(conn)
     marts.stamp(conn, "application_scores", int(len(apps)))  # new scores: the pages' caches must not serve old ones
     return int(len(apps))
