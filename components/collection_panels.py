@@ -41,7 +41,7 @@ def allocation_tab(f: Filters, lang: str) -> None:
                           **{c: Col(cc.channel_label(c, lang), "count", raw=True) for c in grid.columns}},
                   name=f"collection_today_{latest}", height="fit", downloads=False)
 
-    a, b = st.columns([1.3, 1])
+    a, b = st.columns([1, 1.25])  # the rules table needs room for its notes
     with a:
         if board.empty:
             empty_state()

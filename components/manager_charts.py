@@ -29,8 +29,10 @@ def workload_chart(team: pd.DataFrame, target: int, lang: str) -> go.Figure:
         fig = go.Figure(go.Bar(x=d["name"], y=d["customers"], marker_color=[PRIMARY if c >= target else "#9ecae1"
                                                                             for c in d["customers"]],
                                name=translate("mgr.customers", lang), hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
-        fig.add_hline(y=target, line_dash="dash", line_color=BAD,
-                      annotation_text=translate("mgr.target_line", lang, n=target), annotation_position="top right")
+        fig.add_hline(y=target, line_dash="dash", line_color=BAD)
+        # the target's label above the plot, not over the bars it crosses
+        fig.add_annotation(x=1, xref="paper", y=1.02, yref="paper", text=translate("mgr.target_line", lang, n=target),
+                           showarrow=False, font=dict(color=BAD, size=11), xanchor="right", yanchor="bottom")
         fig.update_yaxes(title_text=translate("mgr.customers_axis", lang), rangemode="tozero")
         fig = apply_theme(fig, translate("mgr.workload_chart", lang), lang)
         categorical_x(fig, legend=False)

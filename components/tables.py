@@ -93,7 +93,13 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
         texts = [formats[label](x) for x in out[label]] if label in formats else list(out[label])
         width = max([_display_width(label)] + [_display_width(str(x)) for x in texts[:500]]) + 28
         width = min(max(width, 64), 320 if kind == "text" else 200)
-        if label in formats:
+        if label in formats and out[label].isna().any():
+            # the grid draws an empty number cell as 'None' whatever the display text: a column with gaps is shown
+            # as its formatted text, right-aligned like the numbers it holds
+            out[label] = texts
+            del formats[label]
+            config[label] = st.column_config.TextColumn(label, width=width, alignment="right")
+        elif label in formats:
             config[label] = st.column_config.NumberColumn(label, width=width)
         else:
             config[label] = st.column_config.TextColumn(label, width=width, pinned=i == 0)

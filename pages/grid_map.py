@@ -67,7 +67,7 @@ if outline is not None and not outline.empty:
     match = outline[outline["code"] == parent]
     outline_geom = match["geometry"].iloc[0] if not match.empty else None
 deck, legend = grid_deck(grids, metric, lang, read(grid.outlets), outline_geom)
-left, right = st.columns([2.3, 1])
+left, right = st.columns([2, 1.15])  # the ranking table beside the map needs room for its four columns
 with left:
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key=f"map_{level}_{parent}",
                             height=620)

@@ -38,14 +38,17 @@ def _hover(text: str) -> str:
 def _table_texts(proto) -> list[str]:
     data = proto.arrow_data
     out = []
+    raw_bytes = data.data or (proto.lazy_data.initial_chunk.data if proto.HasField("lazy_data") else b"")
+    raw = dataframe_util.convert_arrow_bytes_to_pandas_df(raw_bytes) if raw_bytes else pd.DataFrame()
+    for col in raw.columns:
+        if pd.api.types.is_bool_dtype(raw[col]):
+            out.append(f"column {col}: True/False drawn as checkboxes")
+        if raw[col].isna().any():  # the grid draws an empty cell as 'None', whatever a Styler says for it
+            out.append(f"None (an empty cell in {col})")
     if data.styler.display_values:
         shown = dataframe_util.convert_arrow_bytes_to_pandas_df(data.styler.display_values)
     else:
-        raw = data.data or (proto.lazy_data.initial_chunk.data if proto.HasField("lazy_data") else b"")
-        shown = dataframe_util.convert_arrow_bytes_to_pandas_df(raw) if raw else pd.DataFrame()
-        for col in shown.columns:
-            if pd.api.types.is_bool_dtype(shown[col]):
-                out.append(f"column {col}: True/False drawn as checkboxes")
+        shown = raw
     out += [str(c) for c in shown.columns]
     for col in shown.columns:
         for v in shown[col].tolist():

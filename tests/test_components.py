@@ -117,10 +117,11 @@ def test_table_helper_formats_each_column_one_way():
     from components.tables import Col, display_frame
     df = pd.DataFrame({"name": ["甲", None, "丙", ""], "bal": [1_422_000.0, 1_203_300.0, 1_424_870_000.0, None],
                        "fee": [600.0, 75.5, None, 0.0], "n": [1200, None, 3, 0], "ok": [True, False, None, True],
-                       "r": [0.01234, None, 0.5, 0.0]})
+                       "r": [0.01234, None, 0.5, 0.0], "full": [3.0, 1.0, 20.0, 4.0]})
     shown, config, formats = display_frame(df, {"name": Col("col.manager"), "bal": Col("col.balance", "money_wan"),
                                                 "fee": Col("col.amount", "money_wan"), "n": Col("mgr.customers", "count"),
-                                                "ok": Col("c360.field.ebank"), "r": Col("league.npl_ratio", "rate")})
+                                                "ok": Col("c360.field.ebank"), "r": Col("league.npl_ratio", "rate"),
+                                                "full": Col("league.balance", "money_wan")})
     text = {c: [formats[c](v) for v in shown[c]] if c in formats else list(shown[c]) for c in shown.columns}
     assert text["客户经理"] == ["甲", "—", "丙", "—"]
     assert text["余额(万元)"] == ["142.20", "120.33", "142,487.00", "—"]
@@ -128,5 +129,8 @@ def test_table_helper_formats_each_column_one_way():
     assert text[next(c for c in shown.columns if c.startswith("管户"))] == ["1,200", "—", "3", "0"]
     assert list(shown.iloc[:, 4]) == ["是", "否", "—", "是"]
     assert text[next(c for c in shown.columns if "不良率" in c)] == ["1.23%", "—", "50.00%", "0.00%"]
-    assert pd.api.types.is_float_dtype(shown["余额(万元)"])  # still numbers: the table sorts them as numbers
+    # a column without gaps stays numbers (the table sorts it as numbers); one with gaps is its text, right-aligned
+    # (the grid draws an empty number cell as 'None' whatever the Styler says)
+    assert pd.api.types.is_float_dtype(shown[next(c for c in shown.columns if c.startswith("余额(元)"))])
+    assert config["余额(万元)"]["alignment"] == "right" and shown["余额(万元)"].isna().sum() == 0
     assert config["客户经理"]["pinned"] is True  # the row's name stays in view when a wide table scrolls

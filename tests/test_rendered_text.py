@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.navigation import PAGES, pages_for
+from data_access.scope import scope_for_user
 from tests.rendered import findings
 from tests.test_app import APP, ROLES_USERS, app_env  # noqa: F401 - the fixture
 
@@ -39,6 +40,17 @@ def test_page_shows_nothing_raw(app_env, role, key, path, lang):  # noqa: F811
     assert not at.exception, at.exception
     codes = key != "data_admin"  # the import format names tables and columns for the administrator who fills them
     found = findings(at, lang, logins, codes)
+    if key == "customer_360":  # the empty search first, then a customer with loans, cases and actions
+        from data_access.schema import collection_action, collection_case, customer
+        with app_env.connect() as conn:
+            sc = scope_for_user(conn, ROLES_USERS[role])
+            no = conn.execute(select(customer.c.customer_no).join(collection_case,
+                                                                  collection_case.c.customer_id == customer.c.id)
+                              .join(collection_action, collection_action.c.case_id == collection_case.c.id)
+                              .where(sc.row_clause(customer.c.branch_id)).limit(1)).scalar()
+        at.text_input(key="c360_query").input(no).run()
+        assert not at.exception, at.exception
+        found += [f"[{no}] {x}" for x in findings(at, lang, logins, codes)]
     if key == "strategy_lab":  # its simulators run only in their open tab: open each one
         for label in [tab.label for tab in at.tabs][1:]:
             at.session_state["lab_tab"] = label
