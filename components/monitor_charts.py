@@ -11,20 +11,31 @@ from .theme import BAD, PRIMARY, SERIES
 AMBER = "#fb8c00"
 
 
-def discrimination_chart(rows: pd.DataFrame, valid_auc: float | None, lang: str) -> go.Figure:
-    """AUC and KS by month; dotted lines where AUC turns amber / red (0.03 / 0.05 below validation)."""
+def discrimination_chart(series: dict[str, pd.DataFrame], valid_auc: float | None, lang: str) -> go.Figure:
+    """AUC by month of each model in ``series`` (label → monitoring rows; solid for the first, the champion),
+    KS of the first; the validation AUC and the amber / red lines 0.03 / 0.05 below it, dotted."""
     fig = go.Figure()
-    for metric, colour in (("auc", PRIMARY), ("ks", SERIES[1])):
-        d = rows[rows["metric"] == metric]
-        fig.add_scatter(x=pd.to_datetime(d["month"] + "-01"), y=d["value"], mode="lines+markers", name=metric.upper(),
-                        line=dict(color=colour, width=2.2), hovertemplate="%{y:.3f}")
+    for i, (label, rows) in enumerate(series.items()):
+        d = rows[rows["metric"] == "auc"]
+        fig.add_scatter(x=pd.to_datetime(d["month"] + "-01"), y=d["value"], mode="lines+markers",
+                        name=f"AUC · {label}", line=dict(color=SERIES[i % len(SERIES)] if i else PRIMARY, width=2.2,
+                                                         dash="solid" if i == 0 else "dash"),
+                        hovertemplate="%{y:.3f}")
+        if i == 0:
+            k = rows[rows["metric"] == "ks"]
+            fig.add_scatter(x=pd.to_datetime(k["month"] + "-01"), y=k["value"], mode="lines+markers",
+                            name=f"KS · {label}", line=dict(color=SERIES[1], width=1.6), hovertemplate="%{y:.3f}")
     if valid_auc:
+        fig.add_hline(y=valid_auc, line_dash="dash", line_color="#6b7280",
+                      annotation_text=translate("mon.valid_line", lang) + f" {valid_auc:.2f}",
+                      annotation_position="top right")
         for drop, colour, key, where in ((0.03, AMBER, "mon.amber", "top left"), (0.05, BAD, "mon.red", "bottom right")):
             fig.add_hline(y=valid_auc - drop, line_dash="dot", line_color=colour,
                           annotation_text=translate(key, lang) + f" {valid_auc - drop:.2f}", annotation_position=where)
     fig.update_yaxes(title_text=translate("mon.value", lang), range=[0, 1])
-    fig = apply_theme(fig, translate("mon.disc_chart", lang), lang, height=320)
-    fig.update_xaxes(dtick="M2")
+    fig = apply_theme(fig, translate("mon.disc_chart", lang), lang, height=340)
+    fig.update_xaxes(dtick="M1")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return fig
 
 

@@ -80,13 +80,15 @@ def task_monitor(conn: Connection, scope: Scope, month: str) -> pd.DataFrame:
 
 
 def model_summary(conn: Connection, scope: Scope, name: str) -> dict | None:
-    """The active model of ``name``: version, trained_at, trained_by, data_window, metrics (dict); None if none."""
+    """The model of ``name`` in use (the active production champion): version, trained_at, trained_by,
+    data_window, metrics (dict: the validated sibling's out-of-time figures); None if none."""
     import json
     if scope.role not in ("head_office", "branch_leader", "strategy", "admin"):
         return None
     r = s.model_registry
     row = conn.execute(select(r.c.version, r.c.trained_at, r.c.trained_by, r.c.data_window, r.c.metrics)
-                       .where(r.c.name == name, r.c.active.is_(True)).order_by(r.c.version.desc())).first()
+                       .where(r.c.name == name, r.c.active.is_(True), r.c.kind == "production",
+                              r.c.role == "champion").order_by(r.c.version.desc())).first()
     if row is None:
         return None
     out = dict(row._mapping)

@@ -11,6 +11,9 @@ from sqlalchemy import Connection, text
 
 from .queries import shift_month
 
+BEHAVIOUR_HORIZON = 3   # months after a snapshot month that the early-warning label reads
+CURE_MONTHS = 3         # months after entry within which a collection case's cure and recovery count
+
 BEHAVIOUR_FEATURES = ["dpd", "bucket", "mob", "max_dpd_6m", "months_delinquent_6m", "warnings_3m", "high_warnings_3m",
                       "balance", "amount", "annual_income", "multi_lending_count", "deposit_balance", "household_size",
                       "age", "credit_household", "village_grade", "segment", "product_id", "guarantee_type"]
@@ -40,18 +43,20 @@ WHERE s.month = :month AND s.bucket <= 1
 """
 
 
-def behaviour_frame(conn: Connection, month: str) -> pd.DataFrame:
-    """Loans current or in M1 at ``month``: ids, BEHAVIOUR_FEATURES, and ``bad_3m`` (reached M2+ within three
-    months; NaN when those months are not observed yet, or the loan closed without reaching it before)."""
+def behaviour_frame(conn: Connection, month: str, as_of: str | None = None) -> pd.DataFrame:
+    """Loans current or in M1 at ``month``: ids, BEHAVIOUR_FEATURES, and ``bad_3m`` — reached 30+ days past due
+    (bucket M2 or worse) in one of the BEHAVIOUR_HORIZON months after ``month`` (``month`` itself excluded). The
+    label reads no month after ``month`` + horizon; it is NaN for a good loan while those months are not all
+    observed as of ``as_of`` (default: the newest snapshot month)."""
     res = conn.execute(text(_SQL), {"month": month, "m6": shift_month(month, -5), "m3": shift_month(month, -2),
-                                    "f3": shift_month(month, 3)})
+                                    "f3": shift_month(month, BEHAVIOUR_HORIZON)})
     df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
     if df.empty:
         return df
     df["age"] = int(month[:4]) - df["birth_year"].astype(int)
     df["bad_3m"] = (df["future_bucket"].fillna(-1) >= 2).astype(float)
-    last_obs = conn.execute(text("SELECT MAX(month) FROM loan_snapshot")).scalar()
-    if shift_month(month, 3) > last_obs:  # outcome window not complete yet
+    last_obs = as_of or conn.execute(text("SELECT MAX(month) FROM loan_snapshot")).scalar()
+    if shift_month(month, BEHAVIOUR_HORIZON) > last_obs:  # outcome window not complete yet
         df.loc[df["bad_3m"] == 0, "bad_3m"] = float("nan")
     return df.drop(columns=["birth_year", "future_bucket", "future_months"])
 
@@ -64,12 +69,14 @@ CASE_FEATURES = ["entry_bucket", "entry_dpd", "overdue_at_entry", "balance_at_en
 _CASE_SQL = """
 SELECT k.id AS case_id, k.loan_id, k.branch_id, k.entry_month, k.entry_date, k.entry_bucket, k.entry_dpd,
        k.overdue_at_entry, k.balance_at_entry, k.channel, COALESCE(k.agency_id, 0) AS agency_id, k.status,
-       k.recovered_amount, l.segment, l.product_id, l.guarantee_type, em.idx - dm.idx AS mob,
+       k.recovered_amount, k.closed_on, l.segment, l.product_id, l.guarantee_type, em.idx - dm.idx AS mob,
        c.annual_income, c.multi_lending_count, c.deposit_balance, c.household_size,
        CASE WHEN c.credit_household THEN 1 ELSE 0 END AS credit_household,
        COALESCE(r.credit_village_grade, 'none') AS village_grade,
        (SELECT COUNT(*) FROM collection_case p WHERE p.loan_id = k.loan_id AND p.entry_month < k.entry_month)
-           AS prior_cases
+           AS prior_cases,
+       (SELECT COALESCE(SUM(r.principal + r.interest), 0) FROM repayment r JOIN dim_month rm ON rm.month = r.month
+         WHERE r.case_id = k.id AND rm.idx <= em.idx + :horizon) AS recovered_in_horizon
 FROM collection_case k
 JOIN loan l ON l.id = k.loan_id
 JOIN customer c ON c.id = l.customer_id
@@ -82,27 +89,41 @@ ORDER BY k.entry_date, k.id
 
 
 def case_frame(conn: Connection, first_month: str | None = None, last_month: str | None = None,
-               pending: bool = False) -> pd.DataFrame:
+               pending: bool = False, cure_months: int = CURE_MONTHS, as_of: str | None = None) -> pd.DataFrame:
     """Collection cases with CASE_FEATURES, their channel as ``option`` (``agency:<id>`` for agencies) and outcome.
 
     ``pending=True``: only the cases still waiting for the allocation run (channel 'pending'), any month. Otherwise
-    worked cases (not pending, not write-off) entered between ``first_month`` and ``last_month``; ``cured`` is 1
-    when the case went back to current or was settled, ``recovery_ratio`` is recovered / overdue at entry.
+    worked cases (not pending, not write-off) entered between ``first_month`` and ``last_month``.
+
+    Outcomes are bounded in time: ``cured`` is 1 when the case went back to current or was settled by the end of
+    the ``cure_months``-th month after its entry month, ``recovered_in_horizon`` the 元 collected on the case in
+    those months (repayments by month) and ``recovery_ratio`` that over the overdue at entry; ``mature`` says
+    whether those months are all observed as of ``as_of`` (default: the newest snapshot month). What happened
+    later — a cure in month five, a payment last week — never changes a case's label; immature cases must be left
+    out of training and backtests (their label is not known yet, not "uncured").
     """
     if pending:
         where, params = "k.channel = 'pending'", {}
     else:
         where = "k.channel NOT IN ('pending', 'write_off') AND k.entry_month BETWEEN :first AND :last"
         params = {"first": first_month, "last": last_month}
-    res = conn.execute(text(_CASE_SQL.format(where=where)), params)
+    if not isinstance(cure_months, int) or cure_months < 1:
+        raise ValueError(f"cure_months must be a whole number of months ≥ 1; got {cure_months!r}.")
+    res = conn.execute(text(_CASE_SQL.format(where=where)), {**params, "horizon": cure_months})
     df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
     if df.empty:
         return df
+    as_of = as_of or conn.execute(text("SELECT MAX(month) FROM loan_snapshot")).scalar()
     df["option"] = [f"agency:{a}" if ch == "agency" else ch for ch, a in zip(df["channel"], df["agency_id"])]
-    df["cured"] = df["status"].isin(["cured", "settled"]).astype(int)
+    by = [shift_month(m, cure_months) for m in df["entry_month"]]
+    closed = [None if c is None or c != c else str(c)[:7] for c in df["closed_on"]]
+    df["mature"] = [b <= as_of for b in by] if as_of else False
+    df["cured"] = [int(st in ("cured", "settled") and c is not None and c <= b)
+                   for st, c, b in zip(df["status"], closed, by)]
     over = df["overdue_at_entry"].astype(float)
-    df["recovery_ratio"] = (df["recovered_amount"].astype(float) / over.where(over > 0)).fillna(0.0).clip(0, 1.5)
-    return df
+    df["recovered_in_horizon"] = df["recovered_in_horizon"].astype(float)
+    df["recovery_ratio"] = (df["recovered_in_horizon"] / over.where(over > 0)).fillna(0.0).clip(0, 1.5)
+    return df.drop(columns=["closed_on"])
 
 
 # ---------------------------------------------------------------- applications

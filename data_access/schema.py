@@ -473,8 +473,24 @@ model_registry = Table(
     Column("data_window", String(32)),
     Column("metrics", Text, comment="JSON: auc, ks, gini, psi …"),
     Column("artifact", LargeBinary),
-    Column("active", Boolean, nullable=False, default=True),
+    Column("active", Boolean, nullable=False, default=True,
+           comment="the current model of its (name, kind, role)"),
+    # windows, checked on write by models.registry (its docstring defines each one)
+    Column("kind", String(12), nullable=False, server_default="production", comment="validated | production"),
+    Column("role", String(12), nullable=False, server_default="champion", comment="champion | challenger"),
+    Column("horizon_months", Integer, comment="months after an observation month that its label reads"),
+    Column("train_from", String(7)),
+    Column("train_to", String(7)),
+    Column("label_to", String(7), comment="last month a training label reads"),
+    Column("gap_months", Integer, comment="observation months left out between training and validation"),
+    Column("valid_from", String(7)),
+    Column("valid_to", String(7)),
+    Column("valid_label_to", String(7)),
+    Column("monitor_from", String(7), comment="first month the monitor may show"),
+    Column("data_to", String(7), comment="newest data month at training"),
 )
+Index("ix_model_registry_current", model_registry.c.name, model_registry.c.kind, model_registry.c.role,
+      model_registry.c.active)
 
 model_monitor = Table(
     "model_monitor", metadata,

@@ -123,21 +123,33 @@ def allocation_inputs(conn: Connection, scope: Scope, f: Filters) -> dict:
     cases = case_frame(conn, f.month, f.month)
     options = dc.capacity(conn, f.month)
     options = options[options["channel"] != "write_off"].reset_index(drop=True)
-    drop = ["status", "recovered_amount", "cured", "recovery_ratio"]
+    drop = ["status", "recovered_amount", "recovered_in_horizon", "mature", "cured", "recovery_ratio"]
     return {"cases": cases.drop(columns=[c for c in drop if c in cases.columns]), "options": options,
             "rules": dc.allocation_rules(conn)}
 
 
 def model_monitor(conn: Connection, scope: Scope) -> dict:
-    """Every active model with its registry card and monitoring rows (lab roles only).
-    Returns {name: {"card": dict, "rows": DataFrame(month, metric, feature, value)}}."""
+    """Every current model name with its registered models and their monitoring rows (lab roles only).
+
+    Returns {name: {"models": {slot: {"card": dict, "rows": DataFrame(month, metric, feature, value)}},
+    "card": …, "rows": …}} where slot is "production" (the champion in use), "validated" (the champion's
+    validated fit) or "challenger"; the top-level card and rows are the production champion's (the validated
+    one's when no production model is registered). A card carries the registry's windows (models.registry)."""
     if scope.role not in LAB_ROLES:
         return {}
     reg, mon = s.model_registry, s.model_monitor
-    out = {}
-    for r in conn.execute(select(reg.c.id, reg.c.name, reg.c.version, reg.c.trained_at, reg.c.trained_by,
-                                 reg.c.data_window, reg.c.metrics).where(reg.c.active).order_by(reg.c.name)).mappings():
+    cols = [reg.c.id, reg.c.name, reg.c.version, reg.c.trained_at, reg.c.trained_by, reg.c.data_window, reg.c.metrics,
+            reg.c.kind, reg.c.role, reg.c.horizon_months, reg.c.train_from, reg.c.train_to, reg.c.label_to,
+            reg.c.gap_months, reg.c.valid_from, reg.c.valid_to, reg.c.valid_label_to, reg.c.monitor_from,
+            reg.c.data_to]
+    out: dict = {}
+    for r in conn.execute(select(*cols).where(reg.c.active).order_by(reg.c.name, reg.c.id)).mappings():
+        slot = "challenger" if r["role"] == "challenger" else r["kind"]
         rows = _df(conn, select(mon.c.month, mon.c.metric, mon.c.feature, mon.c.value)
                    .where(mon.c.model_id == r["id"]).order_by(mon.c.month))
-        out[r["name"]] = {"card": {**dict(r), "metrics": json.loads(r["metrics"] or "{}")}, "rows": rows}
+        entry = out.setdefault(r["name"], {"models": {}})
+        entry["models"][slot] = {"card": {**dict(r), "metrics": json.loads(r["metrics"] or "{}")}, "rows": rows}
+    for entry in out.values():
+        main = entry["models"].get("production") or entry["models"].get("validated") or next(iter(entry["models"].values()))
+        entry.update(card=main["card"], rows=main["rows"])
     return out

@@ -16,8 +16,6 @@ shown side by side.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import pickle
 import sys
 
@@ -25,19 +23,25 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
 from data_access import collections as dc, marts, schema as s
-from data_access.features import case_frame
+from data_access.features import CASE_FEATURES, CURE_MONTHS, case_frame
 from data_access.queries import shift_month
 
 from .behaviour_pd import discrimination
-from .propensity import PropensityToPay
+from .challengers import LogisticChallenger
+from .propensity import FEATURES, PropensityToPay
+from .registry import Windows, in_use, register
+from .stability import reference
 
 MODEL_NAME = "propensity_to_pay"
-TRAIN_MONTHS = 18   # entry months of history the model learns from
-VALID_MONTHS = 3    # the newest of them, held out for the out-of-time check
-MATURITY = 3        # months a case needs to show its outcome
+TRAIN_MONTHS = 18   # entry months of history a model learns from, at most
+VALID_MONTHS = 3    # entry months of the validated model's out-of-time check
+MONITOR_MONTHS = 3  # mature entry months after validation kept for monitoring the validated model
+MATURITY = CURE_MONTHS  # months after entry within which a cure counts (the label's horizon)
+CATEGORICAL = ["village_grade", "segment", "product_id", "guarantee_type", "option"]
+NUMERIC = [c for c in CASE_FEATURES if c not in CATEGORICAL]
 
 
 # ---------------------------------------------------------------- pure parts (tested on fixtures)
@@ -164,42 +168,76 @@ def summarise(cases: pd.DataFrame, options: pd.DataFrame, choice: np.ndarray, re
 
 
 # ---------------------------------------------------------------- model: train once, keep in the registry
-def train(engine: Engine, month: str, trained_by: str, register: bool = True) -> tuple[int | None, PropensityToPay]:
-    """Train on cases entered in the TRAIN_MONTHS before ``month`` − MATURITY, check out of time on the newest
-    VALID_MONTHS of them, register unless told not to (the previous version is deactivated) and return
-    (model id or None, model)."""
-    last = shift_month(month, -MATURITY)
-    valid_first = shift_month(last, -(VALID_MONTHS - 1))
-    first = shift_month(last, -(TRAIN_MONTHS - 1))
+def plan(month: str, first_month: str, cure_months: int = MATURITY) -> tuple[Windows, Windows]:
+    """The windows of the validated and the production propensity model with data up to ``month``, cases from
+    ``first_month``. A case's label reads its entry month and the ``cure_months`` after it, so the newest mature
+    entry month is ``month`` − ``cure_months``. Production learns from up to TRAIN_MONTHS mature entry months; the
+    validated model keeps MONITOR_MONTHS mature months after validation, validates on the VALID_MONTHS before them
+    and trains on entry months whose labels close before validation starts."""
+    mature_to = shift_month(month, -cure_months)
+    valid_to = shift_month(mature_to, -MONITOR_MONTHS)
+    valid_from = shift_month(valid_to, -(VALID_MONTHS - 1))
+    train_to = shift_month(valid_from, -(cure_months + 1))
+    return (Windows("validated", max(first_month, shift_month(train_to, -(TRAIN_MONTHS - 1))), train_to, cure_months,
+                    month, valid_from, valid_to),
+            Windows("production", max(first_month, shift_month(mature_to, -(TRAIN_MONTHS - 1))), mature_to,
+                    cure_months, month))
+
+
+def recovery_backtest(model, valid: pd.DataFrame, p_valid, months: str) -> dict:
+    """Recovery predicted for mature held-out cases in the channels they went to, against what they recovered
+    within the same months after entry (not recovery to date, which grows with the case's age)."""
+    return {"months": months, "cases": int(len(valid)),
+            "predicted": float(model.expected_recovery(valid, p_valid).sum()),
+            "realised": float(valid["recovered_in_horizon"].astype(float).sum())}
+
+
+def train(engine: Engine, month: str, trained_by: str, register_models: bool = True,
+          cure_months: int = MATURITY) -> tuple[int | None, PropensityToPay]:
+    """Train the validated model (checked out of time on its validation window), its logistic challenger on the
+    same windows, and the production model on the newest mature entry months; register them unless told not to
+    (the previous versions are deactivated) and return (production model id or None, production model).
+
+    Labels: cure and recovery within ``cure_months`` of entry; cases whose months are not all observed by
+    ``month`` (immature) are left out of training and of the backtest."""
     with engine.connect() as conn:
-        hist = case_frame(conn, first, last)
-    if hist.empty or hist["cured"].nunique() < 2:
-        raise ValueError(f"too little collection history to train the propensity model (cases entered {first}..{last}).")
-    fit_part = hist[hist["entry_month"] < valid_first]
-    valid = hist[hist["entry_month"] >= valid_first]
+        first = conn.execute(select(func.min(s.collection_case.c.entry_month))).scalar() or month
+        validated, production = plan(month, first, cure_months)
+        hist = case_frame(conn, validated.train_from, production.train_to, cure_months=cure_months, as_of=month)
+    hist = hist[hist["mature"]] if not hist.empty else hist
+    span = f"{validated.train_from}..{production.train_to}"
+    if hist.empty or hist["cured"].nunique() < 2 or validated.train_to < validated.train_from:
+        raise ValueError(f"too little collection history to train the propensity model (cases entered {span}).")
+    fit_part = hist[hist["entry_month"].between(validated.train_from, validated.train_to)]
+    valid = hist[hist["entry_month"].between(validated.valid_from, validated.valid_to)]
+    if fit_part["cured"].nunique() < 2:
+        raise ValueError(f"too little collection history to train the propensity model (cases entered {span}).")
     model = PropensityToPay().fit(fit_part, fit_part["cured"])
-    metrics = {"train_rows": int(len(fit_part)), "valid_rows": int(len(valid)), "valid_months": f"{valid_first}..{last}",
-               "cure_rate": float(hist["cured"].mean())}
+    months = f"{validated.valid_from}..{validated.valid_to}"
+    metrics = {"train_rows": int(len(fit_part)), "valid_rows": int(len(valid)), "valid_months": months,
+               "cure_months": cure_months, "cure_rate": float(fit_part["cured"].mean()),
+               "reference": reference(model.predict_proba(fit_part)[:, 1], fit_part, NUMERIC, CATEGORICAL)}
+    challenger = LogisticChallenger(tuple(FEATURES), tuple(CATEGORICAL)).fit(fit_part, fit_part["cured"])
+    c_metrics = {"train_rows": int(len(fit_part)), "valid_rows": int(len(valid)), "valid_months": months,
+                 "reference": reference(challenger.predict_proba(fit_part)[:, 1], fit_part, NUMERIC, CATEGORICAL)}
     if valid["cured"].nunique() == 2:
         p_valid = model.predict_proba(valid)[:, 1]
         metrics.update(discrimination(valid["cured"], p_valid))
-        # the strategy lab's backtest: recovery predicted for the held-out months in the channels the cases went
-        # to, against what they then recovered
-        metrics["recovery_backtest"] = {"months": f"{valid_first}..{last}", "cases": int(len(valid)),
-                                        "predicted": float(model.expected_recovery(valid, p_valid).sum()),
-                                        "realised": float(valid["recovered_amount"].astype(float).sum())}
-    model = PropensityToPay().fit(hist, hist["cured"])  # the registered model uses the whole window
-    if not register:
-        return None, model
-    now = dt.datetime.now().replace(microsecond=0)
+        # the strategy lab's backtest
+        metrics["recovery_backtest"] = recovery_backtest(model, valid, p_valid, months)
+        c_metrics.update(discrimination(valid["cured"], challenger.predict_proba(valid)[:, 1]))
+    full = hist[hist["entry_month"].between(production.train_from, production.train_to)]
+    final = PropensityToPay().fit(full, full["cured"])
+    if not register_models:
+        return None, final
     with engine.begin() as conn:
-        reg = s.model_registry
-        version = (conn.execute(select(func.max(reg.c.version)).where(reg.c.name == MODEL_NAME)).scalar() or 0) + 1
-        conn.execute(reg.update().where(reg.c.name == MODEL_NAME).values(active=False))
-        model_id = conn.execute(insert(reg).values(
-            name=MODEL_NAME, version=version, trained_at=now, trained_by=trained_by, data_window=f"{first}..{last}",
-            metrics=json.dumps(metrics), artifact=pickle.dumps(model), active=True).returning(reg.c.id)).scalar_one()
-    return model_id, model
+        validated_id = register(conn, MODEL_NAME, validated, metrics, model, trained_by)
+        register(conn, MODEL_NAME, validated, c_metrics, challenger, trained_by, role="challenger")
+        p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "validated_model_id": validated_id,
+                     "train_rows": int(len(full)),
+                     "reference": reference(final.predict_proba(full)[:, 1], full, NUMERIC, CATEGORICAL)}
+        model_id = register(conn, MODEL_NAME, production, p_metrics, final, trained_by)
+    return model_id, final
 
 
 _LOADED: dict[int, PropensityToPay] = {}
@@ -209,8 +247,7 @@ def active_model(engine: Engine) -> tuple[int, PropensityToPay] | None:
     """The registered active model, unpickled once per process."""
     reg = s.model_registry
     with engine.connect() as conn:
-        row = conn.execute(select(reg.c.id).where(reg.c.name == MODEL_NAME, reg.c.active)
-                           .order_by(reg.c.version.desc())).first()
+        row = conn.execute(select(reg.c.id).where(in_use(MODEL_NAME)).order_by(reg.c.version.desc())).first()
         if row is None:
             return None
         if row.id not in _LOADED:
@@ -231,7 +268,7 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
         rules = dc.allocation_rules(conn)
     options = options[options["channel"] != "write_off"].reset_index(drop=True)
     loaded = None if retrain else active_model(engine)
-    model_id, model = loaded if loaded else train(engine, month, run_by, register=not dry_run)
+    model_id, model = loaded if loaded else train(engine, month, run_by, register_models=not dry_run)
     p, rec, cost, net = values(model, cases, options)
     elig = eligibility(cases, options, rules)
     cap = options["left"].to_numpy(dtype=float)

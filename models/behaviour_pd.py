@@ -28,7 +28,8 @@ def tree_frame(X: pd.DataFrame, features: list[str], categorical: list[str], cat
 
 
 class TreeFrameClassifier(ClassifierMixin, BaseEstimator):
-    """Shared prediction of the gradient-boosted models that read a frame through ``_frame`` into ``model_``."""
+    """Shared prediction of the models that read a frame through ``_frame`` into a fitted ``model_`` (the
+    gradient-boosted models and the challengers)."""
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -40,7 +40,11 @@ def training_now() -> bool:
 
 def missing(engine) -> list[str]:
     with engine.connect() as conn:
-        have = set(conn.execute(select(s.model_registry.c.name).where(s.model_registry.c.active)).scalars())
+        # a model registered before windows were kept (migration 0020) is retrained: the monitor cannot use it
+        reg = s.model_registry
+        have = set(conn.execute(select(reg.c.name).where(reg.c.active, reg.c.kind == "production",
+                                                           reg.c.role == "champion",
+                                                           reg.c.train_from.is_not(None))).scalars())
     return [m for m in MODELS if m not in have]
 
 

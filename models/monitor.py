@@ -1,17 +1,30 @@
-"""模型监控 Model monitoring batch: for every active model, month by month, discrimination (AUC, KS) where the
-outcome is known, stability of the score (PSI against the training window) and of each numeric input, and
-calibration (predicted against observed by score decile). Written to ``model_monitor`` for the monitor page.
+"""模型监控 Model monitoring batch: for every current registered model (validated and production champions, and
+the challengers), month by month and only on months the model never saw — the windows come from the registry
+(``models.registry``; a month inside a model's training or validation window is never written):
+
+* stability from ``monitor_from`` on: PSI of the score and of every input (numeric inputs by training deciles,
+  categorical ones by level) against the model's *training window*, whose distributions were stored with the
+  model at training;
+* discrimination (AUC, KS, bad / cure rate) and calibration (predicted against observed by decile of the
+  prediction) on the mature months among them: the month's own label window has closed and lies after every
+  training label.
+
+Written to ``model_monitor`` for the monitor page.
 
     .venv/bin/python -m models.monitor
 
-Thresholds the page applies (and why): PSI 0.10 amber / 0.25 red (the industry's usual reading: a shift worth a
-look / a population the model was not built for); AUC more than 0.03 below the validation figure amber, 0.05 red.
+Lights (:func:`lights`) and their reference: AUC is compared with the **validation figure** — the out-of-time
+AUC of the validated champion on its validation window, recorded in the registry — amber when it is more than
+AUC_AMBER (0.03) below it, red beyond AUC_RED (0.05); PSI amber from 0.10, red from 0.25 (the industry's usual
+reading: a shift worth a look / a population the model was not built for). These are the bank's model-risk
+settings, not a regulatory figure.
 """
 from __future__ import annotations
 
 import json
 import pickle
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,145 +32,173 @@ from sqlalchemy import Engine, delete, select
 
 from data_access import schema as s
 from data_access.bulk import bulk_insert
-from data_access.features import APPLICATION_FEATURES, BEHAVIOUR_FEATURES, application_frame, behaviour_frame, case_frame
-from data_access.queries import shift_month
+from data_access.features import APPLICATION_FEATURES, application_frame, behaviour_frame, case_frame
 
 from .behaviour_pd import discrimination
-from .train_scorecard import psi
+from .registry import Windows, monitor_months
+from .stability import psi_against
 
 PSI_AMBER, PSI_RED = 0.10, 0.25
 AUC_AMBER, AUC_RED = 0.03, 0.05
-MONTHS = 6
 
 
-def _rows(model_id: int, month: str, metric: str, value: float, feature: str = "") -> dict:
+def _rows(model_id: int, month: str, metric: str, value: float | None, feature: str = "") -> dict:
     return {"model_id": model_id, "month": month, "metric": metric, "feature": feature,
             "value": None if value is None or not np.isfinite(value) else float(value)}
 
 
 def _calibration(model_id: int, month: str, p: np.ndarray, y: np.ndarray) -> list[dict]:
-    """Mean predicted and observed bad rate in ten bands of the prediction."""
+    """Mean predicted and observed rate in ten bands of the prediction."""
     out = []
     if len(p) < 20:
         return out
-    bands = pd.qcut(pd.Series(p).rank(method="first"), 10, labels=False)
+    bands = pd.qcut(pd.Series(p).rank(method="first"), 10, labels=False).to_numpy()
     for b in range(10):
-        sel = (bands == b).to_numpy()
+        sel = bands == b
         out += [_rows(model_id, month, "calib_pred", p[sel].mean(), str(b + 1)),
                 _rows(model_id, month, "calib_obs", y[sel].mean(), str(b + 1))]
     return out
 
 
-def _month_rows(model_id: int, month: str, p: np.ndarray, y: np.ndarray | None, ref_p: np.ndarray,
-                X: pd.DataFrame, ref_X: pd.DataFrame, numeric: list[str]) -> list[dict]:
-    rows = [_rows(model_id, month, "rows", len(p)), _rows(model_id, month, "psi", psi(ref_p, p))]
-    if y is not None and len(np.unique(y)) == 2:
-        d = discrimination(y, p)
-        rows += [_rows(model_id, month, "auc", d["auc"]), _rows(model_id, month, "ks", d["ks"]),
-                 _rows(model_id, month, "bad_rate", float(np.mean(y)))]
-    for c in numeric:
-        a, e = pd.to_numeric(X[c], errors="coerce").dropna(), pd.to_numeric(ref_X[c], errors="coerce").dropna()
-        if len(a) and len(e) and e.nunique() > 1:
-            rows.append(_rows(model_id, month, "input_psi", psi(e, a), c))
-    return rows
+# a family's data by month: (every row the model scores that month, the labelled rows, their labels)
+MonthData = Callable[[str], tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]
 
 
-def monitor_behaviour(conn, model_id: int, model, last: str) -> list[dict]:
-    """Early-warning model: the reference is its validation month; months whose 3-month outcome is known get
-    AUC/KS, newer ones stability only."""
-    rows = []
-    ref = behaviour_frame(conn, shift_month(last, -3 - MONTHS))
-    ref_p = model.predict_proba(ref)[:, 1]
-    numeric = [c for c in BEHAVIOUR_FEATURES if c not in ("village_grade", "segment", "product_id", "guarantee_type")]
-    for k in range(MONTHS, -1, -1):
-        month = shift_month(last, -k)
-        fr = behaviour_frame(conn, month)
-        if fr.empty:
+def monitor_model(model_id: int, model, windows: Windows, metrics: dict, data: MonthData, last: str) -> list[dict]:
+    """The monitoring rows of one registered model, up to ``last`` (see the module docstring)."""
+    stability, perf = monitor_months(windows, last)
+    ref = metrics.get("reference") or {}
+    rows: list[dict] = []
+    for month in stability:
+        X, XL, y = data(month)
+        if X.empty:
             continue
-        p = model.predict_proba(fr)[:, 1]
-        known = fr["bad_3m"].notna().to_numpy()
-        y = fr["bad_3m"].to_numpy()[known] if known.any() else None
-        rows += _month_rows(model_id, month, p, y if y is not None and len(y) == len(p) else None, ref_p, fr, ref, numeric)
-        if y is not None and known.all():
-            rows += _calibration(model_id, month, p, y.astype(int))
+        p = model.predict_proba(X)[:, 1]
+        rows += [_rows(model_id, month, "rows", len(p)), _rows(model_id, month, "psi", psi_against(ref.get("score"), p))]
+        for c, r in (ref.get("inputs") or {}).items():
+            if c in X.columns:
+                rows.append(_rows(model_id, month, "input_psi", psi_against(r, X[c]), c))
+        if month in perf and len(XL) and len(np.unique(y)) == 2:
+            pl = model.predict_proba(XL)[:, 1]
+            d = discrimination(y, pl)
+            rows += [_rows(model_id, month, "auc", d["auc"]), _rows(model_id, month, "ks", d["ks"]),
+                     _rows(model_id, month, "bad_rate", float(np.mean(y)))]
+            rows += _calibration(model_id, month, pl, y.astype(int))
     return rows
 
 
-def monitor_scorecard(conn, model_id: int, model, last: str) -> list[dict]:
-    """Application scorecard: every application month (approved or not) for stability; fully observed approved
-    ones for AUC/KS and calibration."""
+def behaviour_data(conn, last: str) -> MonthData:
+    cache: dict[str, pd.DataFrame] = {}
+
+    def data(month: str):
+        if month not in cache:
+            cache[month] = behaviour_frame(conn, month, as_of=last)
+        fr = cache[month]
+        if fr.empty:
+            return fr, fr, np.array([])
+        known = fr[fr["bad_3m"].notna()]
+        return fr, known, known["bad_3m"].to_numpy().astype(int)
+    return data
+
+
+def scorecard_data(conn, last: str) -> MonthData:
+    """Every application of the month (approved or not) for stability; approved ones with a known outcome for
+    discrimination."""
     apps = application_frame(conn, known_only=False)
-    if apps.empty:
-        return []
-    observed = shift_month(last, -12)
-    months = sorted(apps["month"].unique())[-(MONTHS + 12):]
-    ref = apps[apps["month"] <= shift_month(observed, -MONTHS)]
-    ref = ref if not ref.empty else apps
-    ref_p = model.predict_proba(ref[APPLICATION_FEATURES])[:, 1]
-    numeric = ["age", "annual_income", "multi_lending_count", "deposit_balance", "household_size", "amount_requested"]
-    known_all = application_frame(conn)
-    rows = []
-    for month in months:
+    known = application_frame(conn)
+
+    def data(month: str):
         fr = apps[apps["month"] == month]
-        p = model.predict_proba(fr[APPLICATION_FEATURES])[:, 1]
-        y = None
-        if month <= observed:
-            known = known_all[known_all["month"] == month]
-            if len(known) and known["bad"].nunique() == 2:
-                pk = model.predict_proba(known[APPLICATION_FEATURES])[:, 1]
-                d = discrimination(known["bad"], pk)
-                rows += [_rows(model_id, month, "auc", d["auc"]), _rows(model_id, month, "ks", d["ks"]),
-                         _rows(model_id, month, "bad_rate", float(known["bad"].mean()))]
-                if month == observed:
-                    rows += _calibration(model_id, month, pk, known["bad"].to_numpy())
-        rows += _month_rows(model_id, month, p, y, ref_p, fr, ref, numeric)
-    return rows
+        kn = known[known["month"] == month]
+        return fr[APPLICATION_FEATURES], kn[APPLICATION_FEATURES], kn["bad"].to_numpy().astype(int)
+    return data
 
 
-def monitor_propensity(conn, model_id: int, model, last: str) -> list[dict]:
-    """Propensity to pay: cases by entry month, in the channel they went to; cure known three months on."""
-    first = shift_month(last, -(MONTHS + 3))
-    cases = case_frame(conn, first, last)
-    if cases.empty:
-        return []
-    ref = cases[cases["entry_month"] <= shift_month(last, -MONTHS)]
-    ref = ref if not ref.empty else cases
-    ref_p = model.predict_proba(ref)[:, 1]
-    numeric = ["entry_dpd", "overdue_at_entry", "balance_at_entry", "mob", "annual_income", "multi_lending_count"]
-    rows = []
-    for month in sorted(cases["entry_month"].unique()):
-        fr = cases[cases["entry_month"] == month]
-        p = model.predict_proba(fr)[:, 1]
-        mature = month <= shift_month(last, -3)
-        y = fr["cured"].to_numpy() if mature else None
-        rows += _month_rows(model_id, month, p, y, ref_p, fr, ref, numeric)
-        if mature and month == shift_month(last, -3):
-            rows += _calibration(model_id, month, p, y)
-    return rows
+def propensity_data(conn, last: str, cure_months: int) -> MonthData:
+    """Worked cases by entry month in the channel they went to; cure within ``cure_months`` where mature."""
+    cases = case_frame(conn, "0000-01", last, cure_months=cure_months, as_of=last)
+
+    def data(month: str):
+        fr = cases[cases["entry_month"] == month] if not cases.empty else cases
+        if fr.empty:
+            return fr, fr, np.array([])
+        mature = fr[fr["mature"]]
+        return fr, mature, mature["cured"].to_numpy().astype(int)
+    return data
 
 
-MONITORS = {"behaviour_pd": monitor_behaviour, "application_scorecard": monitor_scorecard,
-            "propensity_to_pay": monitor_propensity}
+def _data_for(name: str, conn, last: str, windows: Windows) -> MonthData | None:
+    if name == "behaviour_pd":
+        return behaviour_data(conn, last)
+    if name == "application_scorecard":
+        return scorecard_data(conn, last)
+    if name == "propensity_to_pay":
+        return propensity_data(conn, last, windows.horizon_months)
+    return None
 
 
 def run(engine: Engine, only: str | None = None) -> dict[str, int]:
-    """Recompute the monitoring figures of every active model (or ``only`` one); returns rows written per model."""
+    """Recompute the monitoring figures of every current model (or of ``only`` one name); returns rows written per
+    name. Models registered without windows get no rows (the first start retrains them)."""
     reg = s.model_registry
-    out = {}
+    out: dict[str, int] = {}
     with engine.connect() as conn:
         last = conn.execute(select(s.loan_snapshot.c.month).order_by(s.loan_snapshot.c.month.desc()).limit(1)).scalar()
-        active = conn.execute(select(reg.c.id, reg.c.name, reg.c.artifact).where(reg.c.active)).all()
-        results = {}
-        for model_id, name, artifact in active:
-            if name not in MONITORS or (only and name != only) or artifact is None:
+        current = conn.execute(select(reg).where(reg.c.active)).mappings().all()
+        results, data_by = {}, {}
+        for row in current:
+            name = row["name"]
+            w = Windows.from_row(row)
+            if (only and name != only) or row["artifact"] is None or not last:
                 continue
-            results[model_id] = (name, MONITORS[name](conn, model_id, pickle.loads(artifact), last))
+            if w is None:
+                results[row["id"]] = (name, [])
+                continue
+            key = (name, w.horizon_months)
+            if key not in data_by:
+                data_by[key] = _data_for(name, conn, last, w)
+            if data_by[key] is None:
+                continue
+            rows = monitor_model(row["id"], pickle.loads(row["artifact"]), w, json.loads(row["metrics"] or "{}"),
+                                 data_by[key], last)
+            results[row["id"]] = (name, rows)
     with engine.begin() as conn:
         for model_id, (name, rows) in results.items():
             conn.execute(delete(s.model_monitor).where(s.model_monitor.c.model_id == model_id))
             if rows:
                 bulk_insert(conn, s.model_monitor, pd.DataFrame(rows))
-            out[name] = len(rows)
+            out[name] = out.get(name, 0) + len(rows)
+    return out
+
+
+def _colour(value: float | None, amber: float, red: float) -> str | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return "red" if value >= red else "amber" if value >= amber else "green"
+
+
+def lights(rows: pd.DataFrame, valid_auc: float | None, psi_rows: pd.DataFrame | None = None) -> dict:
+    """The monitor's lights from monitoring rows (month, metric, feature, value): ``auc`` for the newest month with
+    an AUC against the validation figure ``valid_auc`` (drop ≥ AUC_AMBER amber, ≥ AUC_RED red), ``psi`` for the
+    newest score PSI and ``input`` for the most shifted input that month (from ``psi_rows``, default ``rows``).
+    Each is {"month", "value", "colour"} (plus "drop" / "feature"), or None when there is nothing to judge."""
+    psi_rows = rows if psi_rows is None else psi_rows
+    out: dict = {"auc": None, "psi": None, "input": None}
+    auc = rows[rows["metric"] == "auc"].dropna(subset=["value"]).sort_values("month")
+    if len(auc):
+        month, value = auc["month"].iloc[-1], float(auc["value"].iloc[-1])
+        drop = None if valid_auc is None else valid_auc - value
+        out["auc"] = {"month": month, "value": value, "drop": drop,
+                      "colour": _colour(drop, AUC_AMBER, AUC_RED) if drop is not None else None}
+    p = psi_rows[psi_rows["metric"] == "psi"].dropna(subset=["value"]).sort_values("month")
+    if len(p):
+        out["psi"] = {"month": p["month"].iloc[-1], "value": float(p["value"].iloc[-1]),
+                      "colour": _colour(float(p["value"].iloc[-1]), PSI_AMBER, PSI_RED)}
+    inp = psi_rows[psi_rows["metric"] == "input_psi"].dropna(subset=["value"])
+    if len(inp):
+        newest = inp[inp["month"] == inp["month"].max()].sort_values("value", ascending=False).iloc[0]
+        out["input"] = {"month": newest["month"], "feature": newest["feature"], "value": float(newest["value"]),
+                        "colour": _colour(float(newest["value"]), PSI_AMBER, PSI_RED)}
     return out
 
 

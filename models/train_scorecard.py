@@ -2,20 +2,21 @@
 
     .venv/bin/python -m models.train_scorecard
 
-Out-of-time validation: the newest VALID_MONTHS application months with known outcomes are held out. The registry
-entry carries AUC, KS, Gini and the PSI of the score between the training and validation months, and the German
-Credit check of the same code (mean of ten 70/30 splits).
+Three models are registered with their windows (``models.registry``): the validated scorecard, trained on the
+application months whose 12-month outcome closed before its validation window (VALID_MONTHS months, with
+MONITOR_MONTHS mature months after it left for monitoring), with AUC, KS, Gini and the PSI of the PD between
+training and validation and the German Credit check of the same code (mean of ten 70/30 splits); its
+gradient-boosting challenger on the same windows; and the production scorecard refitted on every application
+month with a known outcome, which scores the applications.
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import pickle
 import sys
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
 from data_access import marts, schema as s
 from data_access.bulk import bulk_insert
@@ -23,65 +24,96 @@ from data_access.features import APPLICATION_CATEGORICAL, APPLICATION_FEATURES, 
 from data_access.queries import shift_month
 
 from .behaviour_pd import discrimination
+from .challengers import TreeChallenger
+from .registry import Windows, in_use, month_range, register
 from .scorecard import ApplicationScorecard, german_credit_validation
+from .stability import reference
 
 MODEL_NAME = "application_scorecard"
-VALID_MONTHS = 6
+HORIZON = 12          # the label: ever 90+ within 12 months on book
+VALID_MONTHS = 6      # application months of the validated model's out-of-time check
+MONITOR_MONTHS = 6    # mature application months after validation kept for monitoring the validated model
+MIN_TRAIN_MONTHS = 6
+NUMERIC = [c for c in APPLICATION_FEATURES if c not in APPLICATION_CATEGORICAL]
 
 
 def psi(expected, actual, bins: int = 10) -> float:
     """Population stability index of ``actual`` against ``expected``, on the deciles of ``expected``."""
-    expected, actual = np.asarray(expected, float), np.asarray(actual, float)
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    e = np.histogram(expected, edges)[0] / len(expected)
-    a = np.histogram(actual, edges)[0] / max(1, len(actual))
-    e, a = np.clip(e, 1e-6, None), np.clip(a, 1e-6, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+    from .stability import numeric_bins, psi_against
+    return psi_against(numeric_bins(expected, bins), actual)
+
+
+def plan(first: str, last: str) -> tuple[Windows, Windows]:
+    """The windows of the validated and the production scorecard on applications from ``first`` with data up to
+    ``last``. An application month's label reads the 12 months after it, so the newest mature month is
+    ``last`` − 12. Production learns from every mature month; the validated model keeps MONITOR_MONTHS mature
+    months after its validation window, validates on the VALID_MONTHS before them and trains on the months whose
+    labels close before validation starts (a 12-month gap: no month's outcome is read by both)."""
+    mature_to = shift_month(last, -HORIZON)
+    valid_to = shift_month(mature_to, -MONITOR_MONTHS)
+    valid_from = shift_month(valid_to, -(VALID_MONTHS - 1))
+    train_to = shift_month(valid_from, -(HORIZON + 1))
+    return (Windows("validated", first, train_to, HORIZON, last, valid_from, valid_to),
+            Windows("production", first, mature_to, HORIZON, last))
 
 
 def run(engine: Engine, trained_by: str = "batch") -> dict:
     with engine.connect() as conn:
         apps = application_frame(conn)
         last = conn.execute(select(func.max(s.loan_snapshot.c.month))).scalar()
-    # only months whose 12 months on book are fully observed: later ones know their bads but not yet their goods
-    apps = apps[apps["month"] <= shift_month(last, -12)] if last else apps.iloc[0:0]
-    months = sorted(apps["month"].unique())
-    if len(months) < VALID_MONTHS + 6 or apps["bad"].nunique() < 2:
+    if not last or apps.empty:
         raise ValueError("too few applications with known outcomes to train the scorecard.")
-    valid_months = months[-VALID_MONTHS:]
-    train, valid = apps[~apps["month"].isin(valid_months)], apps[apps["month"].isin(valid_months)]
+    validated, production = plan(str(apps["month"].min()), last)
+    # only months whose 12 months on book are fully observed: later ones know their bads but not yet their goods
+    apps = apps[apps["month"] <= production.train_to]
+    train = apps[apps["month"].between(validated.train_from, validated.train_to)]
+    valid = apps[apps["month"].between(validated.valid_from, validated.valid_to)]
+    if (len(month_range(validated.train_from, validated.train_to)) < MIN_TRAIN_MONTHS
+            or train["bad"].nunique() < 2 or valid["bad"].nunique() < 2):
+        raise ValueError("too few applications with known outcomes to train the scorecard.")
     model = ApplicationScorecard(categorical=APPLICATION_CATEGORICAL).fit(train[APPLICATION_FEATURES], train["bad"])
     p_valid = model.predict_proba(valid[APPLICATION_FEATURES])[:, 1]
+    p_train = model.predict_proba(train[APPLICATION_FEATURES])[:, 1]
     metrics = discrimination(valid["bad"], p_valid)
     german = german_credit_validation()
     metrics.update({
-        "train_rows": int(len(train)), "valid_rows": int(len(valid)), "valid_months": f"{valid_months[0]}..{valid_months[-1]}",
+        "train_rows": int(len(train)), "valid_rows": int(len(valid)),
+        "valid_months": f"{validated.valid_from}..{validated.valid_to}",
         "bad_rate_train": float(train["bad"].mean()), "bad_rate_valid": float(valid["bad"].mean()),
         "psi": psi(model.points(train[APPLICATION_FEATURES]), model.points(valid[APPLICATION_FEATURES])),
         "iv": {k: round(float(v), 4) for k, v in model.iv_.items()}, "variables": model.selected_,
         "scaling": {"base_score": model.base_score, "base_odds": model.base_odds, "pdo": model.pdo},
         # the approval simulator's backtest: what the model, trained without them, expected of the held-out
         # months' approved applicants, against what they then did
-        "approval_backtest": {"months": f"{valid_months[0]}..{valid_months[-1]}", "applications": int(len(valid)),
-                              "predicted": float(p_valid.mean()), "realised": float(valid["bad"].mean())},
+        "approval_backtest": {"months": f"{validated.valid_from}..{validated.valid_to}",
+                              "applications": int(len(valid)), "predicted": float(p_valid.mean()),
+                              "realised": float(valid["bad"].mean())},
         "german_credit": {"auc": float(german["auc"].mean()), "ks": float(german["ks"].mean()),
                           "gini": float(german["gini"].mean()), "splits": int(len(german))},
+        "reference": reference(p_train, train, NUMERIC, APPLICATION_CATEGORICAL),
     })
-    # the registered model learns from every known outcome; the figures above are from the held-out months
+    challenger = TreeChallenger(tuple(APPLICATION_FEATURES), tuple(APPLICATION_CATEGORICAL)).fit(
+        train[APPLICATION_FEATURES], train["bad"])
+    c_valid = challenger.predict_proba(valid[APPLICATION_FEATURES])[:, 1]
+    c_metrics = {**discrimination(valid["bad"], c_valid), "train_rows": int(len(train)), "valid_rows": int(len(valid)),
+                 "valid_months": metrics["valid_months"],
+                 "reference": reference(challenger.predict_proba(train[APPLICATION_FEATURES])[:, 1], train, NUMERIC,
+                                        APPLICATION_CATEGORICAL)}
+    # the production model learns from every known outcome; its figures are the validated sibling's
     final = ApplicationScorecard(categorical=APPLICATION_CATEGORICAL).fit(apps[APPLICATION_FEATURES], apps["bad"])
-    now = dt.datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
-        reg = s.model_registry
-        version = (conn.execute(select(func.max(reg.c.version)).where(reg.c.name == MODEL_NAME)).scalar() or 0) + 1
-        conn.execute(reg.update().where(reg.c.name == MODEL_NAME).values(active=False))
-        model_id = conn.execute(insert(reg).values(
-            name=MODEL_NAME, version=version, trained_at=now, trained_by=trained_by,
-            data_window=f"{months[0]}..{months[-1]}", metrics=json.dumps(metrics), artifact=pickle.dumps(final),
-            active=True).returning(reg.c.id)).scalar_one()
+        validated_id = register(conn, MODEL_NAME, validated, metrics, model, trained_by)
+        register(conn, MODEL_NAME, validated, c_metrics, challenger, trained_by, role="challenger")
+        p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "validated_model_id": validated_id,
+                     "train_rows": int(len(apps)),
+                     "reference": reference(final.predict_proba(apps[APPLICATION_FEATURES])[:, 1], apps, NUMERIC,
+                                            APPLICATION_CATEGORICAL)}
+        model_id = register(conn, MODEL_NAME, production, p_metrics, final, trained_by)
+        version = conn.execute(select(s.model_registry.c.version).where(s.model_registry.c.id == model_id)).scalar()
         scored = score_applications(conn, model_id, final)
-    return {"scored": scored, "model_id": model_id, "version": version, **{k: metrics[k] for k in ("auc", "ks", "gini", "psi")},
-            "german_credit": metrics["german_credit"], "table": final.table()}
+    return {"scored": scored, "model_id": model_id, "validated_model_id": validated_id, "version": version,
+            **{k: metrics[k] for k in ("auc", "ks", "gini", "psi")}, "german_credit": metrics["german_credit"],
+            "table": final.table()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +157,7 @@ def ensure_scored(engine: Engine) -> int:
     applications scored (0 when nothing was missing or there is no scorecard)."""
     reg = s.model_registry
     with engine.connect() as conn:
-        row = conn.execute(select(reg.c.id, reg.c.artifact).where(reg.c.name == MODEL_NAME, reg.c.active)).first()
+        row = conn.execute(select(reg.c.id, reg.c.artifact).where(in_use(MODEL_NAME))).first()
         if row is None:
             return 0
         have = conn.execute(select(func.count()).select_from(s.application_score)

@@ -87,7 +87,8 @@ def test_first_start_trains_every_model_once(tmp_path):
         names = set(conn.execute(select(model_registry.c.name).where(model_registry.c.active)).scalars())
         monitored = conn.execute(select(func.count(func.distinct(model_monitor.c.model_id)))).scalar_one()
     eng.dispose()
-    assert names == {"behaviour_pd", "application_scorecard", "propensity_to_pay"} and monitored == 3
+    # per model: the validated champion, the production champion and the challenger
+    assert names == {"behaviour_pd", "application_scorecard", "propensity_to_pay"} and monitored == 9
     again = subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.strip() == "models ready"

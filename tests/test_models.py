@@ -67,7 +67,8 @@ def test_batch_run_registers_scores_and_creates_risk_tasks(bank):
     assert out["version"] == 1 and out["scored"] > 1000
     assert out["auc"] > 0.7  # real signal on the demo bank's behaviour
     with bank.connect() as conn:
-        reg = conn.execute(select(s.model_registry)).mappings().one()
+        reg = conn.execute(select(s.model_registry).where(s.model_registry.c.id == out["model_id"])).mappings().one()
+        assert (reg["kind"], reg["role"]) == ("production", "champion")
         metrics = json.loads(reg["metrics"])
         scores = conn.execute(select(func.count(), func.min(s.model_score.c.score), func.max(s.model_score.c.score))
                               .where(s.model_score.c.model_id == reg["id"])).first()
@@ -102,7 +103,7 @@ def test_batch_run_registers_scores_and_creates_risk_tasks(bank):
                            .having(func.count() > 1)).all()
         active = conn.execute(select(func.count()).select_from(s.model_registry)
                               .where(s.model_registry.c.active.is_(True))).scalar()
-    assert dup == [] and active == 1
+    assert dup == [] and active == 3  # validated, production and challenger: one current model of each
 
 
 def test_task_results_are_scoped_validated_and_audited(bank):
