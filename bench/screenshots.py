@@ -73,14 +73,17 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
 # the app root's run state: the status widget it replaced is not drawn at all under client.toolbarMode "minimal",
 # so waiting for it to go away returned at once, in the middle of a run
 SETTLED = ("() => { const app = document.querySelector('[data-testid=stApp]');"
-           " return app && app.dataset.testScriptState === 'notRunning'; }")
+           " return app && app.dataset.testScriptState === 'notRunning'"
+           " && !document.querySelector('[data-stale=true], [data-testid=stSkeleton]'); }")
 
 
 def settle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until Streamlit has finished running the script."""
+    """Wait until Streamlit has finished running the script, and still has a second later (a page may rerun
+    once at its start, e.g. a stateful tab set): no element left stale or drawn as a placeholder."""
     page.wait_for_timeout(600)
-    page.wait_for_function(SETTLED, timeout=timeout_ms)
-    page.wait_for_timeout(900)
+    for _ in range(2):
+        page.wait_for_function(SETTLED, timeout=timeout_ms)
+        page.wait_for_timeout(1000)
 
 
 def page_text(page) -> str:

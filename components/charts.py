@@ -38,6 +38,10 @@ def tidy_value_axes(fig: go.Figure) -> go.Figure:
         if not name.startswith("yaxis"):
             continue
         axis = fig.layout[name]
+        if axis.overlaying and axis.tickmode in (None, "sync") and not axis.tickvals:
+            # a right-hand axis synced to the left one's gridlines gets uneven values ('0.8% / 1.7% / 2.5%'):
+            # it has no gridlines of its own, so it takes round steps instead
+            axis.tickmode, axis.nticks = "auto", axis.nticks or 6
         if axis.tickformat or axis.ticktext or axis.type in ("log", "category", "date"):
             continue
         axis.tickformat = ".1f" if axis.ticksuffix == "%" else ",~r"

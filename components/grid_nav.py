@@ -80,7 +80,9 @@ def comparison_chart(df: pd.DataFrame, metric: str, level: str, lang: str) -> go
     unit = "%" if spec.kind == "rate" else (t("unit.wan") if spec.kind == "money" else "")
     fig = go.Figure(go.Bar(x=d[metric] / (1 / scale if spec.kind == "rate" else scale), y=d["name"], orientation="h",
                            marker_color="#d73027" if spec.palette == "red" else "#3182bd",
-                           text=[format_value(v, spec.kind, lang) for v in d[metric]], textposition="auto",
+                           # labels beside the bars, level and legible (inside short bars they shrank and turned)
+                           text=[format_value(v, spec.kind, lang) for v in d[metric]], textposition="outside",
+                           textangle=0, cliponaxis=False,
                            name=t(f"metric.{metric}")))
     fig.update_xaxes(title_text=f"{t(f'metric.{metric}')}（{unit}）" if unit else t(f"metric.{metric}"))
     fig.update_yaxes(title_text=t(f"map.level.{level}"))

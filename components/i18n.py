@@ -31,7 +31,10 @@ def catalogue(lang: str) -> dict[str, str]:
 
 def translate(key: str, lang: str, **kwargs) -> str:
     """The text of ``key`` in ``lang`` (falling back to Chinese, then to the key itself)."""
-    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANG).get(key) or key
+    # an entry may be empty on purpose (English counts have no unit word where Chinese says 户 / 项): only a missing
+    # entry falls back to Chinese
+    own = catalogue(lang)
+    text = own[key] if key in own else (catalogue(DEFAULT_LANG).get(key) or key)
     return text.format(**kwargs) if kwargs else text
 
 

@@ -173,7 +173,21 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
         layers.append(pdk.Layer("PolygonLayer", [{"polygon": p} for p in _rings(outline)], id="outline",
                                 get_polygon="polygon", filled=False, stroked=True, get_line_color=[60, 60, 60, 255],
                                 line_width_min_pixels=2.5, pickable=False))
-    # past about 80 grids the names cover the map: then the tooltip alone names a grid
+    if outlets is not None and not outlets.empty and df["centroid_lon"].notna().any():
+        # only the outlets within the grids shown (with a margin): others floated outside the outline
+        lon, lat = df["centroid_lon"].astype(float), df["centroid_lat"].astype(float)
+        pad = max(lon.max() - lon.min(), lat.max() - lat.min(), 0.02) * 0.15
+        outlets = outlets[outlets["lon"].between(lon.min() - pad, lon.max() + pad)
+                          & outlets["lat"].between(lat.min() - pad, lat.max() + pad)]
+    if outlets is not None and not outlets.empty:
+        pts = [{"name": f"{translate('map.outlet', lang)}: {o['name']}", "position": [o["lon"], o["lat"]],
+                **dict(zip(TIP_FIELDS, [o["branch"]] + [""] * (len(TIP_FIELDS) - 1)))} for _, o in outlets.iterrows()]
+        layers.append(pdk.Layer("ScatterplotLayer", pts, id="outlets", get_position="position", get_radius=260,
+                                radius_min_pixels=5, radius_max_pixels=12, get_fill_color=[217, 72, 1, 230],
+                                get_line_color=[255, 255, 255], stroked=True, line_width_min_pixels=1.5,
+                                pickable=True))
+    # names drawn last, over the outlets' dots; past about 80 grids the names cover the map: then the tooltip
+    # alone names a grid
     labels = [] if len(df) > 80 else [{"name": short_name(r["name"]), "position": [r["centroid_lon"], r["centroid_lat"]]}
                                       for _, r in df.iterrows() if r["centroid_lon"] is not None]
     # Chinese labels: the glyph atlas must hold every character used, hence an explicit character set.
@@ -186,13 +200,6 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
                             get_text_anchor=String("middle"), get_alignment_baseline=String("bottom"),
                             get_pixel_offset=[0, -8],
                             pickable=False))
-    if outlets is not None and not outlets.empty:
-        pts = [{"name": f"{translate('map.outlet', lang)}: {o['name']}", "position": [o["lon"], o["lat"]],
-                **dict(zip(TIP_FIELDS, [o["branch"]] + [""] * (len(TIP_FIELDS) - 1)))} for _, o in outlets.iterrows()]
-        layers.append(pdk.Layer("ScatterplotLayer", pts, id="outlets", get_position="position", get_radius=260,
-                                radius_min_pixels=5, radius_max_pixels=12, get_fill_color=[217, 72, 1, 230],
-                                get_line_color=[255, 255, 255], stroked=True, line_width_min_pixels=1.5,
-                                pickable=True))
     deck = pdk.Deck(layers=layers, initial_view_state=view_for(df), map_style=OFFLINE_STYLE, map_provider=None,
                     # the line breaks live in the template: HTML inside a substituted value is printed as text
                     tooltip={"html": "<b>{name}</b>" + "".join(f"<br/>{{{f}}}" for f in TIP_FIELDS),

@@ -59,7 +59,7 @@ def running_css(running: str, choose_files: str, drop_hint: str) -> str:
 [data-testid="stFileUploaderDropzoneInstructions"] > div > span,
 [data-testid="stFileUploaderDropzoneInstructions"] > div > small {{ display: none; }}
 [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: "{q(drop_hint)}"; font-size: 0.9rem; }}
-[data-testid="stFileUploaderDropzone"] button {{ font-size: 0 !important; }}
+[data-testid="stFileUploaderDropzone"] button > * {{ display: none !important; }}
 [data-testid="stFileUploaderDropzone"] button::after {{ content: "{q(choose_files)}"; font-size: 0.9rem; }}
 </style>
 """

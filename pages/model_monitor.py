@@ -35,7 +35,8 @@ def span(a, b) -> str:
     return f"{a} – {b}" if a and b else "—"
 
 
-st.caption(t("mon.card", version=card["version"], trained=str(card["trained_at"])[:16], by=card["trained_by"],
+by = t("mon.by_first_start") if card["trained_by"] == "bootstrap" else card["trained_by"]  # the first start's name
+st.caption(t("mon.card", version=card["version"], trained=str(card["trained_at"])[:16], by=by,
              window=span(card.get("train_from"), card.get("train_to")), auc=fmt3(valid_auc), ks=fmt3(vm.get("ks")),
              valid=vm.get("valid_months", "—").replace("..", " – ")))
 

@@ -33,6 +33,12 @@ def test_metric_deltas_start_with_their_sign_in_both_languages(lang):
     assert fmt.delta_pp(-0.4, 1, "zh") == "-0.4 个百分点" and fmt.delta_pp(None) is None
 
 
+def test_english_counts_carry_no_chinese_unit():
+    """'41,842 户' and '406 项' showed in English: an empty English entry fell back to the Chinese one."""
+    assert translate("unit.households", "en") == "" and translate("unit.households", "zh") == "户"
+    assert fmt.count_with_unit(41842, translate("unit.households", "en")) == "41,842"
+
+
 def test_rates_and_months():
     assert fmt.pct(0.01234) == "1.23%"
     assert fmt.pct(0.5, 1) == "50.0%"
