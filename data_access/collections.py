@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from . import kpi, schema as s
 from .queries import BANK, Filters, _df, _month_window, branch_rows, each_branch
 from .scope import Scope, mask_frame
+from .text import clean as clean_text
 from .users import audit
 
 CHANNELS = ("ai_voice", "sms", "phone", "field", "agency", "mediation", "litigation", "write_off")
@@ -301,9 +302,9 @@ MAX_PROMISE_DAYS = 30
 class ActionError(ValueError):
     """The action cannot be recorded as asked; the message is for the user (an i18n key and its values)."""
 
-    def __init__(self, key: str, denied: bool = False, **values):
+    def __init__(self, key: str, denied: bool = False, rule: str | None = None, **values):
         super().__init__(key)
-        self.key, self.values, self.denied = key, values, denied
+        self.key, self.values, self.denied, self.rule = key, values, denied, rule
 
 
 def _case_in_scope(conn: Connection, scope: Scope, case_id: int):
@@ -333,23 +334,31 @@ def case_detail(conn: Connection, scope: Scope, case_id: int) -> dict | None:
 
 def case_actions(conn: Connection, scope: Scope, case_id: int) -> pd.DataFrame:
     """A case's actions, newest first, if the case is in scope (else empty).
-    Columns: action_on, channel, contacted, result, promise_date, promise_amount, promise_kept, note, created_by."""
+    Columns: action_on, contact_at, party, way, duration_s, recording_ref, channel, contacted, result, promise_date,
+    promise_amount, promise_kept, note, created_by."""
     k, a = s.collection_case, s.collection_action
-    return _df(conn, select(a.c.action_on, a.c.channel, a.c.contacted, a.c.result, a.c.promise_date,
+    return _df(conn, select(a.c.action_on, a.c.contact_at, a.c.party, a.c.way, a.c.duration_s, a.c.recording_ref,
+                            a.c.channel, a.c.contacted, a.c.result, a.c.promise_date,
                             a.c.promise_amount, a.c.promise_kept, a.c.note, a.c.created_by)
                .join(k, k.c.id == a.c.case_id).where(a.c.case_id == case_id, scope.case_clause(k))
-               .order_by(a.c.action_on.desc(), a.c.id.desc()))
+               .order_by(a.c.action_on.desc(), a.c.contact_at.desc(), a.c.id.desc()))
 
 
-def record_action(conn: Connection, scope: Scope, case_id: int, result: str, action_on: dt.date,
+def record_action(conn: Connection, scope: Scope, case_id: int, result: str, contact_at: dt.datetime,
                   promise_date: dt.date | None = None, promise_amount: float | None = None,
-                  note: str | None = None) -> None:
-    """Record one contact attempt on an open case in the caller's scope: validated, written with the user's name
-    and agency, and audited, in the caller's transaction. Raises ActionError (nothing written) otherwise.
+                  note: str | None = None, *, party: str = "debtor", way: str | None = None,
+                  duration_s: int | None = None, recording_ref: str | None = None, consented: bool = False) -> None:
+    """Record one contact attempt on an open case in the caller's scope: validated, checked against the conduct
+    rules (:func:`data_access.conduct.check`, with the case's earlier contacts), written with the user's name and
+    agency, and audited, in the caller's transaction. Raises ActionError (nothing written) otherwise; a contact that
+    would break a conduct rule is refused with ``conduct.err_<rule>`` (``exc.rule`` names it).
 
-    A promise to pay needs a date within MAX_PROMISE_DAYS of the action and an amount above 0 and at most twice the
-    case's overdue amount at entry (a typo guard); other results take neither.
+    ``contact_at`` is the contact's date and time (a date alone is refused: the quiet hours need the time);
+    ``way`` defaults to the case channel's usual way. A promise to pay needs a date within MAX_PROMISE_DAYS of the
+    action and an amount above 0 and at most twice the case's overdue amount at entry (a typo guard); other results
+    take neither.
     """
+    from . import conduct
     if scope.role not in ("agency", "head_office", "branch_leader"):
         raise ActionError("action.err_role")
     if result not in RESULTS:
@@ -360,10 +369,23 @@ def record_action(conn: Connection, scope: Scope, case_id: int, result: str, act
     if row.status != "open":
         raise ActionError("action.err_closed")
     today = dt.date.today()
-    if not isinstance(action_on, dt.date) or action_on > today or action_on < row.entry_date:
+    if not isinstance(contact_at, dt.datetime):
+        raise ActionError("action.err_time")
+    action_on = contact_at.date()
+    if action_on > today or action_on < row.entry_date or contact_at > dt.datetime.now() + dt.timedelta(minutes=5):
         raise ActionError("action.err_date", first=str(row.entry_date), last=str(today))
-    from .text import clean
-    note = clean(note) or None
+    way = way or conduct.CHANNEL_WAY.get(row.channel, "call")
+    if party not in conduct.PARTIES:
+        raise ActionError("action.err_party")
+    if way not in conduct.WAYS:
+        raise ActionError("action.err_way")
+    if duration_s is not None and not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s)
+                                       and 0 <= duration_s <= 24 * 3600):
+        raise ActionError("action.err_duration")
+    recording_ref = clean_text(recording_ref) or None
+    if recording_ref is not None and len(recording_ref) > 64:
+        raise ActionError("action.err_recording")
+    note = clean_text(note) or None
     if note is not None and len(note) > MAX_NOTE:
         raise ActionError("action.err_note", n=MAX_NOTE)
     if result == "promise_to_pay":
@@ -377,15 +399,39 @@ def record_action(conn: Connection, scope: Scope, case_id: int, result: str, act
             raise ActionError("action.err_promise_amount", max=f"{cap:,.2f}")
     else:
         promise_date, promise_amount = None, None
+    contacted = result not in ("no_answer", "wrong_party")
+    a = s.collection_action
+    history = _df(conn, select(a.c.id.label("key"), a.c.case_id, a.c.contact_at, a.c.party, a.c.way, a.c.contacted,
+                               a.c.consented, a.c.recording_ref)
+                  .where(a.c.case_id == case_id, a.c.contact_at.is_not(None)))
+    new = pd.DataFrame([dict(key="new", case_id=case_id, contact_at=contact_at, party=party, way=way,
+                             contacted=contacted, consented=bool(consented), recording_ref=recording_ref)])
+    broken = conduct.check(pd.concat([history, new], ignore_index=True) if not history.empty else new)
+    broken = broken[broken["key"] == "new"]
+    if not broken.empty:
+        lim = conduct.limits()
+        rule = str(broken.iloc[0]["rule"])
+        raise ActionError(f"conduct.err_{rule}", rule=rule, start=lim.quiet_start.strftime("%H:%M"),
+                          end=lim.quiet_end.strftime("%H:%M"), cap=lim.max_attempts_per_day,
+                          n=lim.third_party_after)
     channel = "agency" if scope.role == "agency" else row.channel
-    conn.execute(insert(s.collection_action).values(
+    conn.execute(insert(a).values(
         case_id=case_id, action_on=action_on, channel=channel, agency_id=scope.agency_id if scope.role == "agency" else row.agency_id,
-        contacted=result not in ("no_answer", "wrong_party"), promise_amount=promise_amount, promise_date=promise_date,
-        promise_kept=None, result=result, note=note, created_by=scope.username))
+        contacted=contacted, promise_amount=promise_amount, promise_date=promise_date,
+        promise_kept=None, result=result, note=note, created_by=scope.username, contact_at=contact_at.replace(microsecond=0),
+        party=party, way=way, duration_s=None if duration_s is None else int(duration_s), recording_ref=recording_ref,
+        consented=bool(consented)))
     audit(conn, scope.username, "case_action", customer_id=row.customer_id, target=f"case:{case_id}",
-          detail={"result": result, "action_on": action_on.isoformat(),
+          detail={"result": result, "action_on": action_on.isoformat(), "contact_at": contact_at.isoformat(timespec="minutes"),
+                  "party": party, "way": way, "recording_ref": recording_ref,
                   "promise_date": promise_date.isoformat() if promise_date else None,
                   "promise_amount": promise_amount, "note": note})
+
+
+def audit_refusal(conn: Connection, scope: Scope, case_id: int, rule: str) -> None:
+    """Record that a contact was refused for breaking a conduct rule (in its own transaction: the refused one
+    rolled back)."""
+    audit(conn, scope.username, "case_action_refused", target=f"case:{case_id}", detail={"rule": rule})
 
 
 def audit_denial(conn: Connection, scope: Scope, case_id: int) -> None:

@@ -333,7 +333,32 @@ collection_action = Table(
     Column("result", String(24), nullable=False),
     Column("note", String(256)),
     Column("created_by", String(32)),
+    # the contact itself (issue #19); NULL on contacts recorded before they carried their time
+    Column("contact_at", DateTime, comment="when the contact was made (local time)"),
+    Column("party", String(10), comment="debtor | guarantor (co-borrower or guarantor) | family | other"),
+    Column("way", String(10), comment="call | sms | visit | ai_voice"),
+    Column("duration_s", Integer, comment="seconds talked or on site; 0 for an SMS or an unanswered call"),
+    Column("recording_ref", String(64), comment="the recording's reference in the bank's recording system"),
+    Column("consented", Boolean, nullable=False, default=False,
+           comment="the debtor agreed to be contacted at this time (quiet hours)"),
 )
+
+contact_breach = Table(
+    "contact_breach", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("action_id", Integer, ForeignKey("collection_action.id"), nullable=False, index=True),
+    Column("case_id", Integer, ForeignKey("collection_case.id"), nullable=False, index=True),
+    Column("branch_id", Integer, nullable=False),
+    Column("agency_id", Integer, nullable=False, comment="0 when the bank's own staff made the contact"),
+    Column("month", String(7), nullable=False),
+    Column("contact_at", DateTime, nullable=False),
+    Column("way", String(10), nullable=False),
+    Column("rule", String(20), nullable=False,
+           comment="quiet_hours | daily_attempts | unrelated_party | third_party_early | unrecorded"),
+    Column("value", Float, comment="the rule's measure: hour of day, attempt of the day, failed attempts before"),
+    Column("source", String(8), nullable=False, comment="import | demo: how the breaking contact arrived"),
+)
+Index("ix_contact_breach_month_agency", contact_breach.c.month, contact_breach.c.agency_id)
 
 collection_channel = Table(
     "collection_channel", metadata,

@@ -105,7 +105,11 @@ if not cases.empty:
             if acts.empty:
                 st.caption(t("agency.no_actions"))
             else:
-                shown = acts.assign(result=[code_label(r, lang) for r in acts["result"]],
+                shown = acts.assign(when=[str(d) if pd.isna(c) else pd.Timestamp(c).strftime("%Y-%m-%d %H:%M")
+                                          for d, c in zip(acts["action_on"], acts["contact_at"])],
+                                    party=[t(f"conduct.party.{p}") if isinstance(p, str) else "" for p in acts["party"]],
+                                    way=[t(f"conduct.way.{w}") if isinstance(w, str) else "" for w in acts["way"]],
+                                    result=[code_label(r, lang) for r in acts["result"]],
                                     channel=[code_label(c, lang) for c in acts["channel"]],
                                     contacted=acts["contacted"].map({True: "✓", False: "", 1: "✓", 0: ""}),
                                     # a promise not yet due is neither kept nor broken
@@ -115,7 +119,8 @@ if not cases.empty:
                                     # demo history is recorded by 'agency' / 'system', not by a person: say so
                                     created_by=[t(f"agency.by_{x}") if x in ("agency", "system") else x
                                                 for x in acts["created_by"]])
-                table(shown, {"action_on": Col("col.date"), "channel": Col("coll.channel"), "contacted": Col("agency.contacted"),
+                table(shown, {"when": Col("conduct.contact_time"), "way": Col("conduct.way"),
+                              "party": Col("conduct.party"), "contacted": Col("agency.contacted"),
                               "result": Col("col.result"), "promise_date": Col("agency.promise_date"),
                               "promise_amount": Col("agency.promise_amount", "money_yuan"),
                               "promise_kept": Col("agency.kept"),

@@ -1,6 +1,7 @@
 """The app through Streamlit's AppTest: every role's navigation, every page, access control, cookie key."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pytest
@@ -336,6 +337,18 @@ def test_agency_workspace_records_an_action_on_its_own_case(app_env):
         owners = conn.execute(select(collection_case.c.agency_id)
                               .where(collection_case.c.case_no.in_(offered))).scalars().all()
     assert len(owners) == len(offered) and set(owners) == {1}  # the page offers no other agency's case
+    # a contact with a third party unrelated to the debt is refused, naming the rule, and nothing is written
+    at.time_input(key="ca_time").set_value(dt.time(10, 30))
+    at.selectbox(key="ca_party").set_value("other")
+    at.text_input(key="ca_recording").input("REC-20261201-1")
+    at.button(key=f"FormSubmitter:case_action_{case_id}-保存").click().run()
+    assert any("无关的第三人" in e.value for e in at.error), errors(at)
+    with app_env.connect() as conn:
+        refused = conn.execute(select(audit_log.c.action).order_by(audit_log.c.id.desc())).scalar()
+    assert refused == "case_action_refused"
+    at.time_input(key="ca_time").set_value(dt.time(10, 30))
+    at.selectbox(key="ca_party").set_value("debtor")
+    at.text_input(key="ca_recording").input("REC-20261201-2")
     at.selectbox(key="ca_result").set_value("refused")
     at.text_area(key="ca_note").input("客户称下月还款")
     at.button(key=f"FormSubmitter:case_action_{case_id}-保存").click().run()

@@ -258,6 +258,10 @@ def test_allocation_run_and_agency_action(server, browser):
     page.get_by_role("option", name="承诺还款").click()
     page.locator(".st-key-ca_pamount input").fill("100")
     page.locator(".st-key-ca_note textarea").fill("浏览器测试：客户承诺还款")
+    # the contact's time (quiet hours are judged on it) and its recording (calls are recorded)
+    page.locator(".st-key-ca_time input").fill("10:30")
+    page.keyboard.press("Enter")
+    page.locator(".st-key-ca_recording input").fill("REC-BROWSER-1")
     # the promised date: type it into the date input (today is always within the allowed window)
     import datetime as dt
     # a segmented date field: type year, month and day into its first segment, it moves along by itself

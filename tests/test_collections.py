@@ -40,6 +40,7 @@ from models import allocation
 from tests.test_kpi_fixture import load_fixture
 
 D = dt.date
+T = dt.datetime
 HQ = Scope(username="hq", role="head_office", can_see_pii=True)
 LEADER = Scope(username="b", role="branch_leader", branch_ids=frozenset({2}), can_see_pii=True)
 OTHER_LEADER = Scope(username="b9", role="branch_leader", branch_ids=frozenset({99}))
@@ -208,7 +209,7 @@ def _actions(engine, case_id):
 def test_agency_cannot_write_another_agencys_case(coll):
     before = _actions(coll, 10)
     with pytest.raises(dc.ActionError) as err, coll.begin() as conn:
-        dc.record_action(conn, AG1, 10, "promise_to_pay", D(2026, 3, 10), D(2026, 3, 20), 100.0, "try")
+        dc.record_action(conn, AG1, 10, "promise_to_pay", T(2026, 3, 10, 10), D(2026, 3, 20), 100.0, "try")
     assert err.value.denied and err.value.key == "action.err_case"
     assert _actions(coll, 10) == before
     with coll.begin() as conn:
@@ -221,7 +222,8 @@ def test_agency_cannot_write_another_agencys_case(coll):
 
 def test_agency_records_a_valid_action_audited(coll):
     with coll.begin() as conn:
-        dc.record_action(conn, AG1, 5, "promise_to_pay", D(2026, 3, 10), D(2026, 3, 25), 600.0, " 下周卖粮后还款 ")
+        dc.record_action(conn, AG1, 5, "promise_to_pay", T(2026, 3, 10, 10), D(2026, 3, 25), 600.0, " 下周卖粮后还款 ",
+                         recording_ref="REC-1")
     with coll.connect() as conn:
         row = conn.execute(select(s.collection_action).where(s.collection_action.c.case_id == 5)
                            .order_by(s.collection_action.c.id.desc())).mappings().first()
@@ -234,8 +236,9 @@ def test_agency_records_a_valid_action_audited(coll):
 
 @pytest.mark.parametrize("kwargs,key", [
     (dict(result="bribe"), "action.err_result"),
-    (dict(action_on=dt.date.today() + dt.timedelta(days=1)), "action.err_date"),
-    (dict(action_on=D(2026, 3, 1)), "action.err_date"),  # before the case entered collection
+    (dict(contact_at=dt.datetime.now() + dt.timedelta(days=1)), "action.err_date"),
+    (dict(contact_at=T(2026, 3, 1, 10)), "action.err_date"),  # before the case entered collection
+    (dict(contact_at=D(2026, 3, 10)), "action.err_time"),  # a date alone: the quiet hours need the time
     (dict(note="长" * 257), "action.err_note"),
     (dict(promise_date=None), "action.err_promise_missing"),
     (dict(promise_date=D(2026, 4, 30)), "action.err_promise_date"),
@@ -244,8 +247,8 @@ def test_agency_records_a_valid_action_audited(coll):
     (dict(promise_amount=float("nan")), "action.err_promise_amount"),
 ])
 def test_action_validation_writes_nothing(coll, kwargs, key):
-    args = dict(result="promise_to_pay", action_on=D(2026, 3, 10), promise_date=D(2026, 3, 20), promise_amount=100.0,
-                note=None) | kwargs
+    args = dict(result="promise_to_pay", contact_at=T(2026, 3, 10, 10), promise_date=D(2026, 3, 20), promise_amount=100.0,
+                note=None, recording_ref="REC-1") | kwargs
     before = _actions(coll, 5)
     with pytest.raises(dc.ActionError) as err, coll.begin() as conn:
         dc.record_action(conn, AG1, 5, **args)
@@ -255,11 +258,11 @@ def test_action_validation_writes_nothing(coll, kwargs, key):
 
 def test_closed_cases_and_other_roles_are_refused(coll):
     with pytest.raises(dc.ActionError, match="action.err_closed"), coll.begin() as conn:
-        dc.record_action(conn, HQ, 2, "no_answer", D(2026, 3, 10))
+        dc.record_action(conn, HQ, 2, "no_answer", T(2026, 3, 10, 10))
     with pytest.raises(dc.ActionError, match="action.err_role"), coll.begin() as conn:
-        dc.record_action(conn, STRATEGY, 5, "no_answer", D(2026, 3, 10))
+        dc.record_action(conn, STRATEGY, 5, "no_answer", T(2026, 3, 10, 10))
     with pytest.raises(dc.ActionError, match="action.err_case"), coll.begin() as conn:
-        dc.record_action(conn, OTHER_LEADER, 5, "no_answer", D(2026, 3, 10))
+        dc.record_action(conn, OTHER_LEADER, 5, "no_answer", T(2026, 3, 10, 10))
 
 
 # ---------------------------------------------------------------- allocation: rules, capacity, optimum
