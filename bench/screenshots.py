@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", nargs="*", help="page keys (default: every page of the role)")
     ap.add_argument("--width", type=int, default=1600)
     ap.add_argument("--height", type=int, default=2400, help="viewport height: Streamlit scrolls inside the page")
+    ap.add_argument("--all-tabs", action="store_true", help="also open every tab of each page (<page>_tab<n>.png)")
     args = ap.parse_args(argv)
     out = ROOT / "screenshots"
     out.mkdir(exist_ok=True)
@@ -153,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                         findings.append(f"[{lang}] {username}: login failed: {exc}")
                         ctx.close()
                         continue
-                    specs = [s for s in pages_for(USERS[username]) if not args.pages or s.key in args.pages]
+                    role = USERS.get(username) or ("agency" if username.startswith("agency") else username)
+                    specs = [s for s in pages_for(role) if not args.pages or s.key in args.pages]
                     for i, spec in enumerate(specs):
                         started = time.perf_counter()
                         # the role's first page is the default one, served at the root
-                        first = spec.key == pages_for(USERS[username])[0].key
+                        first = spec.key == pages_for(role)[0].key
                         page.goto(f"{base}/?lang={lang}" if first else f"{base}/{spec.url_path}?lang={lang}")
                         try:
                             page.wait_for_selector("h1", timeout=90_000)
@@ -178,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                         if page.locator("[data-testid=stException]").count():
                             findings.append(f"[{lang}] {name}: an exception is shown")
                         print(f"{lang} {name}: {took:.1f} s", flush=True)
+                        tabs = page.locator("[data-testid=stMain] [role=tab]")
+                        for n in range(1, tabs.count() if args.all_tabs else 0):
+                            tabs.nth(n).click()
+                            settle(page)
+                            page.screenshot(path=str(out / lang / f"{name}_tab{n}.png"), full_page=True)
+                            text = page.locator("[data-testid=stMain]").inner_text()
+                            (out / lang / f"{name}_tab{n}.txt").write_text(text, encoding="utf-8")
+                            findings += [f"[{lang}] {name} tab {n}: {f}" for f in scan(text, lang)]
                     ctx.close()
             browser.close()
     finally:

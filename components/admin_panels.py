@@ -72,6 +72,8 @@ def import_panel() -> None:
         st.cache_data.clear()
         st.success(t("imp.done", rows=f"{sum(result.rows.values()):,}", new=f"{sum(result.new_rows.values()):,}",
                      seconds=f"{result.seconds:.1f}", version=result.version))
+        if result.flagged:
+            st.warning(t("conduct.import_flagged", n=f"{result.flagged:,}"))
     elif result.error:
         st.error(t("imp.failed", error=result.error))
     else:

@@ -416,7 +416,7 @@ def record_action(conn: Connection, scope: Scope, case_id: int, result: str, con
                           n=lim.third_party_after)
     channel = "agency" if scope.role == "agency" else row.channel
     conn.execute(insert(a).values(
-        case_id=case_id, action_on=action_on, channel=channel, agency_id=scope.agency_id if scope.role == "agency" else row.agency_id,
+        case_id=case_id, action_on=action_on, month=action_on.strftime("%Y-%m"), channel=channel, agency_id=scope.agency_id if scope.role == "agency" else row.agency_id,
         contacted=contacted, promise_amount=promise_amount, promise_date=promise_date,
         promise_kept=None, result=result, note=note, created_by=scope.username, contact_at=contact_at.replace(microsecond=0),
         party=party, way=way, duration_s=None if duration_s is None else int(duration_s), recording_ref=recording_ref,

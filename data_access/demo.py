@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select
 
-from . import geo, schema as s
+from . import conduct, geo, schema as s
 from .bulk import bulk_insert, sync_sequences
 
 END_MONTH = "2026-10"      # last complete month of the demo bank; fixed so a seed always gives the same bank
@@ -105,6 +105,8 @@ AGENCIES = [
     ("AG05", "南京同舟法律咨询有限公司", 0.18, 10, 1.30),
     ("AG06", "苏北众联征信服务有限公司", 0.11, 20, 0.80),
 ]
+# agencies (indexes into AGENCIES) whose collectors sometimes break the conduct rules (data_access/conduct.py)
+RULE_BREAKERS = (2, 5)
 # new cases a month per 100k households each channel can work (None: no limit); about 1.2 times the demo's
 # historical intake for the staffed channels, so that the allocation run has real choices to make
 CHANNEL_CAPACITY = {"ai_voice": 450, "sms": None, "phone": 180, "field": 100, "agency": None, "mediation": 15,
@@ -170,6 +172,7 @@ class Ids:
     task: int = 1
     case: int = 1
     action: int = 1
+    breach: int = 1
     event: int = 1
     branch_seq: dict = field(default_factory=dict)
 
@@ -767,7 +770,6 @@ class CountyBank:
             channel=channel_names, agency_id=agency_id, status=outcome,
             closed_on=pd.to_datetime(closed), recovered_amount=recovered, cost=cost, complaints=complaints,
             compliance_breaches=breaches, legal_stage=legal_stage))
-        self.write(s.collection_case, cases)
         # actions: each case's attempts; contact, promise and kept follow the channel and the outcome
         ci = np.repeat(np.arange(n), n_actions)
         k = np.concatenate([np.arange(x) for x in n_actions])
@@ -790,7 +792,14 @@ class CountyBank:
             promise_date=pd.to_datetime(np.where(promise, action_on + 7, np.datetime64("NaT"))),
             promise_kept=kept, result=result, note=None,
             created_by=np.where(agency_id[ci] != None, "agency", "system")))  # noqa: E711
+        acts["month"] = acts["action_on"].dt.strftime("%Y-%m")
+        acts, breaches = self._contacts(acts, e["agency"][ci], cases)
+        # the case's breach count is its contacts' breaches (the mart and the league sum it)
+        per_case = breaches.groupby("case_id").size()
+        cases["compliance_breaches"] = cases["id"].map(per_case).fillna(0).astype(int)
+        self.write(s.collection_case, cases)
         self.write(s.collection_action, acts)
+        self.write(s.contact_breach, breaches)
         # collected payments, linked to their case
         paid_i = np.flatnonzero(recovered > 0)
         rep = pd.DataFrame(dict(
@@ -801,6 +810,79 @@ class CountyBank:
             case_id=ids[paid_i]))
         rep["paid_on"] = rep["paid_on"].clip(upper=pd.Timestamp(self.asof))
         self.write(s.repayment, rep)
+
+    def _contacts(self, acts: pd.DataFrame, agency_ix: np.ndarray, cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Each action's time, party, way, duration and recording, then the conduct breaches among them.
+
+        Most collectors keep the rules: calls 08:30–20:30, family only after three failed debtor attempts in a row,
+        every call recorded. The agencies in RULE_BREAKERS do not always: some calls late at night or early in the
+        morning, bursts of calls on one day, unrelated third parties, a missing recording."""
+        rng = self.rng
+        n = len(acts)
+        ch = acts["channel"].to_numpy()
+        bad = np.isin(agency_ix, RULE_BREAKERS)
+        way = np.array([conduct.CHANNEL_WAY[c] for c in ch], dtype=object)
+        way = np.where((ch == "agency") & (rng.random(n) < 0.15), "visit", way)
+        minute = rng.integers(8 * 60 + 30, 20 * 60 + 30, n)
+        late = bad & (rng.random(n) < 0.06)
+        minute = np.where(late, np.where(rng.random(n) < 0.6, rng.integers(22 * 60, 23 * 60 + 40, n),
+                                         rng.integers(7 * 60, 8 * 60, n)), minute)
+        day = pd.to_datetime(acts["action_on"]).to_numpy()
+        acts["contact_at"] = pd.to_datetime(day + (minute * 60 + rng.integers(0, 60, n)).astype("timedelta64[s]"))
+        # in time order within each case (actions clipped to the as-of date share a day), as the rules read them
+        acts["_way"], acts["_bad"], acts["_ag"] = way, bad, agency_ix
+        acts = acts.sort_values(["case_id", "contact_at"], kind="stable").reset_index(drop=True)
+        way, bad, agency_ix = acts.pop("_way").to_numpy(), acts.pop("_bad").to_numpy(dtype=bool), acts.pop("_ag").to_numpy()
+        contacted = acts["contacted"].to_numpy(dtype=bool)
+        party = np.where(rng.random(n) < 0.04, "guarantor", "debtor").astype(object)
+        # a call or visit to the family once the debtor has failed three attempts in a row (actions are in order)
+        ask_family = np.isin(way, ("call", "visit")) & (rng.random(n) < 0.35)
+        run, prev = 0, None
+        for i, c in enumerate(acts["case_id"].to_numpy()):
+            if c != prev:
+                run, prev = 0, c
+            if party[i] != "debtor":
+                continue
+            if run >= 3 and ask_family[i]:
+                party[i] = "family"
+                continue
+            run = 0 if contacted[i] else run + 1
+        u = rng.random(n)
+        party = np.where(bad & (u < 0.03), "other", np.where(bad & (u < 0.07), "family", party))
+        acts["party"], acts["way"] = party, way
+        acts["duration_s"] = np.select(
+            [way == "sms", ~contacted, way == "visit", way == "ai_voice"],
+            [0, rng.integers(0, 40, n), rng.integers(900, 2700, n), rng.integers(30, 150, n)], rng.integers(60, 600, n))
+        acts["recording_ref"] = [f"REC{i:010d}" for i in acts["id"]]
+        acts.loc[(way == "sms") | (bad & (rng.random(n) < 0.03)), "recording_ref"] = None
+        acts["consented"] = False
+        # bursts: a breaking agency calls a few cases again and again on one day
+        first = acts.drop_duplicates("case_id")
+        pick = first[np.isin(agency_ix[first.index], RULE_BREAKERS) & (rng.random(len(first)) < 0.05)]
+        if len(pick):
+            reps = rng.integers(7, 10, len(pick))
+            burst = pick.loc[pick.index.repeat(reps)].copy()
+            step = np.concatenate([np.arange(r) for r in reps])
+            burst["contact_at"] = burst["contact_at"] + pd.to_timedelta(step * 17 + 3, unit="m")
+            burst["contact_at"] = burst["contact_at"].where(burst["contact_at"].dt.date == burst["action_on"].dt.date,
+                                                            burst["contact_at"].dt.normalize() + pd.Timedelta(hours=23, minutes=50))
+            burst = burst.assign(contacted=False, result="no_answer", promise_amount=np.nan, promise_date=pd.NaT,
+                                 promise_kept=None, duration_s=rng.integers(0, 40, len(burst)), way="call", party="debtor")
+            burst["id"] = self.ids.take("action", len(burst))
+            burst["recording_ref"] = [f"REC{i:010d}" for i in burst["id"]]
+            acts = pd.concat([acts, burst], ignore_index=True).sort_values(["case_id", "contact_at"], kind="stable")
+            acts = acts.reset_index(drop=True)
+        found = conduct.check(acts.rename(columns={"id": "key"}), conduct.Limits())
+        a = acts.set_index("id")
+        k = found["key"].to_numpy()
+        case = a.loc[k, "case_id"].to_numpy()
+        ci = cases.set_index("id")
+        breaches = pd.DataFrame(dict(
+            id=self.ids.take("breach", len(found)), action_id=k, case_id=case,
+            branch_id=ci.loc[case, "branch_id"].to_numpy(), agency_id=a.loc[k, "agency_id"].fillna(0).astype(int).to_numpy(),
+            month=a.loc[k, "contact_at"].dt.strftime("%Y-%m").to_numpy(), contact_at=a.loc[k, "contact_at"].to_numpy(),
+            way=a.loc[k, "way"].to_numpy(), rule=found["rule"].to_numpy(), value=found["value"].to_numpy(), source="demo"))
+        return acts, breaches
 
     # ------------------------------------------------------------ warnings and post-loan tasks
     def signals_and_tasks(self) -> None:

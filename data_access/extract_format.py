@@ -23,15 +23,15 @@ from . import schema as s
 
 # load order: every table after the tables it refers to
 TABLES = ["org_unit", "region", "branch_township", "product", "agency", "manager", "grid_assignment", "customer",
-          "application", "credit_line", "loan", "loan_snapshot", "collection_case", "repayment", "warning_signal"]
+          "application", "credit_line", "loan", "loan_snapshot", "collection_case", "collection_action", "repayment", "warning_signal"]
 # the tables a monthly (incremental) extract carries; the others change rarely and come when they change
 MONTHLY = {"loan_snapshot": "month", "repayment": "month", "warning_signal": "month", "collection_case": "entry_month",
-           "application": "month", "loan": "disbursed_month"}
+           "collection_action": "month", "application": "month", "loan": "disbursed_month"}
 
 # derived by the importer from another column of the row: (source date column)
 DERIVED = {("application", "month"): "applied_on", ("loan", "disbursed_month"): "disbursed_on",
            ("repayment", "month"): "paid_on", ("warning_signal", "month"): "raised_on",
-           ("collection_case", "entry_month"): "entry_date"}
+           ("collection_case", "entry_month"): "entry_date", ("collection_action", "month"): "action_on"}
 # owned by the app (models, allocation runs): never in an extract. An application's
 # 12-month outcome (outcome_known, bad_12m) may come with the extract; where it does not, the importer computes it
 # from the snapshots
@@ -64,6 +64,12 @@ CODES = {
                                      "litigation", "write_off"),
     ("collection_case", "status"): ("open", "cured", "settled", "rolled", "written_off"),
     ("collection_case", "legal_stage"): ("filed", "hearing", "judgment", "enforcement", "closed"),
+    ("collection_action", "channel"): ("sms", "ai_voice", "phone", "field", "agency", "mediation", "litigation",
+                                       "write_off"),
+    ("collection_action", "result"): ("no_answer", "promise_to_pay", "paid", "refused", "hardship", "wrong_party",
+                                      "will_call_back"),
+    ("collection_action", "party"): ("debtor", "guarantor", "family", "other"),
+    ("collection_action", "way"): ("call", "sms", "visit", "ai_voice"),
     ("warning_signal", "signal_type"): ("new_overdue", "multi_lending_rise", "deposit_outflow", "income_drop",
                                         "guarantor_risk", "external_overdue", "manager_report", "court_judgement"),
     ("warning_signal", "severity"): ("high", "medium", "low"),
@@ -77,7 +83,7 @@ RANGES = {  # inclusive; money columns are 0 … MONEY_MAX 元 unless listed
     "dpd": (0, 10_000), "bucket": (0, 4), "entry_bucket": (1, 4), "class5": (1, 5), "entry_dpd": (1, 10_000),
     "birth_year": (1900, 2100), "age": (16, 100), "household_size": (1, 30), "multi_lending_count": (0, 100),
     "monthly_capacity": (0, 10_000_000), "registered_households": (0, 10_000_000), "score": (0, 1000),
-    "complaints": (0, 10_000), "compliance_breaches": (0, 10_000),
+    "complaints": (0, 10_000), "compliance_breaches": (0, 10_000), "duration_s": (0, 86_400),
 }
 # (table, earlier, later): the later date may not come before the earlier one
 DATE_ORDER = [("loan", "disbursed_on", "maturity_on"), ("loan", "disbursed_on", "closed_on"),

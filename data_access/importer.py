@@ -121,6 +121,7 @@ class ImportResult:
     version: str | None = None
     seconds: float = 0.0
     problem_count: int = 0   # every problem found; ``problems`` keeps the first ``Limits.max_problems`` by file, line
+    flagged: int = 0         # imported contacts that broke a conduct rule: loaded and flagged (conduct_view)
 
 
 class _Problems:
@@ -567,12 +568,15 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
             present = {t: set(df.columns) | {c for (tt, c), src in DERIVED.items() if tt == t and src in df.columns}
                        for t, df in merged.items()}
             result.new_rows = load(conn, frames, progress, present)
+            if "collection_action" in frames:
+                from .conduct_view import flag_imported
+                result.flagged = flag_imported(conn, frames["collection_action"]["id"].dropna().tolist())
             for t, n in result.rows.items():
                 marts.stamp(conn, f"table:{t}", n)
             result.version = marts.stamp(conn, "import", sum(result.rows.values()))
             users.audit(conn, username, "import", target=_target(files),
                         detail={"result": "loaded", "files": list(files), "rows": result.rows,
-                                "new_rows": result.new_rows})
+                                "new_rows": result.new_rows, "conduct_flagged": result.flagged})
     except Exception as exc:  # noqa: BLE001 - rolled back as a whole; reported, not raised
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()
         result.error = reason[0][:300] if reason else type(exc).__name__

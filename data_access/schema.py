@@ -333,6 +333,7 @@ collection_action = Table(
     Column("result", String(24), nullable=False),
     Column("note", String(256)),
     Column("created_by", String(32)),
+    Column("month", String(7), index=True, comment="month of action_on (the monthly extract's month)"),
     # the contact itself (issue #19); NULL on contacts recorded before they carried their time
     Column("contact_at", DateTime, comment="when the contact was made (local time)"),
     Column("party", String(10), comment="debtor | guarantor (co-borrower or guarantor) | family | other"),

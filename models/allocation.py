@@ -25,7 +25,7 @@ from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix
 from sqlalchemy import Engine, func, select
 
-from data_access import collections as dc, marts, schema as s
+from data_access import collections as dc, conduct, marts, schema as s
 from data_access.features import CASE_FEATURES, CURE_MONTHS, case_frame
 from data_access.queries import shift_month
 
@@ -57,6 +57,23 @@ def eligibility(cases: pd.DataFrame, options: pd.DataFrame, rules: pd.DataFrame)
         cols = chan == r.channel
         elig |= np.outer(rows, cols)
     return elig
+
+
+# calls (or AI-voice calls) an option plans on one contact of a case in its entry month: the cadence behind the
+# channels' cost per case (data_access/demo.py: cost of one attempt × 4 for AI voice and SMS, × 3 otherwise)
+ATTEMPTS_PER_CASE = {"ai_voice": 4, "sms": 4, "phone": 3, "field": 3, "agency": 3, "mediation": 3, "litigation": 3,
+                     "write_off": 3}
+
+
+def within_caps(cases: pd.DataFrame, options: pd.DataFrame, lim: conduct.Limits | None = None) -> np.ndarray:
+    """Boolean cases × options: the option's planned calls fit the conduct caps within the case's entry month's
+    calendar — at most ``max_attempts_per_day`` a day on the days left from the entry date (data_access/conduct.py).
+    Options that do not call (SMS, visits) always fit."""
+    lim = lim or conduct.limits()
+    room = np.array([conduct.max_attempts_in_month(pd.Timestamp(d).date(), lim) for d in cases["entry_date"]])
+    need = np.array([ATTEMPTS_PER_CASE.get(ch, 3) if conduct.CHANNEL_WAY.get(ch) in conduct.VOICE else 0
+                     for ch in options["channel"]])
+    return need[None, :] <= room[:, None]
 
 
 def optimise(value: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -106,9 +123,10 @@ def optimise(value: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> n
 
 
 def rule_allocation(cases: pd.DataFrame, options: pd.DataFrame, rules: pd.DataFrame,
-                    capacity: np.ndarray) -> np.ndarray:
+                    capacity: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
     """The rules alone: each case in order to its highest-priority eligible channel with capacity left; among
-    agencies, the one with most capacity left (lowest index on a tie). −1 when nothing is left.
+    agencies, the one with most capacity left (lowest index on a tie). −1 when nothing is left. ``allowed``
+    (cases × options, optional) rules options out for single cases (the conduct caps: :func:`within_caps`).
 
     Sequential by nature (each case takes what the earlier ones left), so it runs on plain Python lists: a
     province month of 5,000 cases takes milliseconds, where per-case pandas/numpy calls took seconds.
@@ -127,7 +145,7 @@ def rule_allocation(cases: pd.DataFrame, options: pd.DataFrame, rules: pd.DataFr
         for min_amount, cand in by_bucket.get(b, ()):
             if over < min_amount:
                 continue
-            free = [j for j in cand if left[j] >= 1]
+            free = [j for j in cand if left[j] >= 1 and (allowed is None or allowed[i, j])]
             if free:
                 j = max(free, key=left.__getitem__)  # first of the largest: lowest index on a tie
                 out[i] = j
@@ -270,10 +288,11 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
     loaded = None if retrain else active_model(engine)
     model_id, model = loaded if loaded else train(engine, month, run_by, register_models=not dry_run)
     p, rec, cost, net = values(model, cases, options)
-    elig = eligibility(cases, options, rules)
+    fits = within_caps(cases, options)
+    elig = eligibility(cases, options, rules) & fits
     cap = options["left"].to_numpy(dtype=float)
     best = optimise(net, elig, cap)
-    base = rule_allocation(cases, options, rules, cap)
+    base = rule_allocation(cases, options, rules, cap, fits)
 
     def total(choice, m):
         i = np.flatnonzero(choice >= 0)
@@ -347,10 +366,12 @@ def what_if(prepared: tuple[np.ndarray, np.ndarray], cases: pd.DataFrame, option
     _p, rec = prepared
     cost = opts["cost_per_case"].to_numpy()[None, :] + rec * opts["commission_rate"].to_numpy()[None, :]
     net = rec - cost
-    elig = eligibility(cases, opts, rules)
+    fits = within_caps(cases, opts) if "entry_date" in cases else None
+    elig = eligibility(cases, opts, rules) if fits is None else eligibility(cases, opts, rules) & fits
     cap = np.floor(opts["capacity"].to_numpy(dtype=float))
     out = {}
-    for name, choice in (("optimised", optimise(net, elig, cap)), ("rules", rule_allocation(cases, opts, rules, cap))):
+    for name, choice in (("optimised", optimise(net, elig, cap)),
+                         ("rules", rule_allocation(cases, opts, rules, cap, fits))):
         i = np.flatnonzero(choice >= 0)
         out[name] = {"assigned": int(len(i)), "queued": int((choice < 0).sum()),
                      "recovery": float(rec[i, choice[i]].sum()), "cost": float(cost[i, choice[i]].sum())}

@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import navigation
 from components.case_action import action_form
+from components.conduct_panels import my_breaches
 from components.formatting import escape_markdown, money, pct
 from components.i18n import code_label, current_lang, t
 from components.panels import empty_state
@@ -14,7 +15,7 @@ from components.session import engine, read, scope
 from components.shell import scope_label
 from components.tables import Col, table
 from components.worklist_pdf import build_worklist
-from data_access import collections as dc, queries, users
+from data_access import collections as dc, conduct_view as cv, users
 from data_access.kpi import BUCKETS
 
 def _audit_worklist(rows: int) -> None:
@@ -29,7 +30,7 @@ st.title(t("agency.title"))
 st.caption(t("agency.caption", agency=scope_label()))
 
 k = read(dc.agency_kpis, 12)
-league = read(queries.agency_league)
+league = read(cv.agency_ranking)
 me = league[league["is_me"]]
 if k:
     cols = st.columns(6)
@@ -76,10 +77,12 @@ with right:
     shown = league.assign(me=league["is_me"].map({True: "◀", False: ""}),
                           agency=[n if m or not str(n).startswith("机构 ") else t("agency.other", letter=chr(64 + int(r)))
                                   for n, m, r in zip(league["agency"], league["is_me"], league["rank"])])
-    table(shown, {"rank": Col("coll.rank", "count"), "agency": Col("coll.agency"), "recovery_rate": Col("coll.recovery_rate", "rate"),
-                  "kept_rate": Col("coll.kept_rate", "rate"), "me": Col("agency.me", missing="")},
+    table(shown, {"rank": Col("coll.rank", "count"), "agency": Col("coll.agency"), "composite": Col("conduct.composite", "num2"),
+                  "recovery_rate": Col("coll.recovery_rate", "rate"), "conduct_rate": Col("conduct.rate_per_100", "num2"),
+                  "me": Col("agency.me", missing="")},
           name="agency_league", downloads=False, height="fit")
-    st.caption(t("agency.ranking_note"))
+    st.caption(t("agency.ranking_note") + " " + t("conduct.league_short"))
+    my_breaches(lang)
 
 
 

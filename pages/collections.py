@@ -4,6 +4,7 @@ import streamlit as st
 
 from components import collection_charts as cc, navigation
 from components.collection_panels import allocation_tab, performance_tab
+from components.conduct_panels import conduct_tab, league_tab
 from components.filters import filter_bar
 from components.i18n import current_lang, t
 from components.panels import empty_state
@@ -23,7 +24,7 @@ window = st.segmented_control(t("coll.window"), [3, 6, 12, 24], default=12, key=
 st.caption(t("coll.cohort_note", n=window))
 
 tabs = st.tabs([t("coll.tab.allocation"), t("coll.tab.performance"), t("coll.tab.funnel"), t("coll.tab.agencies"),
-                t("coll.tab.legal")])
+                t("conduct.tab"), t("coll.tab.legal")])
 with tabs[0]:
     allocation_tab(f, lang)
 with tabs[1]:
@@ -49,20 +50,10 @@ with tabs[2]:
                       "cost_per_100": Col("coll.cost_per_100", "num2")},
               name=f"collection_funnel_{f.month}", height="fit")
 with tabs[3]:
-    board = read(dc.agency_board, f, window)
-    if board.empty:
-        empty_state()
-    else:
-        st.caption(t("coll.agency_note"))
-        table(board, {"rank": Col("coll.rank", "count"), "agency": Col("coll.agency"), "cases": Col("coll.stage.cases", "count"),
-                      "recovery_rate": Col("coll.recovery_rate", "rate"), "cure_rate": Col("coll.cure_rate", "rate"),
-                      "contact_rate": Col("coll.contact_rate", "rate"), "kept_rate": Col("coll.kept_rate", "rate"),
-                      "recovered_amount": Col("coll.recovered_wan", "money_wan"),
-                      "commission_rate": Col("coll.commission_rate", "rate"), "commission": Col("coll.commission_wan", "money_wan"),
-                      "complaints": Col("coll.complaints", "count"), "compliance_breaches": Col("coll.breaches", "count"),
-                      "monthly_capacity": Col("coll.capacity", "count")},
-              name=f"agency_league_{f.month}", height="fit")
+    league_tab(f, window)
 with tabs[4]:
+    conduct_tab(f, window, lang)
+with tabs[5]:
     a, b = st.columns(2)
     with a:
         pipe = read(dc.litigation_pipeline, f, 36)

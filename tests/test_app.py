@@ -291,7 +291,7 @@ def test_collections_page_matches_the_data_functions(app_env, user):
     from data_access import collections as dc
     at = logged_in(user, "pages/collections.py")
     assert not at.exception and not errors(at)
-    assert [tab.label for tab in at.tabs] == ["分案", "回收绩效", "渠道漏斗", "委外机构", "诉讼与核销"]
+    assert [tab.label for tab in at.tabs] == ["分案", "回收绩效", "渠道漏斗", "委外机构", "行为合规", "诉讼与核销"]
     with app_env.connect() as conn:
         sc = scope_for_user(conn, user)
         month = queries.available_months(conn)[-1]
@@ -303,6 +303,47 @@ def test_collections_page_matches_the_data_functions(app_env, user):
     assert len(at.get("plotly_chart")) >= (7 if user == "hq_wang" else 4)
     run_button = [b for b in at.button if b.key == "coll_run"]
     assert bool(run_button) == (user == "hq_wang")  # only head office runs the allocation
+
+
+def test_conduct_tab_and_league_match_the_data_functions(app_env):
+    """The conduct tab counts the breaches the data function counts, shows the contacts behind them without
+    personal data, and the agency league is ranked on the composite (not on recovery alone)."""
+    from data_access import conduct_view as cv
+    at = logged_in("hq_wang", "pages/collections.py")
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, "hq_wang")
+        f = queries.Filters(month=queries.available_months(conn)[-1])
+        total = int(cv.breaches(conn, sc, f, ("rule",), 12)["breaches"].sum())
+        league = cv.league(conn, sc, f, 12)
+    assert total > 0  # the demo's rule-breaking agencies
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["违规次数"] == f"{total:,}"
+    shown = {tuple(d.value.columns) for d in at.dataframe}
+    assert any("综合得分" in cols and "合规得分" in cols for cols in shown)
+    behind = next(d.value for d in at.dataframe if "违规情况" in d.value.columns)
+    assert len(behind) == min(total, 500) and not {"姓名", "电话"} & set(behind.columns)
+    assert list(league["composite"]) == sorted(league["composite"], reverse=True)
+    # filtering to one rule narrows the contacts behind to that rule
+    at.selectbox(key="conduct_rule").set_value("unrelated_party").run()
+    behind = next(d.value for d in at.dataframe if "违规情况" in d.value.columns)
+    assert set(behind["规则"]) == {"向无关第三人催收"}
+
+
+def test_an_agency_sees_its_own_breaches_only(app_env):
+    from data_access import conduct_view as cv
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, "agency3")  # one of the demo's rule-breaking agencies
+        mine = cv.agency_breach_cases(conn, sc, 12)
+    assert not mine.empty
+    at = logged_in("agency3", "pages/agency_workspace.py")
+    assert not at.exception and not errors(at), errors(at)
+    table = next(d.value for d in at.dataframe if "违规情况" in d.value.columns)
+    with app_env.connect() as conn:
+        from sqlalchemy import select
+        from data_access.schema import collection_case
+        owners = set(conn.execute(select(collection_case.c.agency_id)
+                                  .where(collection_case.c.case_no.in_(list(table["案件号"])))).scalars())
+    assert owners == {sc.agency_id} and len(table) == len(mine)
 
 
 def test_head_office_runs_the_allocation_from_the_page(app_env):

@@ -259,8 +259,9 @@ def test_allocation_run_and_agency_action(server, browser):
     page.locator(".st-key-ca_pamount input").fill("100")
     page.locator(".st-key-ca_note textarea").fill("浏览器测试：客户承诺还款")
     # the contact's time (quiet hours are judged on it) and its recording (calls are recorded)
-    page.locator(".st-key-ca_time input").fill("10:30")
-    page.keyboard.press("Enter")
+    page.locator(".st-key-ca_time [role=spinbutton]").first.click()  # a segmented field, like the date's
+    page.keyboard.type("1030")
+    page.keyboard.press("Escape")
     page.locator(".st-key-ca_recording input").fill("REC-BROWSER-1")
     # the promised date: type it into the date input (today is always within the allowed window)
     import datetime as dt

@@ -147,3 +147,124 @@ def test_the_form_counts_the_days_calls_already_recorded(coll):
         audit = conn.execute(select(s.audit_log.c.action).where(s.audit_log.c.username == "agency1")).scalars().all()
     assert row["party"] == "family" and row["way"] == "call" and row["contact_at"] == T(2026, 3, 10, 21, 59)
     assert "case_action_refused" in audit
+
+
+# ---------------------------------------------------------------- the import's flag
+def test_the_import_records_and_flags_breaking_contacts(coll):
+    from data_access import importer
+    csv = ("id,case_id,action_on,channel,agency_id,contacted,result,contact_at,party,way,duration_s,recording_ref\n"
+           "901,5,2026-03-11,agency,1,0,no_answer,2026-03-11 22:00:00,debtor,call,0,REC-901\n"
+           "902,5,2026-03-11,agency,1,1,refused,2026-03-11 21:59:00,debtor,call,95,REC-902\n"
+           "903,5,2026-03-12,agency,1,1,refused,2026-03-12 10:00:00,other,visit,600,\n")
+    result = importer.run(coll, {"collection_action.csv": csv.encode()}, "admin")
+    assert result.ok, result.problems
+    assert result.flagged == 2  # 901 (quiet hours) and 903 (unrelated party, and no recording)
+    with coll.connect() as conn:
+        rows = conn.execute(select(s.contact_breach.c.action_id, s.contact_breach.c.rule, s.contact_breach.c.source,
+                                   s.contact_breach.c.agency_id, s.contact_breach.c.month)
+                            .order_by(s.contact_breach.c.action_id, s.contact_breach.c.rule)).all()
+        stored = conn.execute(select(func.count()).select_from(s.collection_action)
+                              .where(s.collection_action.c.id.in_([901, 902, 903]))).scalar_one()
+    assert stored == 3  # they happened: recorded, not refused
+    assert [(r.action_id, r.rule) for r in rows] == [(901, "quiet_hours"), (903, "unrecorded"), (903, "unrelated_party")]
+    assert {(r.source, r.agency_id, r.month) for r in rows} == {("import", 1, "2026-03")}
+    # importing the same file again replaces the flags instead of doubling them
+    assert importer.run(coll, {"collection_action.csv": csv.encode()}, "admin").flagged == 2
+    with coll.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(s.contact_breach)).scalar_one() == 3
+
+
+def test_an_import_with_a_bad_party_is_refused_with_a_report(coll):
+    from data_access import importer
+    csv = ("id,case_id,action_on,channel,contacted,result,contact_at,party,way\n"
+           "904,5,2026-03-11,agency,0,no_answer,2026-03-11 10:00:00,neighbour,call\n")
+    result = importer.run(coll, {"collection_action.csv": csv.encode()}, "admin")
+    assert not result.ok
+    assert set(result.problems["reason"]) == {"not_allowed"} and set(result.problems["column"]) == {"party"}
+
+
+# ---------------------------------------------------------------- the conduct view: counts, cases, scope, league
+def _seed_breaches(engine):
+    from data_access import importer
+    csv = ("id,case_id,action_on,channel,agency_id,contacted,result,contact_at,party,way,duration_s,recording_ref\n"
+           "911,5,2026-03-11,agency,1,0,no_answer,2026-03-11 22:00:00,debtor,call,0,REC-1\n"
+           "912,5,2026-03-12,agency,1,0,no_answer,2026-03-12 07:30:00,debtor,call,0,REC-2\n"
+           "913,10,2026-03-12,agency,2,1,refused,2026-03-12 10:00:00,other,call,60,REC-3\n")
+    assert importer.run(engine, {"collection_action.csv": csv.encode()}, "admin").ok
+
+
+def test_breaches_by_rule_and_agency_scoped_in_sql(coll):
+    from data_access import conduct_view as cv
+    from data_access.queries import Filters
+    from tests.test_collections import AG2, HQ, OTHER_LEADER, STRATEGY
+    _seed_breaches(coll)
+    f = Filters(month="2026-03")
+    with coll.connect() as conn:
+        hq = cv.breaches(conn, HQ, f, ("agency_id", "rule"))
+        assert sorted(zip(hq["agency_id"], hq["rule"], hq["breaches"])) == [(1, "quiet_hours", 2), (2, "unrelated_party", 1)]
+        # an agency sees its own breaches only, whatever it asks for
+        assert cv.breaches(conn, AG1, f)["breaches"].sum() == 2
+        assert cv.breach_cases(conn, AG1, f, agency_id=2).empty
+        assert set(cv.breach_cases(conn, AG2, f)["case_no"]) == {"K10"}
+        assert cv.breaches(conn, STRATEGY, f).empty and cv.breaches(conn, OTHER_LEADER, f).empty
+        cases = cv.breach_cases(conn, HQ, f, rule="quiet_hours")
+        assert list(cases["case_no"]) == ["K5", "K5"] and list(cases["value"]) == [7.5, 22.0]
+
+
+def test_the_league_ranks_on_recovery_and_conduct(coll):
+    """Hand-worked, March, 12 months: agency 1 recovery 0.4 (score 1), 2 breaches + 1 complaint on 1 case = 300 per
+    100 cases (the worst: conduct score 0); agency 2 recovery 0 (score 0), 1 breach on 1 case = 100 (score 2/3).
+    Composite 0.6 × 1 + 0.4 × 0 = 0.6 against 0.6 × 0 + 0.4 × 2/3 = 0.267: agency 1 first; with the weight at 0.3,
+    0.3 against 0.467: agency 2 first."""
+    from data_access import conduct_view as cv
+    from data_access.queries import Filters
+    from tests.test_collections import HQ
+    _seed_breaches(coll)
+    with coll.connect() as conn:
+        lg = cv.league(conn, HQ, Filters(month="2026-03")).set_index("agency_id")
+        assert lg.loc[1, "conduct_rate"] == pytest.approx(300) and lg.loc[2, "conduct_rate"] == pytest.approx(100)
+        assert lg.loc[1, "composite"] == pytest.approx(0.6) and lg.loc[2, "composite"] == pytest.approx(0.4 * 2 / 3)
+        assert lg.loc[1, "rank"] == 1
+        other = cv.league(conn, HQ, Filters(month="2026-03"), lim=conduct.Limits(recovery_weight=0.3))
+        assert list(other["agency_id"]) == [2, 1]
+
+
+# ---------------------------------------------------------------- the allocation run within the caps
+def test_within_caps_counts_the_days_left_in_the_entry_month():
+    from models import allocation
+    cases = pd.DataFrame({"entry_date": [dt.date(2026, 3, 31), dt.date(2026, 3, 30), dt.date(2026, 3, 1)]})
+    options = pd.DataFrame({"channel": ["ai_voice", "phone", "sms", "field"]})
+    # cap 2 a day: 31 March leaves 2 calls (AI voice plans 4, phone 3: neither fits); 30 March leaves 4
+    fits = allocation.within_caps(cases, options, conduct.Limits(max_attempts_per_day=2))
+    assert fits.tolist() == [[False, False, True, True], [True, True, True, True], [True, True, True, True]]
+    assert allocation.within_caps(cases, options, LIM).all()  # 6 a day: even the month's last day fits
+
+
+def test_the_allocation_run_plans_no_more_calls_than_the_caps_allow(empty_engine, monkeypatch):
+    from sqlalchemy import update
+    from data_access import demo, marts
+    from models import allocation
+    demo.generate(empty_engine, size="tiny", seed=5, progress=False)
+    k = s.collection_case
+    with empty_engine.begin() as conn:
+        last = conn.execute(select(func.max(k.c.entry_month))).scalar()
+        y, m = int(last[:4]), int(last[5:])
+        month_end = (dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1))
+        conn.execute(update(k).where(k.c.entry_month == last, k.c.status == "open", k.c.channel != "write_off")
+                     .values(channel="pending", agency_id=None, entry_date=month_end))
+    marts.refresh(empty_engine)
+    monkeypatch.setenv("COCKPIT_CONDUCT_MAX_ATTEMPTS", "2")
+    out = allocation.run(empty_engine, run_by="hq_wang")
+    assert out["assigned"] > 0
+    with empty_engine.connect() as conn:
+        chosen = conn.execute(select(k.c.channel).where(k.c.allocation_run_id == out["run_id"])).scalars().all()
+        lines = dc.allocation_run_lines(conn, conduct_scope(), out["run_id"])
+    # one day left at 2 calls a day: no channel that plans 3 or 4 calls, in the plan or in the rules' baseline
+    calling = {c for c, n in allocation.ATTEMPTS_PER_CASE.items() if conduct.CHANNEL_WAY[c] in conduct.VOICE and n > 2}
+    assert chosen and not set(chosen) & calling, set(chosen)
+    assert not set(lines["channel"]) & calling
+
+
+def conduct_scope():
+    from tests.test_collections import HQ
+    return HQ

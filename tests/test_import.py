@@ -108,7 +108,8 @@ def test_reimporting_the_same_files_is_harmless(loaded, extract):
 def _split(extract: dict[str, bytes], month: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """The extract without ``month``'s rows of the monthly tables, and those rows as ``<table>_<month>.csv``."""
     date_of = {"loan_snapshot": "month", "repayment": "paid_on", "warning_signal": "raised_on",
-               "collection_case": "entry_date", "application": "applied_on", "loan": "disbursed_on"}
+               "collection_case": "entry_date", "collection_action": "action_on", "application": "applied_on",
+               "loan": "disbursed_on"}
     base, month_files = dict(extract), {}
     for t in MONTHLY:
         df = pd.read_csv(io.BytesIO(extract[f"{t}.csv"]), dtype=str, keep_default_na=False)

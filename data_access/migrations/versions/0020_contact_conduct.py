@@ -1,4 +1,4 @@
-"""contacts carry their time, the party reached, the way, duration and recording; breaches of the collection conduct
+"""contacts carry their month (the monthly extract's), their time, the party reached, the way, duration and recording; breaches of the collection conduct
 rules (data_access/conduct.py) found on imported or generated contacts are kept in contact_breach
 
 Revision ID: 0020
@@ -16,6 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("collection_action") as batch:
+        batch.add_column(sa.Column("month", sa.String(7), comment="month of action_on (the monthly extract's month)"))
         batch.add_column(sa.Column("contact_at", sa.DateTime(), comment="when the contact was made (local time)"))
         batch.add_column(sa.Column("party", sa.String(10),
                                    comment="debtor | guarantor (co-borrower or guarantor) | family | other"))
@@ -26,6 +27,9 @@ def upgrade() -> None:
                                    comment="the recording's reference in the bank's recording system"))
         batch.add_column(sa.Column("consented", sa.Boolean(), nullable=False, server_default=sa.false(),
                                    comment="the debtor agreed to be contacted at this time (quiet hours)"))
+    month = "to_char(action_on, 'YYYY-MM')" if op.get_bind().dialect.name == "postgresql" else "substr(action_on, 1, 7)"
+    op.execute(f"UPDATE collection_action SET month = {month}")
+    op.create_index("ix_collection_action_month", "collection_action", ["month"])
     op.create_table(
         "contact_breach",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -53,5 +57,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("contact_breach")
     with op.batch_alter_table("collection_action") as batch:
-        for c in ("consented", "recording_ref", "duration_s", "way", "party", "contact_at"):
+        batch.drop_index("ix_collection_action_month")
+        for c in ("consented", "recording_ref", "duration_s", "way", "party", "contact_at", "month"):
             batch.drop_column(c)
