@@ -1,15 +1,15 @@
 """contacts carry their month (the monthly extract's), their time, the party reached, the way, duration and recording; breaches of the collection conduct
 rules (data_access/conduct.py) found on imported or generated contacts are kept in contact_breach
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
