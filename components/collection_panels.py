@@ -146,8 +146,14 @@ def performance_tab(f: Filters, window: int, lang: str) -> None:
     cards = []
     for name, buckets in kpi.ENTRY_BUCKET_GROUPS.items():
         v = [_rate(d, "recovery_rate", buckets) for d in (now, prev, year)]
-        cards.append(Kpi(t("coll.recovery_of", group=name), pct(v[0], 1), kpi.change_pp(v[0], v[1]),
+        cards.append(Kpi(t("coll.recovery_of", group=name, n=window), pct(v[0], 1), kpi.change_pp(v[0], v[1]),
                          kpi.change_pp(v[0], v[2]), kind="pp", help=t("coll.recovery_help")))
+    # write-off transfers are not in the recovery above: what came back on them, over the amount written off
+    wo = [read(dc.write_offs, d, window) for d in (f, Filters(month=shift_month(f.month, -1), branch_id=f.branch_id),
+                                                   Filters(month=shift_month(f.month, -12), branch_id=f.branch_id))]
+    wr = [kpi.ratio(float(d["recovered_amount"].sum()), float(d["balance_at_entry"].sum())) for d in wo]
+    cards.append(Kpi(t("coll.post_write_off", n=window), pct(wr[0], 1), kpi.change_pp(wr[0], wr[1]),
+                     kpi.change_pp(wr[0], wr[2]), kind="pp", help=t("coll.post_write_off_help")))
     for name, good in (("cure_rate", True), ("roll_forward_rate", False), ("contact_rate", True),
                        ("promise_rate", True), ("kept_rate", True)):
         v = [_rate(d, name) for d in (now, prev, year)]

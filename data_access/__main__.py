@@ -11,6 +11,7 @@
     python -m data_access templates DIR        # empty CSV + Excel template per table, with a 说明 sheet
     python -m data_access export DIR [--month 2026-11]   # the database's rows in the extract format
     python -m data_access audit verify [--anchor ID:HASH] [--record]   # walk the audit log's hash chain
+    python -m data_access report g11 --month 2026-10 --out g11.xlsx [--user NAME]   # asset-quality report (audited)
 
 Every failure ends in a one-line message and exit code 1 or 2, never a traceback.
 """
@@ -157,6 +158,32 @@ def cmd_export(args) -> None:
         print(f"  {name}: {n:,} rows")
 
 
+def cmd_report(args) -> None:
+    import re
+    from pathlib import Path
+    from . import g11
+    from .scope import Scope
+    from .users import audit
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month or ""):
+        raise ValueError(f"--month must be a month like 2026-10; got {args.month!r}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        raise ValueError(f"--out must name an .xlsx file; got {args.out!r}")
+    if not out.parent.is_dir():
+        raise ValueError(f"the folder of --out does not exist: {out.parent}")
+    engine = _engine()
+    scope = Scope(username=args.user, role="head_office")  # the command line is the head office's, whole bank
+    with engine.connect() as conn:
+        data = g11.build(conn, scope, args.month, args.user)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(out)  # never a half-written report under the asked name
+    with engine.begin() as conn:
+        audit(conn, args.user, "export", target=f"g11_{args.month}", detail={"format": "xlsx", "via": "cli",
+                                                                            "bytes": len(data)})
+    print(f"G11 asset-quality report for {args.month} written to {out} ({len(data):,} bytes)")
+
+
 class ChainBroken(ValueError):
     """The audit chain does not verify: exit 2 with its one line."""
 
@@ -217,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
                                                           "admin page)")
     au.add_argument("--user", default=os.environ.get("USER", "cli"), help="name written with --record")
     au.set_defaults(fn=cmd_audit)
+    rp = sub.add_parser("report", help="write a regulatory report (audited)")
+    rp.add_argument("kind", choices=["g11"], help="g11: asset quality by class, overdue bands, migration, provisions")
+    rp.add_argument("--month", required=True, help="the month, e.g. 2026-10")
+    rp.add_argument("--out", required=True, help="the .xlsx file to write")
+    rp.add_argument("--user", default=os.environ.get("USER", "cli"), help="name written to the audit log")
+    rp.set_defaults(fn=cmd_report)
     args = p.parse_args(argv)
     from .config import ConfigError
     from .demo import DatabaseNotEmpty

@@ -40,7 +40,9 @@ def performance(conn: Connection, scope: Scope, f: Filters, by: tuple[str, ...] 
     (any of DIMENSIONS), over the ``months`` entry months up to ``f.month``.
 
     Grouping by ``branch_id`` gives one row per branch in scope; otherwise the whole bank's roll-up rows (head
-    office) or the user's branches (summed) answer. Pending cases are left out: they are not being worked yet.
+    office) or the user's branches (summed) answer. Pending cases are left out (they are not being worked yet) and
+    so are write-off transfers unless ``channel='write_off'`` asks for them: their recovery is post-write-off
+    recovery, reported apart (:func:`write_offs`).
     """
     bad = [b for b in by if b not in DIMENSIONS]
     if bad:
@@ -48,9 +50,9 @@ def performance(conn: Connection, scope: Scope, f: Filters, by: tuple[str, ...] 
     mc = s.mart_collection
     window = _month_window(conn, f.month, months)
     rows = each_branch(mc, scope) if "branch_id" in by and f.branch_id is None else branch_rows(mc, scope, f.branch_id)
-    conds = [mc.c.entry_month.in_(window), rows, mc.c.channel != PENDING]
-    if channel is not None:
-        conds.append(mc.c.channel == channel)
+    conds = [mc.c.entry_month.in_(window), rows]
+    # 催收回收率's cases (kpi.COLLECTION_RECOVERY_EXCLUDED): write-off transfers only when asked for by channel
+    conds.append(mc.c.channel.notin_(kpi.COLLECTION_RECOVERY_EXCLUDED) if channel is None else mc.c.channel == channel)
     if entry_bucket is not None:
         conds.append(mc.c.entry_bucket == entry_bucket)
     keys = [mc.c[b] for b in by]

@@ -77,7 +77,7 @@ def grid(conn: Connection, scope: Scope, month: str, level: str, parent_code: st
     df = _df(conn, stmt)
     df[measures] = df[measures].astype(float).fillna(0.0)
     df["credit_coverage"] = [kpi.credit_coverage(a, b) for a, b in zip(df["households_with_line"], df["households"])]
-    df["usage_rate"] = [kpi.usage_rate(a, b) for a, b in zip(df["households_with_loan"], df["households_with_line"])]
+    df["usage_rate"] = [kpi.usage_rate(a, b) for a, b in zip(df["households_line_loan"], df["households_with_line"])]
     df["balance_per_household"] = [kpi.ratio(a, b) for a, b in zip(df["balance"], df["households_with_loan"])]
     df["npl_ratio"] = [kpi.npl_ratio(a, b) for a, b in zip(df["npl_balance"], df["balance"])]
     df["overdue_ratio"] = [kpi.ratio(a, b) for a, b in zip(df["overdue_balance"], df["balance"])]

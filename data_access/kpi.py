@@ -16,8 +16,14 @@ Definitions (kept exact):
   days) or 90+ (M4+, over 90 days) by month n.
 * Recovery rate for entry bucket B: amount repaid by cases that entered
   collection in B, over the overdue amount at entry.
-* 授信覆盖率 credit coverage = households with a credit line / households;
-  用信率 usage = households with a loan / households with a credit line.
+* 授信覆盖率 credit coverage = households registered by month end holding a credit line valid at month end /
+  households registered by month end.
+* 用信率 usage, by household = line holders (as above) with a loan balance at month end / line holders; by amount
+  = balance drawn under lines valid at month end / their limits. Borrowers without a valid line are in neither.
+* 催收回收率 collection recovery = amount repaid by the cases that entered collection in the window's entry months
+  over their overdue amount at entry, leaving out cases still waiting for allocation and write-off transfers
+  (``COLLECTION_RECOVERY_EXCLUDED``); recovery after write-off is its own figure.
+* Regulator migration rates: see :func:`cbirc_migration_rates`.
 """
 from __future__ import annotations
 
@@ -130,9 +136,38 @@ def credit_coverage(households_with_line: float, households: float) -> float:
     return ratio(households_with_line, households)
 
 
-def usage_rate(households_with_loan: float, households_with_line: float) -> float:
-    """用信率 = households with a loan / households with a credit line."""
-    return ratio(households_with_loan, households_with_line)
+def usage_rate(line_holders_with_loan: float, households_with_line: float) -> float:
+    """用信率 by household = households holding a valid line that have a loan balance / households holding a valid
+    line (the numerator is part of the denominator: a borrower without a valid line is not counted)."""
+    return ratio(line_holders_with_loan, households_with_line)
+
+
+def usage_amount_rate(line_used_amount: float, line_amount: float) -> float:
+    """用信率 by amount = balance drawn under lines valid at month end / the limits of those lines."""
+    return ratio(line_used_amount, line_amount)
+
+
+def new_loan_npl_rate(npl_balance: float, disposed_npl: float, disbursed: float) -> float:
+    """新发放贷款不良率 = (本年新发放贷款中形成不良贷款的部分 + 本年新发放贷款中处置不良贷款的部分) ÷ 本年累计新发放贷款
+    (off-site supervision indicator "新发放贷款不良率"): the balance now of this year's loans classified NPL, plus
+    the NPL balance of those that left the book as NPL (written off or recovered), over this year's disbursements."""
+    return ratio(npl_balance + disposed_npl, disbursed)
+
+
+def provision_coverage(provision: float, npl_balance: float) -> float:
+    """拨备覆盖率 = 贷款损失准备 ÷ 不良贷款 (银监发〔2018〕7号)."""
+    return ratio(provision, npl_balance)
+
+
+def loan_provision_ratio(provision: float, loans: float) -> float:
+    """贷款拨备率 = 贷款损失准备 ÷ 各项贷款 (银监发〔2018〕7号)."""
+    return ratio(provision, loans)
+
+
+# channels whose cases are not in 催收回收率: waiting for allocation, and write-off transfers (post-write-off
+# recovery is reported apart)
+COLLECTION_RECOVERY_EXCLUDED = ("pending", "write_off")
+RECOVERY_WINDOW = 12  # entry months in every recovery label and figure (Overview, branch league, Collections default)
 
 
 ENTRY_BUCKET_GROUPS = {"M1": (1,), "M2": (2,), "M1+M2": (1, 2), "M3+": (3, 4)}

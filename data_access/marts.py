@@ -17,7 +17,7 @@ import uuid
 
 from sqlalchemy import Connection, Date, DateTime, Engine, String, bindparam, delete, func, select, text
 
-from . import config, schema as s
+from . import config, kpi, schema as s
 
 
 def _months(conn: Connection) -> list[tuple[str, int]]:
@@ -83,6 +83,48 @@ MIGRATION = _migration_sql("mart_migration", "s0.month", buckets=True)
 # The regulator's migration rates are reported for the year to date: class at the previous December against
 # class now, on the December balance; filed under the period end.
 MIGRATION_YTD = _migration_sql("mart_migration_ytd", "CAST(:next_month AS VARCHAR(7))", buckets=False)
+# quarter to date: class at the previous quarter end against class now, filed under the period end
+MIGRATION_QTD = _migration_sql("mart_migration_qtd", "CAST(:next_month AS VARCHAR(7))", buckets=False)
+
+
+def quarter_start(month: str) -> str:
+    """The previous quarter end of ``month`` (the start of its quarter-to-date period): 2026-05 → 2026-03,
+    2026-03 → 2025-12."""
+    y, m = int(month[:4]), int(month[5:7])
+    q = (m - 1) // 3 * 3  # last month of the previous quarter, 0 = December of the year before
+    return f"{y - 1}-12" if q == 0 else f"{y}-{q:02d}"
+
+
+# overdue loans in the G11 report's day bands (schema.mart_overdue)
+OVERDUE_BANDS = ((1, 1, 90), (2, 91, 360), (3, 361, 1095), (4, 1096, None))
+_BAND = "CASE " + " ".join(f"WHEN s.dpd >= {lo}" + (f" AND s.dpd <= {hi}" if hi else "") + f" THEN {b}"
+                           for b, lo, hi in OVERDUE_BANDS) + " ELSE 0 END"
+OVERDUE = f"""
+INSERT INTO mart_overdue (month, branch_id, product_id, band, loans, balance, overdue_amount)
+SELECT s.month, l.branch_id, l.product_id, {_BAND}, COUNT(*), SUM(s.balance), SUM(s.overdue_amount)
+FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+WHERE s.month = :month AND s.dpd > 0
+GROUP BY s.month, l.branch_id, l.product_id, {_BAND}
+"""
+
+# 新发放贷款不良率 as of :month: the loans disbursed from :year_start to :month; NPL either at the month (its balance
+# then) or when it left the book (its balance at its last snapshot: written off or recovered as NPL = 不良处置)
+NEW_LOAN = """
+INSERT INTO mart_new_loan (month, branch_id, product_id, loans, amount, npl_loans, npl_balance, disposed_npl)
+SELECT :month, l.branch_id, l.product_id, COUNT(*), SUM(l.amount),
+       SUM(CASE WHEN (s.loan_id IS NOT NULL AND s.class5 >= 3) OR (s.loan_id IS NULL AND z.class5 >= 3)
+                THEN 1 ELSE 0 END),
+       SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END),
+       SUM(CASE WHEN s.loan_id IS NULL AND z.class5 >= 3 THEN z.balance ELSE 0 END)
+FROM loan l
+LEFT JOIN loan_snapshot s ON s.loan_id = l.id AND s.month = :month
+LEFT JOIN (SELECT h.loan_id, MAX(h.month) AS last_month FROM loan_snapshot h JOIN loan n ON n.id = h.loan_id
+           WHERE n.disbursed_month >= :year_start AND n.disbursed_month <= :month AND h.month <= :month
+           GROUP BY h.loan_id) lm ON lm.loan_id = l.id
+LEFT JOIN loan_snapshot z ON z.loan_id = l.id AND z.month = lm.last_month
+WHERE l.disbursed_month >= :year_start AND l.disbursed_month <= :month
+GROUP BY l.branch_id, l.product_id
+"""
 
 VINTAGE = """
 INSERT INTO mart_vintage (cohort, mob, branch_id, product_id, loans, amount, ever30_amount, ever90_amount)
@@ -101,20 +143,34 @@ GROUP BY b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id
 
 # Village figures come from several tables; each part fills its own measures and leaves the rest 0,
 # and the parts are summed per village. Written as (measure -> SQL) maps so the columns cannot drift apart.
-VILLAGE_MEASURES = ["households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+VILLAGE_MEASURES = ["households", "households_with_line", "households_with_loan", "line_amount", "households_line_loan",
+                    "line_used_amount", "loans", "balance",
                     "npl_balance", "overdue_balance", "m1_balance", "m2_balance", "m3_balance", "m4_balance",
                     "disbursed_amount", "class1_balance", "class2_balance", "class3_balance", "class4_balance",
                     "class5_balance", "deposits", "ebank_households", "third_pay_households", "ss_card_households",
                     "open_warnings", "new_overdue_loans"]
+_VALID_LINE = ("credit_line cl JOIN customer c ON c.id = cl.customer_id WHERE c.created_on <= :month_end "
+               "AND cl.granted_on <= :month_end AND cl.expires_on > :month_end")
+_BORROWERS = ("SELECT DISTINCT l.customer_id FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id "
+              "WHERE s.month = :month AND s.balance > 0")
 VILLAGE_PARTS = [
     ("c.village_code", "customer c WHERE c.created_on <= :month_end", {
         "households": "COUNT(*)", "deposits": "SUM(c.deposit_balance)",
         "ebank_households": "SUM(CASE WHEN c.has_ebank THEN 1 ELSE 0 END)",
         "third_pay_households": "SUM(CASE WHEN c.has_third_party_pay THEN 1 ELSE 0 END)",
         "ss_card_households": "SUM(CASE WHEN c.has_social_security_card THEN 1 ELSE 0 END)"}),
-    ("c.village_code", "credit_line cl JOIN customer c ON c.id = cl.customer_id "
-                       "WHERE cl.granted_on <= :month_end AND cl.expires_on > :month_end", {
-        "households_with_line": "COUNT(DISTINCT cl.customer_id)", "line_amount": "SUM(cl.limit_amount)"}),
+    # line holders are households registered by month end (so coverage's numerator is part of its denominator),
+    # with a line valid at month end
+    # and usage's households: those line holders with a loan balance at the month
+    ("c.village_code", _VALID_LINE.replace(" WHERE ", f" LEFT JOIN ({_BORROWERS}) b ON b.customer_id = cl.customer_id "
+                                                     "WHERE ", 1), {
+        "households_with_line": "COUNT(DISTINCT cl.customer_id)", "line_amount": "SUM(cl.limit_amount)",
+        "households_line_loan": "COUNT(DISTINCT b.customer_id)"}),
+    # usage by amount: what is drawn under the lines valid at month end
+    ("c.village_code", "loan_snapshot s JOIN loan l ON l.id = s.loan_id JOIN credit_line cl ON cl.id = l.credit_line_id "
+                       "JOIN customer c ON c.id = cl.customer_id WHERE s.month = :month AND s.balance > 0 "
+                       "AND c.created_on <= :month_end AND cl.granted_on <= :month_end AND cl.expires_on > :month_end", {
+        "line_used_amount": "SUM(s.balance)"}),
     ("l.village_code", "loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0", {
         "households_with_loan": "COUNT(DISTINCT l.customer_id)", "loans": "COUNT(*)", "balance": "SUM(s.balance)",
         "npl_balance": "SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END)",
@@ -153,19 +209,23 @@ def area_sql(level: str) -> str:
             f"SELECT month, '{level}', {col}, {', '.join(f'SUM({m})' for m in s.AREA_MEASURES)} "
             f"FROM mart_village GROUP BY month, {col}")
 
-BRANCH = """
+# 催收回收率 (kpi.COLLECTION_RECOVERY_EXCLUDED): cases being worked, not those waiting for allocation nor the
+# transfers of written-off loans (their recovery is reported apart)
+COLLECTION_RECOVERY = "channel NOT IN ({})".format(", ".join(f"'{c}'" for c in kpi.COLLECTION_RECOVERY_EXCLUDED))
+
+BRANCH = f"""
 INSERT INTO mart_branch (month, branch_id, households, households_with_line, households_with_loan, open_warnings,
     new_warnings, tasks_due, tasks_overdue, tasks_done_on_time, balance, npl_balance, overdue_balance, coll_overdue,
-    coll_recovered)
+    coll_recovered, households_line_loan, line_amount, line_used_amount)
 SELECT :month, x.branch_id, SUM(x.hh), SUM(x.hl), SUM(x.hb), SUM(x.ow), SUM(x.nw), SUM(x.td), SUM(x.tov), SUM(x.tot),
-       SUM(x.bal), SUM(x.npl), SUM(x.od), SUM(x.co), SUM(x.cr)
+       SUM(x.bal), SUM(x.npl), SUM(x.od), SUM(x.co), SUM(x.cr), SUM(x.hll), SUM(x.la), SUM(x.lu)
 FROM (
     SELECT branch_id, SUM(households) AS hh, SUM(households_with_line) AS hl, SUM(households_with_loan) AS hb,
            SUM(open_warnings) AS ow, 0 AS nw, 0 AS td, 0 AS tov, 0 AS tot, 0 AS bal, 0 AS npl, 0 AS od, 0 AS co,
-           0 AS cr
+           0 AS cr, SUM(households_line_loan) AS hll, SUM(line_amount) AS la, SUM(line_used_amount) AS lu
     FROM mart_village WHERE month = :month GROUP BY branch_id
   UNION ALL
-    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0, 0, 0, 0, 0, 0
+    SELECT branch_id, 0, 0, 0, 0, COUNT(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
     FROM warning_signal WHERE month = :month GROUP BY branch_id
   UNION ALL
     SELECT branch_id, 0, 0, 0, 0, 0,
@@ -173,25 +233,27 @@ FROM (
            SUM(CASE WHEN due_on <= :month_end AND (completed_on IS NULL OR completed_on > :month_end)
                     AND created_on <= :month_end THEN 1 ELSE 0 END),
            SUM(CASE WHEN due_on >= :month_start AND due_on <= :month_end AND completed_on IS NOT NULL
-                    AND completed_on <= due_on THEN 1 ELSE 0 END), 0, 0, 0, 0, 0
+                    AND completed_on <= due_on THEN 1 ELSE 0 END), 0, 0, 0, 0, 0, 0, 0, 0
     FROM postloan_task WHERE created_on <= :month_end GROUP BY branch_id
   UNION ALL
     SELECT branch_id, 0, 0, 0, 0, 0, 0, 0, 0, SUM(balance), SUM(CASE WHEN class5 >= 3 THEN balance ELSE 0 END),
-           SUM(CASE WHEN bucket >= 1 THEN balance ELSE 0 END), 0, 0
+           SUM(CASE WHEN bucket >= 1 THEN balance ELSE 0 END), 0, 0, 0, 0, 0
     FROM mart_portfolio WHERE month = :month AND branch_id <> 0 GROUP BY branch_id
   UNION ALL
-    SELECT branch_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SUM(overdue_at_entry), SUM(recovered_amount)
-    FROM mart_collection WHERE entry_month = :month AND branch_id <> 0 GROUP BY branch_id
+    SELECT branch_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SUM(overdue_at_entry), SUM(recovered_amount), 0, 0, 0
+    FROM mart_collection WHERE entry_month = :month AND branch_id <> 0 AND {COLLECTION_RECOVERY} GROUP BY branch_id
 ) x GROUP BY x.branch_id
 """
 
 # the branch league's collection columns after one entry month of the collection mart was rebuilt
-BRANCH_COLLECTION = """
+BRANCH_COLLECTION = f"""
 UPDATE mart_branch SET
     coll_overdue = COALESCE((SELECT SUM(c.overdue_at_entry) FROM mart_collection c
-                             WHERE c.entry_month = mart_branch.month AND c.branch_id = mart_branch.branch_id), 0),
+                             WHERE c.entry_month = mart_branch.month AND c.branch_id = mart_branch.branch_id
+                             AND {COLLECTION_RECOVERY.replace("channel", "c.channel")}), 0),
     coll_recovered = COALESCE((SELECT SUM(c.recovered_amount) FROM mart_collection c
-                               WHERE c.entry_month = mart_branch.month AND c.branch_id = mart_branch.branch_id), 0)
+                               WHERE c.entry_month = mart_branch.month AND c.branch_id = mart_branch.branch_id
+                               AND {COLLECTION_RECOVERY.replace("channel", "c.channel")}), 0)
 WHERE month = :month
 """
 
@@ -377,12 +439,13 @@ FROM warning_signal GROUP BY month, branch_id, signal_type, severity
 
 # Whole-bank roll-up rows (branch_id 0) of the branch-level marts: a head-office read then costs the same
 # whatever the number of branches. Key columns are grouped, measures summed.
-ROLLUP_TABLES = (s.mart_industry, s.mart_migration_ytd, s.mart_portfolio, s.mart_disbursement, s.mart_branch, s.mart_migration, s.mart_vintage,
+ROLLUP_TABLES = (s.mart_industry, s.mart_migration_ytd, s.mart_migration_qtd, s.mart_overdue, s.mart_new_loan,
+                 s.mart_portfolio, s.mart_disbursement, s.mart_branch, s.mart_migration, s.mart_vintage,
                  s.mart_collection, s.mart_warning, s.mart_approval)
 BANK = 0
 
 
-ROLLUP_INT_KEYS = {"product_id", "class5", "bucket", "from_bucket", "to_bucket", "from_class", "to_class", "mob",
+ROLLUP_INT_KEYS = {"band", "product_id", "class5", "bucket", "from_bucket", "to_bucket", "from_class", "to_class", "mob",
                    "agency_id", "entry_bucket", "credit_household", "score_band"}
 
 
@@ -423,6 +486,12 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
         december = f"{int(month[:4]) - 1}-12"
         if december in have:
             conn.execute(text(MIGRATION_YTD), {"month": december, "next_month": month})
+    for month, _ in months:
+        start = quarter_start(month)
+        if start in have:
+            conn.execute(text(MIGRATION_QTD), {"month": start, "next_month": month})
+        conn.execute(text(OVERDUE), {"month": month})
+        conn.execute(text(NEW_LOAN), {"month": month, "year_start": f"{month[:4]}-01"})
     conn.execute(text(DISBURSEMENT))
     if months:
         conn.execute(text(VINTAGE), {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})

@@ -31,13 +31,13 @@ def portfolio_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25
 def household_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd.DataFrame:
     """Monthly household and work figures (not split by product or segment).
 
-    Columns: month, households, households_with_line, households_with_loan, open_warnings, new_warnings,
-    tasks_due, tasks_overdue, tasks_done_on_time.
+    Columns: month, households, households_with_line, households_with_loan, households_line_loan, line_amount,
+    line_used_amount, open_warnings, new_warnings, tasks_due, tasks_overdue, tasks_done_on_time.
     """
     mb = s.mart_branch
     window = _month_window(conn, f.month, months)
-    names = ["households", "households_with_line", "households_with_loan", "open_warnings", "new_warnings",
-             "tasks_due", "tasks_overdue", "tasks_done_on_time"]
+    names = ["households", "households_with_line", "households_with_loan", "households_line_loan", "line_amount",
+             "line_used_amount", "open_warnings", "new_warnings", "tasks_due", "tasks_overdue", "tasks_done_on_time"]
     stmt = (select(mb.c.month, *[func.sum(mb.c[n]).label(n) for n in names])
             .where(mb.c.month.in_(window), _mart_filter(mb, scope, f, product=False))
             .group_by(mb.c.month).order_by(mb.c.month))
@@ -58,6 +58,7 @@ def collection_summary(conn: Connection, scope: Scope, f: Filters, months: int =
                        by: tuple[str, ...] = ("entry_month", "entry_bucket")) -> pd.DataFrame:
     """Collection figures grouped by ``by`` (columns of mart_collection), for entry months up to ``f.month``.
 
+    Cases waiting for allocation and write-off transfers are left out (kpi.COLLECTION_RECOVERY_EXCLUDED).
     Columns: the ``by`` columns, cases, overdue_at_entry, recovered_amount, cured_cases, rolled_cases,
     open_cases, contacted_cases, promised_cases, kept_cases, paying_cases, cost, complaints, compliance_breaches.
     """
@@ -66,7 +67,8 @@ def collection_summary(conn: Connection, scope: Scope, f: Filters, months: int =
     names = ["cases", "overdue_at_entry", "recovered_amount", "cured_cases", "rolled_cases", "open_cases",
              "contacted_cases", "promised_cases", "kept_cases", "paying_cases", "cost", "complaints",
              "compliance_breaches"]
-    conds = [mc.c.entry_month.in_(window), branch_rows(mc, scope, f.branch_id)]
+    conds = [mc.c.entry_month.in_(window), branch_rows(mc, scope, f.branch_id),
+             mc.c.channel.notin_(kpi.COLLECTION_RECOVERY_EXCLUDED)]
     keys = [mc.c[b] for b in by]
     stmt = select(*keys, *[func.sum(mc.c[n]).label(n) for n in names]).where(*conds).group_by(*keys).order_by(*keys)
     return _df(conn, stmt)
@@ -76,9 +78,9 @@ def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd
     """One row per month up to ``f.month`` with every headline KPI of the Overview page.
 
     Columns: month, balance, loans, npl_balance, npl_ratio, overdue_ratio, m1_ratio, m2_ratio, m3p_ratio,
-    households, households_with_line, households_with_loan, credit_coverage, usage_rate, disbursed_amount,
-    disbursed_loans, recovery_rate (cases that entered in the three months before ``month``), open_warnings,
-    tasks_overdue.
+    households, households_with_line, households_with_loan, households_line_loan, credit_coverage, usage_rate (by
+    household), usage_amount_rate, disbursed_amount, disbursed_loans, recovery_rate (催收回收率 of the cases that
+    entered in the kpi.RECOVERY_WINDOW entry months up to ``month``), open_warnings, tasks_overdue.
     """
     window = pd.DataFrame({"month": _month_window(conn, f.month, months)})
     if f.geographic:
@@ -100,12 +102,15 @@ def overview(conn: Connection, scope: Scope, f: Filters, months: int = 25) -> pd
     df["m2_ratio"] = [kpi.ratio(o, b) for o, b in zip(df["m2_balance"], df["balance"])]
     df["m3p_ratio"] = [kpi.ratio(a + b_, b) for a, b_, b in zip(df["m3_balance"], df["m4_balance"], df["balance"])]
     df["credit_coverage"] = [kpi.credit_coverage(a, b) for a, b in zip(df["households_with_line"], df["households"])]
-    df["usage_rate"] = [kpi.usage_rate(a, b) for a, b in zip(df["households_with_loan"], df["households_with_line"])]
-    # cases need time to be worked: the month's recovery rate is that of cases that entered in the three
-    # months before it (t-3 .. t-1), not of cases opened days ago
-    rec = df["recovered_amount"].shift(1).rolling(3, min_periods=3).sum()
-    due = df["overdue_at_entry"].shift(1).rolling(3, min_periods=3).sum()
+    df["usage_rate"] = [kpi.usage_rate(a, b) for a, b in zip(df["households_line_loan"], df["households_with_line"])]
+    # one definition with the branch league and the Collections page: cases that entered in the RECOVERY_WINDOW
+    # entry months up to the month (t-11 .. t; fewer while the bank's history is shorter, as in the league),
+    # everything recovered on them so far
+    w = kpi.RECOVERY_WINDOW
+    rec = df["recovered_amount"].rolling(w, min_periods=1).sum()
+    due = df["overdue_at_entry"].rolling(w, min_periods=1).sum()
     df["recovery_rate"] = [kpi.ratio(a, b) for a, b in zip(rec, due)]
+    df["usage_amount_rate"] = [kpi.usage_amount_rate(a, b) for a, b in zip(df["line_used_amount"], df["line_amount"])]
     return df
 
 
@@ -125,8 +130,8 @@ def village_trend(conn: Connection, scope: Scope, f: Filters, months: int = 25) 
     if f.village_code is not None:
         conds.append(mv.c.village_code == f.village_code)
     names = ["loans", "balance", "npl_balance", "overdue_balance", "m1_balance", "m2_balance", "m3_balance",
-             "m4_balance", "households", "households_with_line", "households_with_loan", "open_warnings",
-             "disbursed_amount"]
+             "m4_balance", "households", "households_with_line", "households_with_loan", "households_line_loan",
+             "line_amount", "line_used_amount", "open_warnings", "disbursed_amount"]
     df = _df(conn, select(mv.c.month, *[func.sum(mv.c[n]).label(n) for n in names])
              .where(*conds).group_by(mv.c.month).order_by(mv.c.month))
     for col in ("recovered_amount", "overdue_at_entry", "tasks_overdue"):
@@ -149,7 +154,7 @@ def branch_league(conn: Connection, scope: Scope, month: str, prev_month: str | 
     names = _df(conn, select(o.c.id.label("branch_id"), o.c.name.label("branch"))
                 .where(o.c.level == "branch", scope.branch_clause(o.c.id)))
     work = port[port["month"] == month][["branch_id", "households_with_loan", "tasks_overdue"]]
-    window = _month_window(conn, month, 12)
+    window = _month_window(conn, month, kpi.RECOVERY_WINDOW)
     coll = _df(conn, select(mb.c.branch_id, func.sum(mb.c.coll_recovered).label("rec"),
                             func.sum(mb.c.coll_overdue).label("due"))
                .where(mb.c.month.in_(window), each_branch(mb, scope)).group_by(mb.c.branch_id))

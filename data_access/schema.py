@@ -584,6 +584,10 @@ mart_village = Table(
     Column("households_with_line", Integer, nullable=False),
     Column("households_with_loan", Integer, nullable=False),
     Column("line_amount", MONEY, nullable=False),
+    Column("households_line_loan", Integer, nullable=False, server_default="0",
+           comment="households with a valid line at month end that also have a loan balance (用信户)"),
+    Column("line_used_amount", MONEY, nullable=False, server_default="0",
+           comment="balance of loans drawn under a line valid at month end (用信金额)"),
     Column("loans", Integer, nullable=False, server_default="0"),
     Column("balance", MONEY, nullable=False),
     Column("npl_balance", MONEY, nullable=False),
@@ -608,7 +612,8 @@ Index("ix_mart_village_month_branch", mart_village.c.month, mart_village.c.branc
 
 # The village mart summed by township and county for whole-bank users: the map's upper levels then read one row
 # per grid shown, not every village of the bank (branch-scoped users still sum their own villages)
-AREA_MEASURES = ("households", "households_with_line", "households_with_loan", "line_amount", "loans", "balance",
+AREA_MEASURES = ("households", "households_with_line", "households_with_loan", "line_amount", "households_line_loan",
+                 "line_used_amount", "loans", "balance",
                  "npl_balance", "overdue_balance", "deposits", "ebank_households", "third_pay_households",
                  "ss_card_households", "open_warnings", "new_overdue_loans")
 mart_area = Table(
@@ -627,6 +632,9 @@ mart_branch = Table(
     Column("households", Integer, nullable=False),
     Column("households_with_line", Integer, nullable=False),
     Column("households_with_loan", Integer, nullable=False),
+    Column("households_line_loan", Integer, nullable=False, server_default="0", comment="= mart_village"),
+    Column("line_amount", MONEY, nullable=False, server_default="0", comment="limits of the lines valid at month end"),
+    Column("line_used_amount", MONEY, nullable=False, server_default="0", comment="= mart_village"),
     Column("open_warnings", Integer, nullable=False),
     Column("new_warnings", Integer, nullable=False),
     Column("tasks_due", Integer, nullable=False),
@@ -659,19 +667,56 @@ mart_migration = Table(
 Index("ix_mart_migration_month_branch", mart_migration.c.month, mart_migration.c.branch_id)
 Index("ix_mart_migration_branch_month", mart_migration.c.branch_id, mart_migration.c.month)
 
-mart_migration_ytd = Table(
-    "mart_migration_ytd", metadata,
-    Column("month", String(7), nullable=False, comment="period end; the period starts at the previous December"),
+def _class_migration_table(name: str, start: str) -> Table:
+    """The regulator's migration rates' transitions over a period: the class at ``start`` against the class at
+    the period end, filed under the period end."""
+    return Table(
+        name, metadata,
+        Column("month", String(7), nullable=False, comment=f"period end; the period starts at {start}"),
+        Column("branch_id", Integer, nullable=False),
+        Column("product_id", Integer, nullable=False),
+        Column("segment", String(16), nullable=False),
+        Column("from_class", Integer, nullable=False),
+        Column("to_class", Integer, nullable=False, comment="1-5, 6 paid off, 7 written off"),
+        Column("loans", Integer, nullable=False),
+        Column("balance", MONEY, nullable=False, comment=f"balance at {start}"),
+        Column("balance_next", MONEY, nullable=False, comment="balance at the period end; 0 once closed"),
+    )
+
+
+mart_migration_ytd = _class_migration_table("mart_migration_ytd", "the previous December")
+Index("ix_mart_migration_ytd_month_branch", mart_migration_ytd.c.month, mart_migration_ytd.c.branch_id)
+mart_migration_qtd = _class_migration_table("mart_migration_qtd", "the previous quarter end")
+Index("ix_mart_migration_qtd_month_branch", mart_migration_qtd.c.month, mart_migration_qtd.c.branch_id)
+
+# overdue loans by days past due as the G11 report bands them: 1 = 1–90, 2 = 91–360, 3 = 361 days–3 years, 4 = over
+# 3 years (band 0: not overdue)
+mart_overdue = Table(
+    "mart_overdue", metadata,
+    Column("month", String(7), nullable=False),
     Column("branch_id", Integer, nullable=False),
     Column("product_id", Integer, nullable=False),
-    Column("segment", String(16), nullable=False),
-    Column("from_class", Integer, nullable=False),
-    Column("to_class", Integer, nullable=False, comment="1-5, 6 paid off, 7 written off"),
+    Column("band", Integer, nullable=False),
     Column("loans", Integer, nullable=False),
-    Column("balance", MONEY, nullable=False, comment="balance at the start of the year"),
-    Column("balance_next", MONEY, nullable=False, comment="balance at the period end; 0 once closed"),
+    Column("balance", MONEY, nullable=False),
+    Column("overdue_amount", MONEY, nullable=False),
 )
-Index("ix_mart_migration_ytd_month_branch", mart_migration_ytd.c.month, mart_migration_ytd.c.branch_id)
+Index("ix_mart_overdue_month_branch", mart_overdue.c.month, mart_overdue.c.branch_id)
+
+# 新发放贷款不良率 as of each month: the loans disbursed from January of that year up to the month
+mart_new_loan = Table(
+    "mart_new_loan", metadata,
+    Column("month", String(7), nullable=False, comment="as of; the cohort is the year's disbursements up to it"),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("amount", MONEY, nullable=False, comment="disbursed amount"),
+    Column("npl_loans", Integer, nullable=False, comment="loans NPL at the month or NPL when they left the book"),
+    Column("npl_balance", MONEY, nullable=False, comment="balance of those classified NPL at the month"),
+    Column("disposed_npl", MONEY, nullable=False,
+           comment="NPL balance at the last snapshot of those that left the book as NPL (written off, recovered)"),
+)
+Index("ix_mart_new_loan_month_branch", mart_new_loan.c.month, mart_new_loan.c.branch_id)
 
 mart_vintage = Table(
     "mart_vintage", metadata,
@@ -822,6 +867,7 @@ mart_industry = Table(
 )
 Index("ix_mart_industry_month_branch", mart_industry.c.month, mart_industry.c.branch_id)
 
-MART_TABLES = [mart_industry, mart_migration_ytd, mart_portfolio, mart_disbursement, mart_village, mart_area, mart_branch,
+MART_TABLES = [mart_industry, mart_migration_ytd, mart_migration_qtd, mart_overdue, mart_new_loan, mart_portfolio,
+               mart_disbursement, mart_village, mart_area, mart_branch,
                mart_migration, mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application,
                mart_warning, mart_approval]

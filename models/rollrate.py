@@ -93,6 +93,7 @@ class Projection:
     npl: np.ndarray          # central NPL ratio path
     npl_low: np.ndarray      # 10th percentile
     npl_high: np.ndarray     # 90th percentile
+    classes: np.ndarray | None = None  # (n + 1) × 5 balance by class 正常 … 损失 (the class chain), when it ran
 
 
 NPL_CLASSES = np.array([0.0, 0.0, 1.0, 1.0, 1.0])  # 正常, 关注 | 次级, 可疑, 损失
@@ -122,13 +123,15 @@ def simulate(transitions: pd.DataFrame, book: pd.DataFrame, start: str, horizon:
     else:
         share = np.divide(b["npl_balance"].to_numpy(float), bal, out=np.zeros(ON_BOOK), where=bal > 0)
         chain_rows, start_book = transitions, bal
-    npl_path = npl_ratio(project(start_book, stressed(estimate(chain_rows), stress), horizon, new_business), share)
+    chain_path = project(start_book, stressed(estimate(chain_rows), stress), horizon, new_business)
+    npl_path = npl_ratio(chain_path, share)
     paths = [npl_ratio(project(start_book, stressed(estimate(g), stress), horizon, new_business), share)
              for _, g in chain_rows.groupby("month")]
     paths = np.array(paths) if paths else np.array([npl_path])
     return Projection(months=[shift_month(start, k) for k in range(horizon + 1)], balance=central,
                       npl=npl_path, npl_low=np.nanpercentile(paths, 10, axis=0),
-                      npl_high=np.nanpercentile(paths, 90, axis=0))
+                      npl_high=np.nanpercentile(paths, 90, axis=0),
+                      classes=chain_path if share is NPL_CLASSES else None)
 
 
 def simulate_inputs(inputs: dict, start: str, horizon: int = 12, stress: float = 1.0, volume: float = 1.0) -> Projection:

@@ -11,7 +11,7 @@ from components.panels import empty_state
 from components.session import read
 from components.shell import scope_label
 from components.tables import Col, table
-from data_access import kpi, queries
+from data_access import kpi, provisions, queries
 
 navigation.guard("overview")
 lang = current_lang()
@@ -47,6 +47,8 @@ cards = [
         "rel", True, t("kpi.help.borrowers")),
     Kpi(t("kpi.coverage"), pct(cur["credit_coverage"], 1), *pp("credit_coverage"), "pp", True, t("kpi.help.coverage")),
     Kpi(t("kpi.usage"), pct(cur["usage_rate"], 1), *pp("usage_rate"), "pp", True, t("kpi.help.usage")),
+    Kpi(t("kpi.usage_amount"), pct(cur["usage_amount_rate"], 1), *pp("usage_amount_rate"), "pp", True,
+        t("kpi.help.usage_amount")),
     Kpi(t("kpi.disbursed"), money(cur["disbursed_amount"], lang), *rel("disbursed_amount"), "rel", True,
         t("kpi.help.disbursed")),
     Kpi(t("kpi.npl_ratio"), pct(cur["npl_ratio"]), *pp("npl_ratio"), "pp", False, t("kpi.help.npl_ratio")),
@@ -54,13 +56,20 @@ cards = [
     Kpi(t("kpi.m2_ratio"), pct(cur["m2_ratio"]), *pp("m2_ratio"), "pp", False, t("kpi.help.m2_ratio")),
     Kpi(t("kpi.m3p_ratio"), pct(cur["m3p_ratio"]), *pp("m3p_ratio"), "pp", False, t("kpi.help.m3p_ratio")),
     Kpi(t("kpi.recovery"), pct(cur["recovery_rate"], 1), *pp("recovery_rate"), "pp", True, t("kpi.help.recovery")),
+    # provisions are kept per branch and product, not per village: "—" on a township or village
+    Kpi(t("kpi.provision_coverage"), "—" if f.geographic else pct(read(provisions.provisions, f)["totals"]["class_coverage"]),
+        None, None, "pp", True, t("kpi.help.provision_coverage")),
     Kpi(t("kpi.open_warnings"), count_with_unit(cur["open_warnings"], t("unit.items")), *rel("open_warnings"), "rel", False,
         t("kpi.help.open_warnings")),
     Kpi(t("kpi.tasks_overdue"), count_with_unit(cur["tasks_overdue"], t("unit.items")), *rel("tasks_overdue"), "rel", False,
         t("kpi.help.tasks_overdue")),
 ]
-kpi_row(cards[:6], per_row=6)
-kpi_row(cards[6:], per_row=6)
+kpi_row(cards[:7], per_row=7)
+kpi_row(cards[7:], per_row=7)
+if not f.geographic and (f.product_id is not None or f.segment is not None or f.guarantee_type is not None):
+    # the household and collection marts are not split by product: say so rather than show them as the product's
+    st.caption(t("overview.all_products_note",
+                 scope=t("overview.scope_branch") if f.branch_id is not None else scope_label()))
 
 st.subheader(t("overview.trend"))
 trend = ov.reset_index()

@@ -9,10 +9,12 @@ from components.filters import filter_bar
 from components.formatting import money, month_label, pct
 from components.i18n import current_lang, t, value_label
 from components.kpi_cards import Kpi, kpi_row
+from components.g11_panel import g11_section
 from components.panels import empty_state
+from components.provision_panels import provisions_tab
 from components.session import products, read
 from components.tables import Col, table
-from data_access import grid, kpi, queries
+from data_access import grid, kpi, queries, regulatory
 
 navigation.guard("portfolio_risk")
 lang = current_lang()
@@ -43,7 +45,7 @@ branch_level = dataclasses.replace(f, township_code=None, village_code=None)  # 
 if f.geographic:
     st.caption(t("risk.geo_note"))
 tabs = st.tabs([t("risk.tab.quality"), t("risk.tab.roll"), t("risk.tab.vintage"), t("risk.tab.concentration"),
-                t("risk.tab.cbirc")])
+                t("risk.tab.cbirc"), t("prov.tab")])
 with tabs[0]:
     a, b = st.columns(2)
     a.plotly_chart(rc.distribution_chart(by_class, "class5", lang), key="r_class")
@@ -147,13 +149,36 @@ with tabs[3]:
                      "share": Col("risk.share", "rate"), "npl_ratio": Col("league.npl_ratio", "rate")},
               name=f"risk_by_product_{f.month}", height="fit")
 with tabs[4]:
-    for key, source, shift in (("risk.cbirc_ytd", read(queries.migration_ytd, f, 12), 0), ("risk.cbirc_monthly", mig, 1)):
-        st.markdown(f"**{t(key)}**")
-        rates = pd.DataFrame([{"month": queries.shift_month(m, shift), **{f"c{c}": r for c, r in
-                               kpi.cbirc_migration_rates(g).items()}} for m, g in source.groupby("month")])
-        if rates.empty:
-            st.caption("—")
+    mig_tables = read(regulatory.migration_rate_table, f, 12)
+    for key in ("ytd", "qtd", "monthly"):
+        st.markdown(f"**{t(f'risk.cbirc_{key}')}**")
+        if mig_tables[key].empty:
+            st.caption(t("risk.cbirc_none"))
             continue
-        table(rates, {"month": Col("col.month"), **{f"c{c}": Col(f"risk.cbirc.{c}", "rate") for c in range(0, 5)}},
-              name=f"cbirc_{key.split('_')[-1]}_{f.month}", height="fit")
+        table(mig_tables[key], {"month": Col("col.month"),
+                                **{f"c{c}": Col(f"risk.cbirc.{c}", "rate") for c in kpi.CBIRC_RATES}},
+              name=f"cbirc_{key}_{f.month}", height="fit")
     st.markdown(t("risk.cbirc_help"))
+    st.subheader(t("risk.new_npl"))
+    new_all = read(regulatory.new_loan_npl, f)
+    if new_all.empty or new_all["amount"].sum() == 0:
+        st.caption(t("risk.new_npl_none"))
+    else:
+        st.caption(t("risk.new_npl_total", year=f.month[:4], rate=pct(new_all["rate"].iloc[0]),
+                     amount=money(new_all["amount"].iloc[0], lang)))
+        cols = {"amount": Col("risk.new_npl_amount", "money_wan"), "npl_balance": Col("risk.new_npl_npl", "money_wan"),
+                "disposed_npl": Col("risk.new_npl_disposed", "money_wan"), "rate": Col("risk.new_npl_rate", "rate")}
+        a, b = st.columns(2)
+        with a:
+            nb = read(regulatory.new_loan_npl, branch_level, "branch_id").merge(read(queries.branches), left_on="branch_id",
+                                                                                right_on="id")
+            table(nb.sort_values("rate", ascending=False), {"name": Col("league.branch"), **cols},
+                  name=f"new_npl_branch_{f.month}", height="fit" if len(nb) <= 20 else 500)
+        with b:
+            npr = read(regulatory.new_loan_npl, branch_level, "product_id").merge(products(), left_on="product_id",
+                                                                                  right_on="id")
+            table(npr, {"name": Col("col.product"), **cols}, name=f"new_npl_product_{f.month}", height="fit")
+    st.caption(t("risk.new_npl_help"))
+    g11_section(f.month)
+with tabs[5]:
+    provisions_tab(branch_level, lang)

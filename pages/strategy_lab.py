@@ -8,6 +8,7 @@ from components.filters import filter_bar
 from components.formatting import delta_money, delta_pp, money, pct
 from components.i18n import current_lang, t
 from components.panels import empty_state, model_missing
+from components.provision_panels import provision_stress_row
 from components.scenarios import compare, save_box
 from components.session import engine, read
 from data_access import queries, strategy
@@ -43,6 +44,8 @@ def npl_tab():
                     delta_color="inverse", help=t("lab.vs_baseline", v=pct(base.npl[-1])))
         k[2].metric(t("lab.band_end"), f"{pct(prop.npl_low[-1])} – {pct(prop.npl_high[-1])}")
         k[3].metric(t("lab.balance_end", n=horizon), money(prop.balance[-1].sum(), lang))
+        if prop.classes is not None:
+            provision_stress_row(prop, base, horizon, lang)
         a, b = st.columns([1.4, 1])
         a.plotly_chart(sc.npl_projection_chart(prop, base, inp["realised"], lang), key="lab_npl")
         b.plotly_chart(sc.bucket_path_chart(prop, lang), key="lab_buckets")

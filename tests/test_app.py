@@ -297,7 +297,8 @@ def test_collections_page_matches_the_data_functions(app_env, user):
         month = queries.available_months(conn)[-1]
         rec = dc.recovery_by_group(conn, sc, queries.Filters(month=month)).set_index("group")["recovery_rate"]
     cards = " ".join(m.value for m in at.markdown)
-    assert f"M1+M2回收率" in cards and pct(rec["M1+M2"], 1) in cards
+    assert "M1+M2回收率（近12个入催月）" in cards and pct(rec["M1+M2"], 1) in cards  # the window in the label
+    assert "核销后回收率（近12个入催月）" in cards
     # allocation, trend, ageing, funnel, channels, litigation, write-off; the tiny bank's branch 1 has no case this
     # month and no suit or write-off: those three show the empty state instead
     assert len(at.get("plotly_chart")) >= (7 if user == "hq_wang" else 4)

@@ -191,8 +191,10 @@ def test_refresh_tunes_postgresql_only_inside_its_own_transaction(empty_engine):
 
 def _branch_collection_gaps(conn) -> pd.DataFrame:
     """(month, branch) where mart_branch's collection totals differ from the collection mart's."""
+    # 催收回收率's cases only: neither pending cases nor write-off transfers (kpi.COLLECTION_RECOVERY_EXCLUDED)
     coll = pd.read_sql("SELECT entry_month AS month, branch_id, SUM(overdue_at_entry) AS due, "
-                       "SUM(recovered_amount) AS rec FROM mart_collection GROUP BY entry_month, branch_id", conn)
+                       "SUM(recovered_amount) AS rec FROM mart_collection "
+                       "WHERE channel NOT IN ('pending', 'write_off') GROUP BY entry_month, branch_id", conn)
     br = pd.read_sql("SELECT month, branch_id, coll_overdue, coll_recovered FROM mart_branch", conn)
     m = coll.merge(br, on=["month", "branch_id"], how="outer").fillna(0)
     return m[((m["due"] - m["coll_overdue"]).abs() > 0.01) | ((m["rec"] - m["coll_recovered"]).abs() > 0.01)]
@@ -207,7 +209,8 @@ def test_branch_league_recovery_is_the_collection_marts(demo_engine, last_month)
         window = queries._month_window(conn, last_month, 12)
         marks = ", ".join(f"'{m}'" for m in window)
         direct = pd.read_sql(f"SELECT branch_id, SUM(recovered_amount) AS rec, SUM(overdue_at_entry) AS due "
-                             f"FROM mart_collection WHERE entry_month IN ({marks}) AND branch_id <> 0 GROUP BY branch_id",
+                             f"FROM mart_collection WHERE entry_month IN ({marks}) AND branch_id <> 0 "
+                             f"AND channel NOT IN ('pending', 'write_off') GROUP BY branch_id",
                              conn).set_index("branch_id")
     assert len(direct) >= 2
     for b, row in direct.iterrows():

@@ -53,6 +53,15 @@ LOANS = {1: (1000, "2026-01", "active"), 2: (2000, "2026-01", "active"), 3: (300
 def load_fixture(conn) -> None:
     conn.execute(insert(s.dim_month), [dict(month=m, idx=2026 * 12 + i) for i, m in
                                        enumerate(["2026-01", "2026-02", "2026-03"])] + [dict(month="2025-12", idx=2026 * 12 - 1)])
+    load_reference(conn)
+    conn.execute(insert(s.customer), [dict(id=i, customer_no=f"C{i}", name=f"客户{i}", id_number="320324199001011234",
+                                           village_code="320324100001", branch_id=2, segment="farmer",
+                                           deposit_balance=100, created_on=D(2020, 1, 1)) for i in range(1, 11)])
+    _load_book(conn)
+
+
+def load_reference(conn) -> None:
+    """One county, township and village, the head office and branch 2 (甲支行), one credit product 1."""
     conn.execute(insert(s.region), [
         dict(code="320324", name="县", level="county", parent_code=None, county_code="320324", schematic=False),
         dict(code="320324100", name="镇", level="township", parent_code="320324", county_code="320324", schematic=True),
@@ -62,9 +71,9 @@ def load_fixture(conn) -> None:
     conn.execute(insert(s.branch_township), [dict(branch_id=2, township_code="320324100")])
     conn.execute(insert(s.product), [dict(id=1, code="P", name="农户贷", category="farm", guarantee_type="credit",
                                           term_months=12, annual_rate=0.05, seasonal=False)])
-    conn.execute(insert(s.customer), [dict(id=i, customer_no=f"C{i}", name=f"客户{i}", id_number="320324199001011234",
-                                           village_code="320324100001", branch_id=2, segment="farmer",
-                                           deposit_balance=100, created_on=D(2020, 1, 1)) for i in range(1, 11)])
+
+
+def _load_book(conn) -> None:
     conn.execute(insert(s.credit_line), [dict(id=i, customer_id=i, product_id=1, limit_amount=10000,
                                               granted_on=D(2025, 6, 1), expires_on=D(2027, 6, 1), status="active")
                                          for i in range(1, 8)])
