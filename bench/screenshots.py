@@ -45,10 +45,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_database(url: str, size: str) -> None:
-    """A demo bank with its models, as `./cockpit run` makes on a first start (kept for the next run)."""
+def build_database(url: str, size: str, models: str = "wait") -> None:
+    """A demo bank with its models, as `./cockpit run` makes on a first start (kept for the next run).
+    ``models="background"`` trains missing models beside the app as `./cockpit run` does (pages that need one are
+    shot saying it is being trained)."""
+    from models.bootstrap import training_now
     env = dict(os.environ, COCKPIT_DATABASE_URL=url, COCKPIT_DEMO_MODE="1", COCKPIT_DEMO_SIZE=size)
     subprocess.run([sys.executable, "-m", "data_access", "init"], cwd=ROOT, env=env, check=True)
+    if models == "background":
+        if not training_now():
+            subprocess.Popen([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env)
+        return
     subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, check=True)
 
 
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--roles", nargs="*", default=list(USERS), help="usernames to log in as")
     ap.add_argument("--langs", nargs="*", default=["zh", "en"])
     ap.add_argument("--pages", nargs="*", help="page keys (default: every page of the role)")
+    ap.add_argument("--models", choices=["wait", "background"], default="wait",
+                    help="train missing models first (default) or beside the app, as ./cockpit run does")
     ap.add_argument("--width", type=int, default=1600)
     ap.add_argument("--height", type=int, default=2400, help="viewport height: Streamlit scrolls inside the page")
     ap.add_argument("--all-tabs", action="store_true", help="also open every tab of each page (<page>_tab<n>.png)")
@@ -134,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if not url:
         (ROOT / "bench" / "data").mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{ROOT / 'bench' / 'data' / 'shots.db'}"
-    build_database(url, args.size)
+    build_database(url, args.size, args.models)
     proc, base = start_server(url)
     findings: list[str] = []
     from playwright.sync_api import sync_playwright

@@ -38,6 +38,10 @@ def test_page_shows_nothing_raw(app_env, role, key, path, lang):  # noqa: F811
         logins = set(conn.execute(select(app_user.c.username)).scalars())  # names people sign in with, not codes
     at = render(ROLES_USERS[role], path, lang)
     assert not at.exception, at.exception
+    # a running page says so: Streamlit's own status widget is not drawn under client.toolbarMode "minimal"
+    from components.i18n import translate
+    assert any('data-test-script-state="running"' in m.value and translate("app.running", lang) in m.value
+               for m in at.markdown), "no running indicator"
     codes = key != "data_admin"  # the import format names tables and columns for the administrator who fills them
     found = findings(at, lang, logins, codes)
     if key == "customer_360":  # the empty search first, then a customer with loans, cases and actions
