@@ -62,3 +62,19 @@ def test_page_shows_nothing_raw(app_env, role, key, path, lang):  # noqa: F811
             assert not at.exception, (label, at.exception)
             found += [f"[{label}] {x}" for x in findings(at, lang, logins, codes)]
     assert found == [], f"{role} {key} {lang}:\n" + "\n".join(found)
+
+
+def test_filters_are_drawn_anew_in_the_new_language_with_the_choice_kept(app_env):  # noqa: F811
+    """After a language switch the open page kept 全部 and 2026年10月 in its filters (#18): Streamlit keeps a box's
+    shown text with its key, so each language has its own widget, the choice carried over."""
+    at = render("hq_wang", "pages/overview.py", "zh")
+    month = at.selectbox(key="f_month")
+    month.select_index(1).run()
+    chosen = at.selectbox(key="f_month").value
+    at.session_state["lang"] = "en"
+    at.run()
+    box = at.selectbox(key="f_month__en")
+    assert box.value == chosen  # the same month, now drawn in English
+    assert all("年" not in o for o in box.proto.options) and box.proto.options[1].split()[0].isalpha()
+    branch = at.selectbox(key="f_branch__en")
+    assert branch.proto.options[0] == "All" and branch.value is None
