@@ -4,8 +4,8 @@
     .venv/bin/python -m bench.screenshots --roles hq_wang branch01 --langs zh --pages overview grid_map
     .venv/bin/python -m bench.screenshots --url sqlite:///data/cockpit.db
 
-Starts its own `streamlit run app.py` on a free loopback port against the database (a county demo bank with its
-models is built on the first run and kept), logs in through the form in Debian's headless Chromium at
+Starts its own `streamlit run serve.py` (as `./cockpit run` does) on a free loopback port against the database
+(a county demo bank with its models is built on the first run and kept), logs in through the form in Debian's headless Chromium at
 1600 px wide, opens each page of the role's navigation, waits for the script run to finish, saves a full-page
 PNG under screenshots/<lang>/<user>_<page>.png and the page's visible text beside it (.txt), and scans that text
 for what must never reach a bank's staff (None, nan, NaT, True/False, HTML tags, setting or module names, a
@@ -63,7 +63,7 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(os.environ, COCKPIT_DATABASE_URL=url, COCKPIT_DEMO_MODE="1")
     log = open(ROOT / "screenshots" / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90

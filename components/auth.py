@@ -1,44 +1,51 @@
-"""Login with streamlit-authenticator against the users table, with lock-out and audit.
+"""Login against the users table, with sessions kept on the server (``data_access.sessions``).
 
-The library checks the bcrypt hashes and keeps the signed re-login cookie (so
-a browser refresh keeps the user logged in); this module feeds it the users
-table and the install's own secret key (``data_access.secret_key``: generated on
-the first start, a weak or published one refused in every mode), locks an
-account for a while after repeated failures and writes every login to the
-audit log.
+A password login opens a session: a random 256-bit token, kept by this Streamlit session and, for a refresh or a
+new tab, in an HttpOnly, SameSite=Strict cookie that the server sets (``components.web``: the page hands the token
+to the cookie route once; the route refuses a token it has seen before). The cookie carries nothing but the token.
+Every script run checks the token against ``app_session``, so a logout, a password reset, a disabled account or a
+changed role, scope or PII right ends the session in every tab at the next click, and idle and absolute timeouts
+apply. A session resumed from the cookie is audited (``session_resume``) as a password login is (``login``).
+
+The key under which tokens are kept is the install's own (``data_access.secret_key``: generated on the first
+start, a weak or published one refused in every mode).
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-import jwt
 import streamlit as st
-import streamlit_authenticator as stauth
 
-from data_access import config, secret_key, users
-from data_access.demo import is_demo_bank
-from data_access.text import clean
-from data_access.demo import ADMIN_PASSWORD, DEMO_PASSWORD
+from data_access import config, secret_key, sessions, users
+from data_access.demo import ADMIN_PASSWORD, DEMO_PASSWORD, is_demo_bank
 from data_access.scope import NOBODY, scope_for_user
+from data_access.text import clean
 
 from .i18n import t
 from .session import connect, connect_or_raise, engine
+
+TOKEN = "session_token"  # st.session_state key of this Streamlit session's login token
+COOKIE_ROUTE = "api/session"  # components.web
+LOGOUT_ROUTE = "api/logout"
+
 
 class CookieKeyRefused(RuntimeError):
     """The install's secret key is unusable (``secret_key.SecretRefused``); the message, in the user's language,
     says why and how to make one."""
 
 
-def cookie_settings() -> tuple[str, str, float]:
-    """(cookie name, key, expiry days) from configuration; the key is the install's own (``secret_key``)."""
-    name = config.setting("COCKPIT_COOKIE_NAME", "credit_cockpit")
-    days = float(config.setting("COCKPIT_COOKIE_DAYS", "1"))
+def cookie_name() -> str:
+    return config.setting("COCKPIT_COOKIE_NAME", "credit_cockpit")
+
+
+def check_secret() -> None:
+    """Raise ``CookieKeyRefused`` (translated) unless the install's secret key is usable."""
     try:
-        key = secret_key.secret().decode()
+        secret_key.secret()
     except secret_key.SecretRefused as exc:
         raise CookieKeyRefused(t("secret.refused", source=exc.source, why=t(f"secret.why.{exc.reason}"),
                                  how=secret_key.HOW_TO_COMMAND)) from exc
-    return name, key, days
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -53,91 +60,117 @@ def demo_mode() -> bool:
     return explicit if explicit is not None else _demo_bank(config.database_url())
 
 
-@st.cache_data(ttl=20, show_spinner=False)
-def _credentials(url: str) -> dict:
-    with connect_or_raise() as conn:
-        return users.credentials(conn)
+def _client() -> dict:
+    """What Streamlit tells of the browser: its address (when the server knows it) and user agent."""
+    try:
+        ctx = st.context
+        return {"addr": clean(ctx.ip_address, 64) or None, "agent": clean(ctx.headers.get("User-Agent"), 256) or None}
+    except Exception:  # noqa: BLE001 - no browser behind this run (AppTest, bare mode)
+        return {"addr": None, "agent": None}
 
 
-def authenticator() -> stauth.Authenticate:
-    name, key, days = cookie_settings()
-    return stauth.Authenticate(_credentials(config.database_url()), name, key, days, auto_hash=False)
+def _cookie_token() -> str | None:
+    """The token in the login cookie, when it looks like one (anything else, however malformed, is no login)."""
+    try:
+        value = st.context.cookies.get(cookie_name())
+    except Exception:  # noqa: BLE001 - no browser behind this run
+        return None
+    return value if sessions.well_formed(value) else None
 
 
-def _after_login(username: str) -> None:
-    with engine().begin() as conn:
-        st.session_state["scope"] = scope_for_user(conn, username)
+def _forget() -> None:
+    for k in (TOKEN, "scope", "username", "name"):
+        st.session_state.pop(k, None)
 
 
-def login(auth: stauth.Authenticate) -> bool:
-    """Show the login form unless already logged in (session or cookie). True when logged in."""
+def login() -> bool:
+    """True when this run belongs to an open session (this Streamlit session's token, or the cookie's on a refresh or
+    a new tab); otherwise show the login form (True once it succeeds)."""
     ss = st.session_state
-    if not ss.get("authentication_status"):
-        token = auth.cookie_controller.get_cookie()
-        if token:
-            try:
-                auth.authentication_controller.login(token=token)
-            except Exception:  # noqa: BLE001 - a cookie of a disabled user: fall through to the form
-                ss["authentication_status"] = None
-    if ss.get("authentication_status") and ss.get("username"):
-        with connect() as conn:
-            ss["scope"] = scope_for_user(conn, ss["username"])
-        if ss["scope"] is NOBODY:  # disabled since the cookie was issued
-            ss["authentication_status"] = None
-            return False
-        return True
-    if ss.get("logout"):
-        _write_cookie(None)
+    token, resumed = ss.get(TOKEN), False
+    if not token and not ss.get("logout"):
+        token, resumed = _cookie_token(), True
+        if token and token == ss.get("dead_cookie"):
+            token = None  # already found ended in this browser session: no lookup on every keystroke
+    if token:
+        client = _client()
+        with engine().begin() as conn:
+            sess = sessions.check(conn, token)
+            if sess and resumed:
+                users.audit(conn, sess.username, "session_resume",
+                            detail={"session": sess.id, "client": client["addr"], "agent": client["agent"]})
+            sc = scope_for_user(conn, sess.username) if sess else NOBODY
+        if sess and sc is not NOBODY:
+            ss[TOKEN], ss["username"], ss["name"], ss["scope"] = token, sess.username, sess.display_name, sc
+            if not sess.cookie_set and not ss.get("cookie_sent"):
+                _cookie_script(COOKIE_ROUTE, token)
+                ss["cookie_sent"] = True
+            return True
+        ended = ss.get(TOKEN) is not None
+        if resumed:
+            ss["dead_cookie"] = token
+        _forget()
+        if ended:
+            ss["logout"] = True  # the cookie is dead on the server; have the browser drop it too
+            st.session_state["session_ended"] = True
+    if ss.pop("logout", None):
+        _cookie_script(LOGOUT_ROUTE, "")
+    with connect():  # a database outage shows its panel now, not after the password has been typed
+        pass
     box = st.empty()
     with box.container():
-        ok = _login_form(auth)
+        ok = _login_form()
     if ok:
         box.empty()
-        _write_cookie(st.session_state["username"])
+        _cookie_script(COOKIE_ROUTE, ss[TOKEN])  # outside the emptied form, so that it stays to run
+        ss["cookie_sent"] = True
     return ok
 
 
-def _write_cookie(username: str | None) -> None:
-    """Write (or, for None, delete) the signed re-login cookie in the browser.
-
-    The token is the one streamlit-authenticator's cookie model reads back on a refresh (HS256 JWT of
-    username and expiry). It is written by a script in the page itself: the library's cookie component
-    lives in an iframe that a rerun can remove before it has run, which loses the login on refresh.
-    """
-    name, key, days = cookie_settings()
-    if username is None:
-        js = f"document.cookie = '{name}=; path=/; max-age=0; SameSite=Strict';"
-    else:
-        exp = (dt.datetime.now() + dt.timedelta(days=days)).timestamp()
-        token = jwt.encode({"username": username, "exp_date": exp}, key, algorithm="HS256")
-        js = f"document.cookie = '{name}={token}; path=/; max-age={int(days * 86400)}; SameSite=Strict';"
-    st.html(f"<script>{js}</script>", unsafe_allow_javascript=True)
+def _cookie_script(route: str, token: str) -> None:
+    """Hand the token to the server's cookie route (``components.web``), which answers with the HttpOnly cookie;
+    or ask it to delete the cookie. Where the app runs without that route (``streamlit run app.py``), the login
+    still holds for this browser tab, a refresh asks for the password again."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    url = "/" + "/".join(p for p in (base, route) if p)
+    st.html(f"<script>fetch({json.dumps(url)}, {{method: 'POST', credentials: 'same-origin', "
+            f"headers: {{'Content-Type': 'text/plain'}}, body: {json.dumps(token)}}}).catch(() => null);</script>",
+            unsafe_allow_javascript=True)
 
 
-def _login_form(auth: stauth.Authenticate) -> bool:
+def _login_form() -> bool:
     left, mid, right = st.columns([1, 1.6, 1])
     with mid:
         st.markdown(f"### :material/account_balance: {t('app.title')}")
         st.caption(t("login.intro"))
+        if st.session_state.pop("session_ended", None):
+            st.info(t("login.session_ended"), icon=":material/schedule:")
         with st.form("login", clear_on_submit=False):
             st.subheader(t("login.title"))
             username = clean(st.text_input(t("login.username"), key="login_username"), 64).lower()
             password = st.text_input(t("login.password"), type="password", key="login_password")
             submitted = st.form_submit_button(t("login.submit"), type="primary", width="stretch")
         if submitted and username:
+            client = _client()
             with engine().begin() as conn:
                 until = users.locked_until(conn, username)
             if until:
                 st.error(t("login.locked", until=until.strftime("%H:%M")))
             else:
-                ok = bool(auth.authentication_controller.login(username, password))
                 with engine().begin() as conn:
-                    users.record_login(conn, username, ok)
+                    ok = users.verify_password(conn, username, password)
+                    sid = None
+                    if ok:
+                        token, sid = sessions.start(conn, username, client["addr"], client["agent"])
+                    users.record_login(conn, username, ok, detail={"session": sid, "client": client["addr"],
+                                                                   "agent": client["agent"]} if ok else None)
+                    sc = scope_for_user(conn, username) if ok else NOBODY
                 if ok:
-                    st.session_state["logout"] = None
-                    _after_login(username)
+                    ss = st.session_state
+                    ss.pop("logout", None)
+                    ss[TOKEN], ss["username"], ss["scope"] = token, username, sc
+                    ss["name"] = users.display_name(engine(), username)
                     return True
-                st.session_state["authentication_status"] = None
                 st.error(t("login.failed"))
         if demo_mode():
             with st.expander(t("login.demo_users"), expanded=True):
@@ -147,19 +180,19 @@ def _login_form(auth: stauth.Authenticate) -> bool:
     return False
 
 
-def _do_logout(auth: stauth.Authenticate) -> None:
-    username = st.session_state.get("username")
-    auth.authentication_controller.logout()
+def _do_logout() -> None:
+    ss = st.session_state
+    username, token = ss.get("username"), ss.get(TOKEN)
     with engine().begin() as conn:
-        users.audit(conn, username or "?", "logout")
-    for k in ("scope", "username", "name", "roles"):
-        st.session_state.pop(k, None)
-    st.session_state["authentication_status"] = None
-    st.session_state["logout"] = True  # the login run that follows deletes the cookie in the browser
+        sid = sessions.end_token(conn, token, "logout")
+        users.audit(conn, username or "?", "logout", detail={"session": sid})
+    _forget()
+    ss.pop("cookie_sent", None)
+    ss["logout"] = True  # the login run that follows has the browser drop the cookie
 
 
-def logout_button(auth: stauth.Authenticate) -> None:
-    st.sidebar.button(t("login.logout"), key="logout_btn", width="stretch", on_click=_do_logout, args=(auth,))
+def logout_button() -> None:
+    st.sidebar.button(t("login.logout"), key="logout_btn", width="stretch", on_click=_do_logout)
 
 
 def now() -> dt.datetime:

@@ -75,7 +75,7 @@ def run() -> None:
     configure()
     language_switch()
     try:
-        auth.cookie_settings()
+        auth.check_secret()
     except auth.CookieKeyRefused as exc:
         st.error(str(exc), icon=":material/lock:")
         st.stop()
@@ -83,8 +83,7 @@ def run() -> None:
 
     def gate() -> None:
         demo_banner()
-        state["auth"] = auth.authenticator()
-        state["ok"] = auth.login(state["auth"])
+        state["ok"] = auth.login()
     guarded(gate)
     if not state.get("ok"):
         # a hidden one-page navigation keeps Streamlit from listing the pages/ folder to anonymous visitors
@@ -93,5 +92,5 @@ def run() -> None:
     page = navigation.build(scope().role)
     st.sidebar.caption(t("app.title"))
     user_badge()
-    auth.logout_button(state["auth"])
+    auth.logout_button()
     guarded(page.run)

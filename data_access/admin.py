@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from . import schema as s
 from .scope import ROLES, Scope
+from .sessions import end_all
 from .text import clean
 from .users import UserError, audit, create_user, hash_password, set_active
 
@@ -85,13 +86,19 @@ def update_user(conn: Connection, actor: Scope, username: str, role: str, branch
         raise UserError("an agency user needs an agency.", "agency")
     if u["role"] == "admin" and role != "admin" and u["active"] and _admins(conn) <= 1:
         raise UserError("this is the last active admin; make another user admin first.", "last_admin")
+    before_branches = sorted(conn.execute(select(s.user_branch.c.branch_id)
+                                          .where(s.user_branch.c.user_id == u["id"])).scalars())
+    new_agency = agency_id if role == "agency" else None
+    new_pii = bool(can_see_pii) and role in ("head_office", "branch_leader")
+    new_branches = sorted(set(branch_ids or [])) if role == "branch_leader" else []
     conn.execute(update(s.app_user).where(s.app_user.c.id == u["id"]).values(
-        role=role, agency_id=agency_id if role == "agency" else None,
-        can_see_pii=bool(can_see_pii) and role in ("head_office", "branch_leader"),
-        display_name=clean(display_name, 32) or u["display_name"]))
+        role=role, agency_id=new_agency, can_see_pii=new_pii, display_name=clean(display_name, 32) or u["display_name"]))
     conn.execute(delete(s.user_branch).where(s.user_branch.c.user_id == u["id"]))
     if role == "branch_leader":
-        conn.execute(insert(s.user_branch), [{"user_id": u["id"], "branch_id": b} for b in branch_ids])
+        conn.execute(insert(s.user_branch), [{"user_id": u["id"], "branch_id": b} for b in new_branches])
+    if (u["role"], u["agency_id"], bool(u["can_see_pii"]), before_branches) != (role, new_agency, new_pii, new_branches):
+        # what the user may see changed: every open session (all tabs, all browsers) ends now
+        end_all(conn, username, "role")
     audit(conn, actor.username, "user_update", target=username,
           detail={"from": u["role"], "role": role, "branches": list(branch_ids or []), "agency_id": agency_id,
                   "pii": bool(can_see_pii)})
@@ -105,6 +112,7 @@ def reset_password(conn: Connection, actor: Scope, username: str, password: str)
         password_hash=hash_password(password), failed_logins=0, locked_until=None)).rowcount
     if not n:
         raise UserError(f"no user named {username!r}.", "unknown")
+    end_all(conn, username, "password")
     audit(conn, actor.username, "user_password_reset", target=username)
 
 
@@ -118,7 +126,7 @@ def set_user_active(conn: Connection, actor: Scope, username: str, active: bool)
 
 
 # ---------------------------------------------------------------- audit log viewer
-AUDIT_ACTIONS = ("login", "login_failed", "logout", "view_customer", "view_denied", "export", "import",
+AUDIT_ACTIONS = ("login", "login_failed", "logout", "session_resume", "view_customer", "view_denied", "export", "import",
                  "refresh_marts", "postloan_batch", "complete_task", "allocation_run", "case_action",
                  "case_action_denied", "user_create", "user_update", "user_password_reset", "user_disable",
                  "user_enable", "audit_verify")

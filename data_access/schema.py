@@ -464,6 +464,33 @@ user_branch = Table(
     PrimaryKeyConstraint("user_id", "branch_id"),
 )
 
+# server-side login sessions (data_access/sessions.py): the browser's cookie carries only a random token
+app_session = Table(
+    "app_session", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True,
+           comment="HMAC-SHA256 of the cookie's 256-bit token under the install's secret key"),
+    Column("user_id", Integer, ForeignKey("app_user.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False, comment="absolute end: created_at + the session lifetime"),
+    Column("ended_at", DateTime),
+    Column("end_reason", String(24), comment="logout | idle | expired | password | disabled | role | ..."),
+    Column("client_addr", String(64)),
+    Column("user_agent", String(256)),
+    Column("cookie_set", Boolean, nullable=False, default=False),
+    Index("ix_app_session_user_open", "user_id", "ended_at"),
+)
+
+# login back-off (data_access/throttle.py): failures per account and per client, counted atomically
+login_throttle = Table(
+    "login_throttle", metadata,
+    Column("key", String(160), primary_key=True, comment="user:<name> | client:<address>"),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_failure", DateTime, nullable=False),
+    Column("blocked_until", DateTime),
+)
+
 audit_log = Table(
     "audit_log", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),

@@ -60,15 +60,9 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
         if admins <= 1:
             raise UserError("this is the last active admin; create another admin first.", "last_admin")
     conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(active=active))
-
-
-def credentials(conn: Connection) -> dict:
-    """The users table in the shape streamlit-authenticator expects (active users only)."""
-    rows = conn.execute(select(s.app_user).where(s.app_user.c.active.is_(True))).mappings().all()
-    return {"usernames": {r["username"]: {"name": r["display_name"], "email": r["email"] or "",
-                                          "password": r["password_hash"], "roles": [r["role"]],
-                                          "failed_login_attempts": r["failed_logins"], "logged_in": False}
-                          for r in rows}}
+    if not active:
+        from .sessions import end_all
+        end_all(conn, username, "disabled")
 
 
 def locked_until(conn: Connection, username: str) -> dt.datetime | None:
@@ -77,15 +71,40 @@ def locked_until(conn: Connection, username: str) -> dt.datetime | None:
     return v if v and v > dt.datetime.now() else None
 
 
-def record_login(conn: Connection, username: str, ok: bool) -> None:
-    """Count failures; lock the account for LOCK_MINUTES after MAX_FAILED_LOGINS in a row."""
+# a bcrypt hash of a random string, checked when the user does not exist, so an unknown name takes as long as a
+# wrong password
+_NO_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
+
+
+def verify_password(conn: Connection, username: str, password: str) -> bool:
+    """Whether ``password`` is the active user ``username``'s (bcrypt); the same work for an unknown name."""
+    stored = conn.execute(select(s.app_user.c.password_hash).where(s.app_user.c.username == username,
+                                                                  s.app_user.c.active.is_(True))).scalar()
+    try:
+        ok = bcrypt.checkpw((password or "").encode("utf-8"), (stored or _NO_USER_HASH).encode("utf-8"))
+    except ValueError:  # a stored value that is not a bcrypt hash: no login
+        return False
+    return ok and stored is not None
+
+
+def display_name(engine_or_conn, username: str) -> str:
+    stmt = select(s.app_user.c.display_name).where(s.app_user.c.username == username)
+    if isinstance(engine_or_conn, Connection):
+        return engine_or_conn.execute(stmt).scalar() or username
+    with engine_or_conn.connect() as conn:
+        return conn.execute(stmt).scalar() or username
+
+
+def record_login(conn: Connection, username: str, ok: bool, detail: dict | None = None) -> None:
+    """Count failures; lock the account for LOCK_MINUTES after MAX_FAILED_LOGINS in a row. ``detail`` (the session
+    and client of a success) goes into the audit entry."""
     u = conn.execute(select(s.app_user.c.failed_logins).where(s.app_user.c.username == username)).first()
     if u is None:
         audit(conn, username or "?", "login_failed", detail={"reason": "unknown user"})
         return
     if ok:
         conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(failed_logins=0, locked_until=None))
-        audit(conn, username, "login")
+        audit(conn, username, "login", detail=detail)
         return
     n = (u[0] or 0) + 1
     values = {"failed_logins": n}

@@ -39,11 +39,19 @@ def app_env(demo_engine):
     get_engine.cache_clear()
 
 
-def logged_in(username: str, page: str | None = None) -> AppTest:
+def session_token(username: str) -> str:
+    """A real server-side session for ``username`` (as a password login opens one), on the configured database."""
+    from data_access import sessions
+    from data_access.engine import get_engine
+    with get_engine(os.environ["COCKPIT_DATABASE_URL"]).begin() as conn:
+        return sessions.start(conn, username, user_agent="AppTest")[0]
+
+
+def logged_in(username: str, page: str | None = None, token: str | None = None) -> AppTest:
+    """The app as ``username`` would see it after logging in: the run carries a session token, checked by the app
+    like any browser's (``components.auth``)."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
+    at.session_state["session_token"] = token or session_token(username)
     at.run()
     if page:
         at.switch_page(page).run()

@@ -42,17 +42,17 @@ def server(tmp_path_factory):
     # as ./cockpit run does on a first start: the models every page expects
     subprocess.run([sys.executable, "-m", "models.bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True,
                    timeout=600)
-    proc, base = start_app(env)
+    proc, base = start_app(env, "serve.py")
     yield base, env
     proc.terminate()
     proc.wait(timeout=20)
 
 
-def start_app(env: dict) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free loopback port with ``env``; returns the process and its base URL once the
-    port answers."""
+def start_app(env: dict, script: str = "serve.py") -> tuple[subprocess.Popen, str]:
+    """`streamlit run serve.py` (the app with its cookie routes, as `./cockpit run` starts it) or another script on
+    a free loopback port with ``env``; returns the process and its base URL once the port answers."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

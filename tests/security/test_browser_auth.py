@@ -89,3 +89,118 @@ def test_example_key_configured_outside_demo_mode_is_refused(bank, browser):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# ---------------------------------------------------------------- sessions on the server (finding 2, 11)
+
+
+@pytest.fixture(scope="module")
+def app(bank):
+    proc, base = start_app(bank)
+    yield base, bank
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _cookie(ctx) -> dict | None:
+    return next((c for c in ctx.cookies() if c["name"] == COOKIE), None)
+
+
+def _login(browser, base: str, username: str, password: str = "Demo@2026"):
+    from ..test_browser import login
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = ctx.new_page()
+    login(page, base, username, password)
+    for _ in range(40):  # the page hands the token to the cookie route right after the login run
+        if _cookie(ctx):
+            break
+        page.wait_for_timeout(250)
+    return ctx, page
+
+
+def _logout(page) -> None:
+    page.locator("[data-testid=stSidebarUserContent]").get_by_role("button", name="退出登录").click()
+    page.wait_for_selector("input[type=password]", timeout=60_000)
+    settle(page)
+
+
+def _shows_login_form(browser, base: str, value: str) -> bool:
+    ctx, page = _open_with_cookie(browser, base, value)
+    try:
+        page.wait_for_selector("input[type=password]", timeout=60_000)
+        settle(page)
+        return not _logged_in(page) and page.locator("[data-testid=stException]").count() == 0 \
+            and page.locator("[data-testid=stAlertContentError]").count() == 0
+    finally:
+        ctx.close()
+
+
+def test_cookie_is_http_only_strict_and_only_a_token(app, browser):
+    base, env = app
+    ctx, page = _login(browser, base, "hq_li")
+    c = _cookie(ctx)
+    assert c and c["httpOnly"] and c["sameSite"] == "Strict" and c["path"] == "/"
+    assert COOKIE not in page.evaluate("document.cookie")  # no script in the page can read it
+    assert len(c["value"]) == 43 and "." not in c["value"]  # a random token, no JWT with a name in it
+    # a refresh and a new tab come back in through the cookie, and each such start is audited
+    page.reload()
+    page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=90_000)
+    tab = ctx.new_page()
+    tab.goto(base)
+    tab.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=90_000)
+    ctx.close()
+    from sqlalchemy import select
+    from data_access.engine import make_engine
+    from data_access.schema import audit_log
+    engine = make_engine(env["COCKPIT_DATABASE_URL"])
+    with engine.connect() as conn:
+        actions = conn.execute(select(audit_log.c.action).where(audit_log.c.username == "hq_li")
+                               .order_by(audit_log.c.id)).scalars().all()
+    engine.dispose()
+    assert actions[-3:] == ["login", "session_resume", "session_resume"], actions
+
+
+def test_replay_after_logout_and_second_tab(app, browser):
+    base, _ = app
+    ctx, page = _login(browser, base, "hq_wang")
+    stolen = _cookie(ctx)["value"]
+    tab = ctx.new_page()
+    tab.goto(base)
+    tab.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=90_000)
+    settle(tab)
+    _logout(page)
+    assert _cookie(ctx) is None  # the browser dropped it
+    # the other tab's next click finds the session ended
+    tab.locator("[data-testid=stSidebarUserContent]").get_by_role("button").first.click()
+    tab.wait_for_selector("input[type=password]", timeout=60_000)
+    assert not _logged_in(tab)
+    ctx.close()
+    # the old cookie in a fresh browser
+    assert _shows_login_form(browser, base, stolen)
+
+
+def test_replay_after_password_reset(app, browser):
+    base, env = app
+    from data_access import admin
+    from data_access.engine import make_engine
+    from data_access.scope import scope_for_user
+    ctx, page = _login(browser, base, "branch02")
+    stolen = _cookie(ctx)["value"]
+    engine = make_engine(env["COCKPIT_DATABASE_URL"])
+    try:
+        with engine.begin() as conn:
+            admin.reset_password(conn, scope_for_user(conn, "admin"), "branch02", "Reset@2026x")
+    finally:
+        engine.dispose()
+    page.reload()
+    page.wait_for_selector("input[type=password]", timeout=60_000)
+    settle(page)
+    assert not _logged_in(page)
+    ctx.close()
+    assert _shows_login_form(browser, base, stolen)
+
+
+@pytest.mark.parametrize("value", ["not-a-token", "%%%", "e30.e30.e30", "a" * 43, "x" * 3000, '"quoted"'])
+def test_malformed_cookie_shows_the_login_form(app, browser, value):
+    base, _ = app
+    assert _shows_login_form(browser, base, value)
