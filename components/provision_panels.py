@@ -43,28 +43,28 @@ def provisions_tab(f, lang: str) -> None:
         empty_state()
         return
     kpi_row([Kpi(t("prov.class_provision"), money(tot["class_provision"], lang), None, None, "rel", None),
-             Kpi(t("prov.coverage_of", method=t("prov.method.class")), pct(tot["class_coverage"]), None, None, "pp", True,
+             Kpi(t("prov.coverage_of", method=t("prov.short.class")), pct(tot["class_coverage"]), None, None, "pp", True,
                  t("prov.coverage_help", lo=f"{cfg.coverage_range[0]:.0%}", hi=f"{cfg.coverage_range[1]:.0%}")),
-             Kpi(t("prov.loan_ratio_of", method=t("prov.method.class")), pct(tot["class_loan_ratio"]), None, None, "pp",
+             Kpi(t("prov.loan_ratio_of", method=t("prov.short.class")), pct(tot["class_loan_ratio"]), None, None, "pp",
                  True, t("prov.loan_ratio_help", lo=f"{cfg.loan_range[0]:.1%}", hi=f"{cfg.loan_range[1]:.1%}")),
              Kpi(t("prov.ecl"), money(tot["ecl"], lang), None, None, "rel", None),
-             Kpi(t("prov.coverage_of", method=t("prov.method.ecl")), pct(tot["ecl_coverage"]), None, None, "pp", True),
-             Kpi(t("prov.loan_ratio_of", method=t("prov.method.ecl")), pct(tot["ecl_loan_ratio"]), None, None, "pp",
+             Kpi(t("prov.coverage_of", method=t("prov.short.ecl")), pct(tot["ecl_coverage"]), None, None, "pp", True),
+             Kpi(t("prov.loan_ratio_of", method=t("prov.short.ecl")), pct(tot["ecl_loan_ratio"]), None, None, "pp",
                  True)], per_row=6)
     trend = read(pv.provision_trend, f, 13)
     if not trend.empty:
         a, b = st.columns(2)
         a.plotly_chart(ratio_band_chart(trend, "coverage", cfg.coverage_range, lang), key="prov_coverage")
         b.plotly_chart(ratio_band_chart(trend, "loan_ratio", cfg.loan_range, lang), key="prov_loan_ratio")
-    a, b = st.columns(2)
-    with a:
+    # one above the other: side by side the English headers pushed the amounts out of view
+    with st.container():
         st.markdown(f"**{t('prov.by_class')}**")
         names = kpi.CLASS5 if lang == "zh" else kpi.CLASS5_EN
         by_class = out["by_class"].assign(name=lambda d: [names[c] for c in d["class5"]])
         table(by_class, {"name": Col("risk.class5"), "balance": Col("league.balance", "money_wan"),
                          "rate": Col("prov.rate", "rate"), "provision": Col("prov.provision_wan", "money_wan")},
               name=f"provisions_by_class_{f.month}", height="fit")
-    with b:
+    with st.container():
         st.markdown(f"**{t('prov.by_stage')}**")
         pds = tot["pd"]
         stage = out["by_stage"].assign(name=lambda d: [t(f"prov.stage.{s}") for s in d["stage"]],
