@@ -107,6 +107,10 @@ def login(page, base: str, username: str, lang: str) -> None:
     page.goto(f"{base}/?lang={lang}")
     page.wait_for_selector("input[type=password]", timeout=90_000)
     settle(page)
+    shot = ROOT / "screenshots" / lang / "login.png"  # the login page (with the demo banner in demo mode), once
+    if not shot.exists():
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
     page.locator("input[type=text]").first.fill(username)
     page.locator("input[type=password]").fill(PASSWORDS.get(username, "Demo@2026"))
     page.locator("button[kind=primaryFormSubmit], [data-testid=stFormSubmitButton] button").first.click()

@@ -73,6 +73,8 @@ def users_panel() -> None:
             pw = st.text_input(t("users.new_password"), type="password", key="eu_pw", help=t("users.password_help"))
             if st.form_submit_button(t("users.reset")):
                 _apply(lambda c: admin.reset_password(c, scope(), who, pw), "users.reset_done", name=who)
+        if st.button(t("users.unlock"), key="eu_unlock", help=t("users.unlock_help")):
+            _apply(lambda c: admin.unlock_user(c, scope(), who), "users.unlock_done", name=who)
         if row["active"]:
             if st.button(t("users.disable"), key="eu_disable"):
                 _apply(lambda c: admin.set_user_active(c, scope(), who, False), "users.disabled_done", name=who)

@@ -18,6 +18,7 @@ import json
 import streamlit as st
 
 from data_access import config, secret_key, sessions, users
+from data_access.login import attempt as login_attempt
 from data_access.demo import ADMIN_PASSWORD, DEMO_PASSWORD, is_demo_bank
 from data_access.scope import NOBODY, scope_for_user
 from data_access.text import clean
@@ -28,6 +29,7 @@ from .session import connect, connect_or_raise, engine
 TOKEN = "session_token"  # st.session_state key of this Streamlit session's login token
 COOKIE_ROUTE = "api/session"  # components.web
 LOGOUT_ROUTE = "api/logout"
+CLIENT_HEADER = "X-Cockpit-Client"  # components.web
 
 
 class CookieKeyRefused(RuntimeError):
@@ -61,10 +63,13 @@ def demo_mode() -> bool:
 
 
 def _client() -> dict:
-    """What Streamlit tells of the browser: its address (when the server knows it) and user agent."""
+    """What the server tells of the browser: its address (``serve.py``'s middleware puts the connection's peer, or
+    behind a trusted proxy the address the proxy saw, in X-Cockpit-Client; Streamlit's own ip_address otherwise)
+    and user agent."""
     try:
         ctx = st.context
-        return {"addr": clean(ctx.ip_address, 64) or None, "agent": clean(ctx.headers.get("User-Agent"), 256) or None}
+        addr = ctx.headers.get(CLIENT_HEADER) or ctx.ip_address
+        return {"addr": clean(addr, 64) or None, "agent": clean(ctx.headers.get("User-Agent"), 256) or None}
     except Exception:  # noqa: BLE001 - no browser behind this run (AppTest, bare mode)
         return {"addr": None, "agent": None}
 
@@ -153,25 +158,16 @@ def _login_form() -> bool:
         if submitted and username:
             client = _client()
             with engine().begin() as conn:
-                until = users.locked_until(conn, username)
-            if until:
-                st.error(t("login.locked", until=until.strftime("%H:%M")))
-            else:
-                with engine().begin() as conn:
-                    ok = users.verify_password(conn, username, password)
-                    sid = None
-                    if ok:
-                        token, sid = sessions.start(conn, username, client["addr"], client["agent"])
-                    users.record_login(conn, username, ok, detail={"session": sid, "client": client["addr"],
-                                                                   "agent": client["agent"]} if ok else None)
-                    sc = scope_for_user(conn, username) if ok else NOBODY
-                if ok:
-                    ss = st.session_state
-                    ss.pop("logout", None)
-                    ss[TOKEN], ss["username"], ss["scope"] = token, username, sc
-                    ss["name"] = users.display_name(engine(), username)
-                    return True
-                st.error(t("login.failed"))
+                outcome = login_attempt(conn, username, password, client["addr"], client["agent"])
+                sc = scope_for_user(conn, username) if outcome.ok else NOBODY
+            if outcome.ok:
+                ss = st.session_state
+                ss.pop("logout", None)
+                ss[TOKEN], ss["username"], ss["scope"] = outcome.token, username, sc
+                ss["name"] = users.display_name(engine(), username)
+                return True
+            # one message for an unknown name, a wrong password and an attempt during a back-off delay
+            st.error(t("login.failed"))
         if demo_mode():
             with st.expander(t("login.demo_users"), expanded=True):
                 st.markdown(t("login.demo_hint", pw=f"`{DEMO_PASSWORD}`", admin_pw=f"`{ADMIN_PASSWORD}`"))

@@ -111,13 +111,42 @@ def routes() -> list[Route]:
     return [Route("/api/session", session_cookie, methods=["POST"]), Route("/api/logout", logout, methods=["POST"])]
 
 
+CLIENT_HEADER = b"x-cockpit-client"
+
+
+def trusted_proxies() -> set[str]:
+    raw = config.setting("COCKPIT_TRUSTED_PROXIES", "127.0.0.1,::1") or ""
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def client_address(scope) -> str | None:
+    """The browser's address: the connection's peer, or, when the peer is a trusted proxy, the last address in the
+    X-Forwarded-For it sent (the one the proxy itself saw; anything before it the client could have written)."""
+    peer = (scope.get("client") or (None,))[0]
+    if peer in trusted_proxies():
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+                if hops:
+                    return hops[-1][:64]
+    return peer
+
+
 class SecurityHeaders:
-    """ASGI middleware: the headers above on every HTTP response (the websocket is left alone)."""
+    """ASGI middleware: the headers above on every HTTP response; on every request and the websocket, the client's
+    address in X-Cockpit-Client (any such header the client sent is dropped), which the login's back-off reads
+    through st.context.headers (Streamlit under uvicorn does not report ip_address)."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            addr = client_address(scope)
+            headers = [(k, v) for k, v in scope.get("headers", []) if k != CLIENT_HEADER]
+            if addr:
+                headers.append((CLIENT_HEADER, addr.encode("latin-1", "replace")))
+            scope = {**scope, "headers": headers}
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 

@@ -10,7 +10,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from . import schema as s
+from . import schema as s, throttle
 from .scope import ROLES, Scope
 from .sessions import end_all
 from .text import clean
@@ -113,7 +113,16 @@ def reset_password(conn: Connection, actor: Scope, username: str, password: str)
     if not n:
         raise UserError(f"no user named {username!r}.", "unknown")
     end_all(conn, username, "password")
+    throttle.unlock(conn, username)
     audit(conn, actor.username, "user_password_reset", target=username)
+
+
+def unlock_user(conn: Connection, actor: Scope, username: str) -> int:
+    """Clear the login back-off of ``username`` from every client (``throttle``); returns how many counters."""
+    _require_admin(actor)
+    n = throttle.unlock(conn, username)
+    audit(conn, actor.username, "user_unlock", target=username, detail={"counters": n})
+    return n
 
 
 def set_user_active(conn: Connection, actor: Scope, username: str, active: bool) -> None:
@@ -129,7 +138,7 @@ def set_user_active(conn: Connection, actor: Scope, username: str, active: bool)
 AUDIT_ACTIONS = ("login", "login_failed", "logout", "session_resume", "view_customer", "view_denied", "export", "import",
                  "refresh_marts", "postloan_batch", "complete_task", "allocation_run", "case_action",
                  "case_action_denied", "user_create", "user_update", "user_password_reset", "user_disable",
-                 "user_enable", "audit_verify")
+                 "user_enable", "user_unlock", "audit_verify")
 
 
 def audit_log(conn: Connection, actor: Scope, username: str | None = None, action: str | None = None,

@@ -7,7 +7,7 @@ Every script run checks its token (``check``): a session ends when its user logs
 a run, and for all of a user's sessions at once (every tab and browser) when the user is disabled, their password
 is reset, or their role, scope or PII right changes (``end_all``, called by ``admin`` in the same transaction as
 the change). A session that was resumed from the cookie (a new tab, a refresh) is audited as ``session_resume``;
-a login by password as ``login`` (``users.record_login``) with the session's id.
+a login by password as ``login`` (``login.attempt``) with the session's id.
 
 Kept free of streamlit: the app (``components.auth``), the cookie route (``components.web``) and the tests share it.
 """

@@ -1,4 +1,5 @@
-"""Users and the audit log: creation, disabling, login bookkeeping, append-only audit entries."""
+"""Users and the audit log: creation, disabling, the password check, append-only audit entries. (A login attempt as
+a whole, with its back-off and session, is ``login.attempt``.)"""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,9 +10,6 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from . import schema as s
 from .scope import ROLES
-
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
 
 
 class UserError(ValueError):
@@ -65,12 +63,6 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
         end_all(conn, username, "disabled")
 
 
-def locked_until(conn: Connection, username: str) -> dt.datetime | None:
-    """When the account is locked after repeated failures, until when; otherwise None."""
-    v = conn.execute(select(s.app_user.c.locked_until).where(s.app_user.c.username == username)).scalar()
-    return v if v and v > dt.datetime.now() else None
-
-
 # a bcrypt hash of a random string, checked when the user does not exist, so an unknown name takes as long as a
 # wrong password
 _NO_USER_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
@@ -93,25 +85,6 @@ def display_name(engine_or_conn, username: str) -> str:
         return engine_or_conn.execute(stmt).scalar() or username
     with engine_or_conn.connect() as conn:
         return conn.execute(stmt).scalar() or username
-
-
-def record_login(conn: Connection, username: str, ok: bool, detail: dict | None = None) -> None:
-    """Count failures; lock the account for LOCK_MINUTES after MAX_FAILED_LOGINS in a row. ``detail`` (the session
-    and client of a success) goes into the audit entry."""
-    u = conn.execute(select(s.app_user.c.failed_logins).where(s.app_user.c.username == username)).first()
-    if u is None:
-        audit(conn, username or "?", "login_failed", detail={"reason": "unknown user"})
-        return
-    if ok:
-        conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(failed_logins=0, locked_until=None))
-        audit(conn, username, "login", detail=detail)
-        return
-    n = (u[0] or 0) + 1
-    values = {"failed_logins": n}
-    if n >= MAX_FAILED_LOGINS:
-        values = {"failed_logins": 0, "locked_until": dt.datetime.now() + dt.timedelta(minutes=LOCK_MINUTES)}
-    conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(**values))
-    audit(conn, username, "login_failed", detail={"failures": n})
 
 
 def audit(conn: Connection, username: str, action: str, customer_id: int | None = None, target: str | None = None,

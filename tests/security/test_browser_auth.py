@@ -154,10 +154,13 @@ def test_cookie_is_http_only_strict_and_only_a_token(app, browser):
     from data_access.schema import audit_log
     engine = make_engine(env["COCKPIT_DATABASE_URL"])
     with engine.connect() as conn:
-        actions = conn.execute(select(audit_log.c.action).where(audit_log.c.username == "hq_li")
-                               .order_by(audit_log.c.id)).scalars().all()
+        rows = conn.execute(select(audit_log.c.action, audit_log.c.detail).where(audit_log.c.username == "hq_li")
+                            .order_by(audit_log.c.id)).all()
     engine.dispose()
-    assert actions[-3:] == ["login", "session_resume", "session_resume"], actions
+    assert [r.action for r in rows[-3:]] == ["login", "session_resume", "session_resume"], rows
+    import json
+    # the client's address reached the audit (and the back-off) through serve.py's middleware
+    assert all(json.loads(r.detail)["client"] == "127.0.0.1" for r in rows[-3:])
 
 
 def test_replay_after_logout_and_second_tab(app, browser):

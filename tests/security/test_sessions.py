@@ -13,25 +13,14 @@ from sqlalchemy import select
 from data_access import admin, schema as s, sessions, users
 from data_access.scope import scope_for_user
 
-from ..conftest import BACKENDS, _new_database
 from ..test_app import app_env, errors, logged_in, session_token  # noqa: F401 - app_env is a fixture
 
 T0 = dt.datetime(2026, 12, 1, 9, 0)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def bank(request, tmp_path_factory):
-    """A tiny demo bank of this module's own per backend (its users are disabled and changed here)."""
-    from data_access import demo
-    from data_access.engine import make_engine
-    from data_access.migrate import upgrade
-    url, drop = _new_database(request.param, tmp_path_factory)
-    engine = make_engine(url)
-    upgrade(engine)
-    demo.generate(engine, size="tiny", seed=4, progress=False)
-    yield engine
-    engine.dispose()
-    drop()
+@pytest.fixture(scope="module")
+def bank(own_bank):
+    return own_bank
 
 
 def _open(conn, name="hq_li", now=T0):
