@@ -84,12 +84,15 @@ def render(f: Filters, lang: str) -> None:
     a, b = st.columns([1.2, 1])
     a.plotly_chart(sc.tradeoff_chart(approval.tradeoff(cells), now, new, lang), key="appr_tradeoff")
     b.plotly_chart(sc.swap_chart(out["swap"], lang), key="appr_swap")
-    # realised bad rates need 12 months on book: the same policy on the year before, whose outcomes are observed
-    back_cells = read(strategy.approval_inputs, f, 12, 12)
+    # realised bad rates need 12 months on book: the same policy on the year before, whose outcomes are observed,
+    # scored by the validated scorecard (trained only on months whose outcomes closed before that year) so that
+    # the swap set's realised rates are out of sample; where that cannot be had, they are labelled in-sample
+    oot = read(strategy.approval_backtest_cells, f, 12, 12)
+    back_cells = oot["cells"] if not oot["in_sample"] else read(strategy.approval_inputs, f, 12, 12)
     swap = out["swap"].drop(columns=["known", "realised_bad_rate"])
     if not back_cells.empty:
         back_swap = approval.simulate(back_cells, policy)["swap"]
-        swap = swap.merge(back_swap[["group", "known", "realised_bad_rate"]], on="group")
+        swap = swap.merge(back_swap[["group", "known", "realised_bad_rate"]], on="group", how="left")
     else:
         swap = swap.assign(known=None, realised_bad_rate=None)
     swap["group"] = [t(f"appr.swap.{g}") for g in swap["group"]]
@@ -99,6 +102,11 @@ def render(f: Filters, lang: str) -> None:
                  "amount": Col("appr.amount_wan", "money_wan"), "expected_bad_rate": Col("appr.expected_bad", "rate"),
                  "known": Col("appr.known", "count"), "realised_bad_rate": Col("appr.realised_bad")},
           name="approval_swap_set", height="fit")
+    months = oot["months"].replace("..", " – ")
+    if not oot["in_sample"]:
+        st.caption(t("appr.swap_oot", months=months, label_to=oot["label_to"]))
+    else:
+        st.warning(t("appr.swap_in_sample", months=months))
     bt = m.get("approval_backtest")
     if bt:
         st.info(t("appr.backtest", months=bt["months"], n=f"{bt['applications']:,}", pred=pct(bt["predicted"]),

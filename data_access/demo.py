@@ -338,7 +338,7 @@ class CountyBank:
 
     # ------------------------------------------------------------ build
     STAGES = ("regions", "organisation", "managers", "customers", "loans", "collections", "signals_and_tasks",
-              "activity")
+              "activity", "fact_history")
 
     def build(self, bar=None) -> None:
         for stage in self.STAGES:
@@ -505,6 +505,49 @@ class CountyBank:
                                 surname=surnames)
         self._members(cust, size, surnames, birth)
         self._tags(cust, latent, multi)
+
+    def fact_history(self) -> None:
+        """The changing attributes' history (data_access.facts): each customer's income, deposits, other lenders,
+        household size and credit-household flag changed at two months of the window (today's values from the
+        second); a quarter of the graded villages were one grade lower before a month of the window. Its own
+        random stream, so the rest of the bank is the one the seed always gave."""
+        rng = np.random.default_rng([int(self.code), 17])
+        c = self.cust
+        n = len(c)
+        first = idx_month(self.end - HISTORY_MONTHS - 12)
+        cut0 = rng.integers(self.w0 + 1, self.end, n)
+        cuts = np.stack([cut0, cut0 + rng.integers(1, self.end - cut0 + 1)], axis=1)
+        income2 = c["annual_income"].to_numpy(float)
+        income1 = np.round(income2 / rng.lognormal(0.05, 0.08, n), -2)
+        income0 = np.round(income1 / rng.lognormal(0.05, 0.08, n), -2)
+        dep2 = c["deposit_balance"].to_numpy(float)
+        dep1 = np.round(dep2 * rng.lognormal(0, 0.35, n), -1)
+        dep0 = np.round(dep1 * rng.lognormal(0, 0.35, n), -1)
+        multi2 = c["multi_lending_count"].to_numpy(int)
+        multi1 = np.maximum(0, multi2 - (rng.random(n) < 0.25))
+        multi0 = np.maximum(0, multi1 - (rng.random(n) < 0.2))
+        size2 = c["household_size"].to_numpy(int)
+        size1 = np.clip(size2 - (rng.random(n) < 0.08), 1, 8)
+        ch2 = c["credit_household"].to_numpy(bool)
+        ch1 = ch2 & (rng.random(n) > 0.1)
+        ch0 = ch1 & (rng.random(n) > 0.1)
+        starts = [np.full(n, first, dtype=object), idx_month(cuts[:, 0]), idx_month(cuts[:, 1])]
+        ends = [starts[1], starts[2], np.full(n, None, dtype=object)]
+        parts = [pd.DataFrame(dict(customer_id=c["id"].to_numpy(), valid_from=a, valid_to=b, annual_income=inc,
+                                   deposit_balance=dep, multi_lending_count=mu, household_size=sz, credit_household=ch))
+                 for a, b, inc, dep, mu, sz, ch in zip(starts, ends, (income0, income1, income2), (dep0, dep1, dep2),
+                                                      (multi0, multi1, multi2), (size1, size1, size2), (ch0, ch1, ch2))]
+        self.write(s.customer_fact, pd.concat(parts, ignore_index=True))
+        v = self.village
+        grade = v["credit_village_grade"].to_numpy(object) if "credit_village_grade" in v else np.full(len(v), None)
+        lower = {"AAA": "AA", "AA": "A", "A": None}
+        changed = np.array([g in lower for g in grade]) & (rng.random(len(v)) < 0.25)
+        cut = idx_month(rng.integers(self.w0 + 1, self.end + 1, len(v)))
+        rows = [dict(code=code, valid_from=first, valid_to=None if not ch else m, credit_village_grade=lower[g] if ch else g)
+                for code, g, ch, m in zip(v["code"], grade, changed, cut)]
+        rows += [dict(code=code, valid_from=m, valid_to=None, credit_village_grade=g)
+                 for code, g, ch, m in zip(v["code"], grade, changed, cut) if ch]
+        self.write(s.region_fact, pd.DataFrame(rows))
 
     def _members(self, cust, size, surnames, birth) -> None:
         rng = self.rng

@@ -3,12 +3,16 @@
 One row per loan on the book at ``month`` with its recent history and, where the next three months are already
 observed, the outcome the early-warning model predicts: reaching 30+ days past due (bucket M2 or worse) within
 the next three months.
+
+Every feature is as of its own month: customer and village attributes that change come from the point-in-time
+facts valid that month (``data_access.facts``), never from today's customer row.
 """
 from __future__ import annotations
 
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from .facts import customer_as_of, region_as_of
 from .queries import shift_month
 
 BEHAVIOUR_HORIZON = 3   # months after a snapshot month that the early-warning label reads
@@ -18,11 +22,13 @@ BEHAVIOUR_FEATURES = ["dpd", "bucket", "mob", "max_dpd_6m", "months_delinquent_6
                       "balance", "amount", "annual_income", "multi_lending_count", "deposit_balance", "household_size",
                       "age", "credit_household", "village_grade", "segment", "product_id", "guarantee_type"]
 
+# customer and village facts as of the snapshot month (data_access.facts): never today's values read back
 _SQL = """
 SELECT s.loan_id, l.customer_id, l.branch_id, l.manager_id, s.month, s.dpd, s.bucket, s.mob, s.balance, l.amount,
-       c.annual_income, c.multi_lending_count, c.deposit_balance, c.household_size, c.birth_year,
-       CASE WHEN c.credit_household THEN 1 ELSE 0 END AS credit_household,
-       COALESCE(r.credit_village_grade, 'none') AS village_grade, l.segment, l.product_id, l.guarantee_type,
+       cf.annual_income, cf.multi_lending_count, cf.deposit_balance, cf.household_size, c.birth_year,
+       CASE WHEN cf.credit_household THEN 1 WHEN cf.credit_household IS NULL THEN NULL ELSE 0 END
+           AS credit_household,
+       COALESCE(rf.credit_village_grade, 'none') AS village_grade, l.segment, l.product_id, l.guarantee_type,
        (SELECT MAX(h.dpd) FROM loan_snapshot h WHERE h.loan_id = s.loan_id AND h.month BETWEEN :m6 AND :month)
            AS max_dpd_6m,
        (SELECT COUNT(*) FROM loan_snapshot h WHERE h.loan_id = s.loan_id AND h.month BETWEEN :m6 AND :month
@@ -38,9 +44,10 @@ SELECT s.loan_id, l.customer_id, l.branch_id, l.manager_id, s.month, s.dpd, s.bu
 FROM loan_snapshot s
 JOIN loan l ON l.id = s.loan_id
 JOIN customer c ON c.id = l.customer_id
-JOIN region r ON r.code = l.village_code
+{cf}
+{rf}
 WHERE s.month = :month AND s.bucket <= 1
-"""
+""".replace("{cf}", customer_as_of("cf", "c.id", ":month")).replace("{rf}", region_as_of("rf", "l.village_code", ":month"))
 
 
 def behaviour_frame(conn: Connection, month: str, as_of: str | None = None) -> pd.DataFrame:
@@ -70,9 +77,10 @@ _CASE_SQL = """
 SELECT k.id AS case_id, k.loan_id, k.branch_id, k.entry_month, k.entry_date, k.entry_bucket, k.entry_dpd,
        k.overdue_at_entry, k.balance_at_entry, k.channel, COALESCE(k.agency_id, 0) AS agency_id, k.status,
        k.recovered_amount, k.closed_on, l.segment, l.product_id, l.guarantee_type, em.idx - dm.idx AS mob,
-       c.annual_income, c.multi_lending_count, c.deposit_balance, c.household_size,
-       CASE WHEN c.credit_household THEN 1 ELSE 0 END AS credit_household,
-       COALESCE(r.credit_village_grade, 'none') AS village_grade,
+       cf.annual_income, cf.multi_lending_count, cf.deposit_balance, cf.household_size,
+       CASE WHEN cf.credit_household THEN 1 WHEN cf.credit_household IS NULL THEN NULL ELSE 0 END
+           AS credit_household,
+       COALESCE(rf.credit_village_grade, 'none') AS village_grade,
        (SELECT COUNT(*) FROM collection_case p WHERE p.loan_id = k.loan_id AND p.entry_month < k.entry_month)
            AS prior_cases,
        (SELECT COALESCE(SUM(r.principal + r.interest), 0) FROM repayment r JOIN dim_month rm ON rm.month = r.month
@@ -80,12 +88,14 @@ SELECT k.id AS case_id, k.loan_id, k.branch_id, k.entry_month, k.entry_date, k.e
 FROM collection_case k
 JOIN loan l ON l.id = k.loan_id
 JOIN customer c ON c.id = l.customer_id
-JOIN region r ON r.code = l.village_code
+{cf}
+{rf}
 JOIN dim_month em ON em.month = k.entry_month
 JOIN dim_month dm ON dm.month = l.disbursed_month
 WHERE {where}
 ORDER BY k.entry_date, k.id
-"""
+""".replace("{cf}", customer_as_of("cf", "c.id", "k.entry_month")).replace(
+    "{rf}", region_as_of("rf", "l.village_code", "k.entry_month"))  # facts as of the case's entry month
 
 
 def case_frame(conn: Connection, first_month: str | None = None, last_month: str | None = None,

@@ -12,7 +12,9 @@
    characters in text. Every bad row is reported with its file, line, column, value and reason (the first
    ``max_problems`` of them kept, all counted); one bad row refuses the whole import.
 3. Load in one transaction: upsert by primary key in dependency order (re-importing a file is harmless), extend
-   the month dimension, compute application outcomes from the snapshots, move id sequences, rebuild the marts,
+   the month dimension, compute application outcomes from the snapshots, keep the changed customer and village
+   attributes as new point-in-time fact rows (``facts.record``: the old values stay with their months), move id
+   sequences, rebuild the marts,
    stamp the data version and write the audit entry. Any failure rolls all of it back; a refused or failed import
    is audited too.
 """
@@ -28,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, select, text
 
-from . import marts, schema as s, users
+from . import facts, marts, schema as s, users
 from .bulk import bulk_insert, sync_sequences
 from .extract_format import (DATE_ORDER, DERIVED, TABLES, Field, fields, key_columns, table_for_file,
                              unique_columns)
@@ -514,6 +516,9 @@ def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[
     _extend_months(conn)
     if "loan_snapshot" in frames or "application" in frames or "loan" in frames:
         conn.execute(text(OUTCOMES))
+    if "customer" in frames or "region" in frames:
+        # the changed attributes get a new fact row from the data month on; the old values stay with their months
+        facts.record(conn)
     sync_sequences(conn)
     progress(0.75, "marts")
     marts.refresh_in(conn)

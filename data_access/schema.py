@@ -117,6 +117,30 @@ customer = Table(
     Column("lat", Float),
 )
 Index("ix_customer_phone", customer.c.phone)
+
+# point-in-time facts (data_access.facts): what a customer's and a village's changing attributes were, month by
+# month; model features read them as of their month, the pages read customer / region
+customer_fact = Table(
+    "customer_fact", metadata,
+    Column("customer_id", Integer, ForeignKey("customer.id"), nullable=False),
+    Column("valid_from", String(7), nullable=False, comment="first month the values held"),
+    Column("valid_to", String(7), comment="first month they no longer held; NULL while they do"),
+    Column("annual_income", MONEY),
+    Column("deposit_balance", MONEY),
+    Column("multi_lending_count", Integer),
+    Column("household_size", Integer),
+    Column("credit_household", Boolean),
+    PrimaryKeyConstraint("customer_id", "valid_from"),
+)
+
+region_fact = Table(
+    "region_fact", metadata,
+    Column("code", String(12), ForeignKey("region.code"), nullable=False),
+    Column("valid_from", String(7), nullable=False, comment="first month the grade held"),
+    Column("valid_to", String(7), comment="first month it no longer held; NULL while it does"),
+    Column("credit_village_grade", String(4)),
+    PrimaryKeyConstraint("code", "valid_from"),
+)
 Index("ix_customer_name", customer.c.name)
 
 household_member = Table(

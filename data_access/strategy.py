@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, case, func, insert, select
 
@@ -81,6 +82,63 @@ def approval_inputs(conn: Connection, scope: Scope, f: Filters, window: int = 12
     for m in APPROVAL_MEASURES:
         df[m] = df[m].astype(float)
     return df
+
+
+def approval_backtest_cells(conn: Connection, scope: Scope, f: Filters, window: int = 12, lag: int = 12) -> dict:
+    """The approval backtest year (the ``window`` months ending ``lag`` months before ``f.month``) scored by the
+    **validated** scorecard — trained only on application months whose outcomes closed before its validation
+    window — in the same cells as :func:`approval_inputs`, so that a swap set's realised bad rates are out of
+    sample. Lab roles only. Returns {"cells": DataFrame, "in_sample": bool, "model_id", "train_to", "label_to",
+    "months"}: ``in_sample`` is True (and the cells empty) when no validated scorecard exists or its training
+    labels reach into that year."""
+    import pickle
+    from .features import APPLICATION_FEATURES
+    last = shift_month(f.month, -lag)
+    first = shift_month(last, -(window - 1))
+    out = {"cells": pd.DataFrame(columns=[*APPROVAL_KEYS, *APPROVAL_MEASURES]), "in_sample": True, "model_id": None,
+           "train_to": None, "label_to": None, "months": f"{first}..{last}"}
+    if scope.role not in LAB_ROLES:
+        return out
+    reg = s.model_registry
+    row = conn.execute(select(reg.c.id, reg.c.train_to, reg.c.label_to, reg.c.artifact).where(
+        reg.c.name == "application_scorecard", reg.c.kind == "validated", reg.c.role == "champion",
+        reg.c.active)).first()
+    if row is None:
+        return out
+    out.update(model_id=row.id, train_to=row.train_to, label_to=row.label_to)
+    if row.label_to is None or row.label_to >= first:
+        return out
+    a, p = s.application, s.product
+    conds = [a.c.month >= first, a.c.month <= last, scope.branch_clause(a.c.branch_id)]
+    if f.branch_id is not None:
+        conds.append(a.c.branch_id == f.branch_id)
+    apps = _df(conn, select(a.c.age, a.c.annual_income, a.c.multi_lending_count, a.c.deposit_balance,
+                            a.c.household_size, a.c.amount_requested, a.c.segment, a.c.credit_village_grade,
+                            a.c.credit_household, a.c.product_id, a.c.decision, a.c.outcome_known, a.c.bad_12m,
+                            p.c.annual_rate).join(p, p.c.id == a.c.product_id).where(*conds))
+    if apps.empty:
+        out["in_sample"] = False
+        return out
+    model = pickle.loads(row.artifact)
+    X = apps.assign(credit_village_grade=apps["credit_village_grade"].fillna("none"),
+                    credit_household=np.where(apps["credit_household"].astype(bool), "yes", "no"),
+                    product_id=apps["product_id"].astype(str))
+    for c in ("annual_income", "deposit_balance", "amount_requested"):
+        X[c] = X[c].astype(float)
+    pd_ = model.predict_proba(X[APPLICATION_FEATURES])[:, 1]
+    points = np.round(model.points(X[APPLICATION_FEATURES])).astype(int)
+    amount = apps["amount_requested"].astype(float)
+    known = apps["outcome_known"].astype(bool)
+    frame = pd.DataFrame({
+        "segment": apps["segment"].fillna("unknown"), "village_grade": X["credit_village_grade"],
+        "credit_household": apps["credit_household"].astype(bool).astype(int), "score_band": (points // 5) * 5,
+        "decision": apps["decision"], "applications": 1, "amount": amount,
+        "rate_amount": amount * apps["annual_rate"].astype(float), "pd_sum": pd_, "pd_amount": pd_ * amount,
+        "outcome_known": known.astype(int), "bads": apps["bad_12m"].astype(bool).astype(int),
+        "known_pd_sum": np.where(known, pd_, 0.0)})
+    out["cells"] = frame.groupby(list(APPROVAL_KEYS), as_index=False)[list(APPROVAL_MEASURES)].sum()
+    out["in_sample"] = False
+    return out
 
 
 # ---------------------------------------------------------------- saved scenarios

@@ -548,3 +548,18 @@ def test_model_monitor_shows_each_registered_model(app_env):
     assert not at.exception and not errors(at)
     assert len(at.get("plotly_chart")) >= 2 and any("PSI" in m.label for m in at.metric)
     assert any("处置" in i.value for i in at.info)
+    # issue #17: every model's windows, the challenger beside the champion with the reason, inputs in the bank's
+    # words, and no monitored month inside a training or validation window
+    from tests.rendered import findings, page_texts
+    with app_env.connect() as conn:
+        fam = strategy.model_monitor(conn, scope_for_user(conn, "strategy_chen"))["application_scorecard"]["models"]
+    assert set(fam) == {"production", "validated", "challenger"}
+    texts = " ".join(page_texts(at)[0])
+    assert "模型窗口" in texts and "挑战者" in texts and "梯度提升树" in texts
+    assert fam["validated"]["card"]["train_to"] in texts and fam["validated"]["card"]["valid_from"] in texts
+    assert any(("保留冠军" in x.value or "建议评估替换" in x.value) for x in [*at.success, *at.warning])
+    assert "申请金额" in texts and "amount_requested" not in texts and "annual_income" not in texts
+    assert not findings(at, "zh", {"strategy_chen"})
+    for slot, entry in fam.items():
+        card, shown = entry["card"], entry["rows"]
+        assert (shown["month"] >= card["monitor_from"]).all() and (shown["month"] > (card["valid_to"] or card["train_to"])).all()

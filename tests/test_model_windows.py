@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select, update
 
-from data_access import demo, marts, schema as s
+from data_access import demo, facts, importer, marts, schema as s
+from data_access.extract_format import fields
 from data_access.engine import make_engine
 from data_access.features import behaviour_frame, case_frame
 from data_access.migrate import upgrade
@@ -77,6 +78,7 @@ def load_history(conn) -> None:
         dict(id=1, loan_id=1, paid_on=D(2025, 5, 20), month="2025-05", principal=90, interest=10, case_id=1),
         dict(id=2, loan_id=2, paid_on=D(2025, 4, 10), month="2025-04", principal=36, interest=4, case_id=2),
         dict(id=3, loan_id=2, paid_on=D(2025, 8, 10), month="2025-08", principal=54, interest=6, case_id=2)])
+    facts.record(conn, "2025-01")  # the history's facts hold from its first month
 
 
 @pytest.fixture
@@ -128,6 +130,70 @@ def test_propensity_label_does_not_move_with_what_happened_after_its_horizon(his
         after = case_frame(conn, "2025-01", "2025-12").set_index("case_id")
     cols = ["cured", "recovery_ratio", "recovered_in_horizon"]
     pd.testing.assert_frame_equal(before.loc[[1, 2], cols], after.loc[[1, 2], cols])
+
+
+# ---------------------------------------------------------------- point-in-time facts
+FACT_COLS = ["annual_income", "deposit_balance", "multi_lending_count", "household_size", "credit_household",
+             "village_grade"]
+
+
+def _features(engine):
+    with engine.connect() as conn:
+        beh = {m: behaviour_frame(conn, m).set_index("loan_id")[FACT_COLS] for m in MONTHS}
+        cases = case_frame(conn, "2025-01", "2025-12").set_index("case_id")[FACT_COLS]
+    return beh, cases
+
+
+def _customer_file(engine, **changes) -> bytes:
+    """Customer 2's row as the bank's extract would carry it, with ``changes``."""
+    with engine.connect() as conn:
+        row = pd.read_sql(select(s.customer).where(s.customer.c.id == 2), conn)
+    body = "3203241990010112"  # a valid GB 11643 number: the check digit computed the standard's way
+    total = sum(int(d) * w for d, w in zip(body + "3", (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)))
+    row["id_number"] = body + "3" + "10X98765432"[total % 11]
+    for k, v in changes.items():
+        row[k] = v
+    cols = [f.name for f in fields("customer") if f.name in row.columns]
+    out = row[cols].copy()
+    for c in out.columns:
+        if out[c].dtype == bool:
+            out[c] = out[c].astype(int)
+    return out.to_csv(index=False).encode()
+
+
+def test_an_import_of_new_facts_moves_no_feature_of_an_earlier_month(history):
+    """Finding 3: features read income, deposits, other lenders, household, credit household and village grade
+    from the current rows an import overwrites. Now the importer keeps the old values with their months."""
+    before_beh, before_cases = _features(history)
+    r = importer.run(history, {"customer.csv": _customer_file(history, annual_income=90_000, deposit_balance=77_000,
+                                                              multi_lending_count=4, household_size=6,
+                                                              credit_household=0)}, "t")
+    assert r.ok, r.problems
+    with history.begin() as conn:  # the village lost its grade in December too (a region extract would say so)
+        conn.execute(update(s.region).where(s.region.c.code == "320324100001").values(credit_village_grade=None))
+        facts.record(conn)
+    after_beh, after_cases = _features(history)
+    # the import describes December (the newest snapshot month): every earlier month's features are as they were
+    for m in MONTHS[:-1]:
+        pd.testing.assert_frame_equal(before_beh[m], after_beh[m])
+    pd.testing.assert_frame_equal(before_cases, after_cases)
+    dec = after_beh["2025-12"].loc[2]
+    assert (dec["annual_income"], dec["deposit_balance"], dec["multi_lending_count"], dec["household_size"],
+            dec["credit_household"], dec["village_grade"]) == (90_000, 77_000, 4, 6, 0, "none")
+    with history.connect() as conn:
+        hist = pd.read_sql(select(s.customer_fact).where(s.customer_fact.c.customer_id == 2)
+                           .order_by(s.customer_fact.c.valid_from), conn)
+        cust = conn.execute(select(s.customer.c.annual_income).where(s.customer.c.id == 2)).scalar()
+    assert [(a, b if isinstance(b, str) else None) for a, b in zip(hist["valid_from"], hist["valid_to"])] == [
+        ("2025-01", "2025-12"), ("2025-12", None)]
+    assert list(hist["annual_income"]) == [50_000, 90_000] and cust == 90_000  # the pages still read today's value
+    # the same extract loaded again changes nothing; a correction of the same month is made in place
+    importer.run(history, {"customer.csv": _customer_file(history, annual_income=91_000, deposit_balance=77_000,
+                                                          multi_lending_count=4, household_size=6,
+                                                          credit_household=0)}, "t")
+    with history.connect() as conn:
+        again = pd.read_sql(select(s.customer_fact).where(s.customer_fact.c.customer_id == 2), conn)
+    assert len(again) == 2 and sorted(again["annual_income"]) == [50_000, 91_000]
 
 
 # ---------------------------------------------------------------- registry windows
@@ -272,3 +338,45 @@ def test_the_lights_turn_amber_then_red_when_a_strong_input_decays(bank):
     assert "amber" in colours and colours.index("amber") < colours.index("red")
     # and the monitor's own reference, the validation AUC from the registry, sees the fully shuffled month red too
     assert monitor.lights(rows, json.loads(v["metrics"])["auc"])["auc"]["colour"] == "red"
+
+
+def test_every_model_input_has_a_name_in_the_bank_s_words():
+    """Item 7: inputs are shown by name, never as raw variable names, in both languages."""
+    from components.i18n import catalogue
+    from data_access.features import APPLICATION_FEATURES, BEHAVIOUR_FEATURES, CASE_FEATURES
+    names = set(BEHAVIOUR_FEATURES) | set(CASE_FEATURES) | set(APPLICATION_FEATURES) | {"option"}
+    for lang in ("zh", "en"):
+        cat = catalogue(lang)
+        missing = [n for n in names if f"feat.{n}" not in cat]
+        assert missing == [], (lang, missing)
+        assert all("_" not in cat[f"feat.{n}"] for n in names)
+
+
+def test_swap_set_realised_rates_come_from_a_scorecard_that_never_saw_that_year(bank):
+    """Finding 5: the swap set's realised bad rates were scored by the scorecard trained on those very
+    applications. The backtest year is now scored by the validated scorecard, whose training labels end before
+    it; a year it did see is reported as in-sample."""
+    import pickle
+    from data_access import strategy
+    from data_access.features import APPLICATION_FEATURES, application_frame
+    from data_access.queries import Filters
+    from data_access.scope import Scope
+    from models import train_scorecard
+    engine, _ = bank
+    train_scorecard.run(engine, trained_by="test")
+    hq = Scope(username="t", role="head_office", can_see_pii=False)
+    with engine.connect() as conn:
+        v = _current(conn, "application_scorecard")["validated"]
+        last = conn.execute(select(s.loan_snapshot.c.month).order_by(s.loan_snapshot.c.month.desc())).scalars().first()
+        oot = strategy.approval_backtest_cells(conn, hq, Filters(month=last))
+        apps = application_frame(conn, known_only=False)
+        seen = strategy.approval_backtest_cells(conn, hq, Filters(month=shift_month(v["label_to"], 12)))
+    first, end = oot["months"].split("..")
+    assert not oot["in_sample"] and oot["model_id"] == v["id"] and v["label_to"] < first
+    year = apps[apps["month"].between(first, end)]
+    expected = pickle.loads(v["artifact"]).predict_proba(year[APPLICATION_FEATURES])[:, 1].sum()
+    assert oot["cells"]["applications"].sum() == len(year)
+    assert oot["cells"]["pd_sum"].sum() == pytest.approx(expected)
+    assert oot["cells"]["bads"].sum() == year["bad"].sum()
+    # a year inside the validated model's training labels: no out-of-sample figures, said so
+    assert seen["in_sample"] and seen["cells"].empty
