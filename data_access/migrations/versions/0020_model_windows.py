@@ -19,9 +19,13 @@ MONTHS = ("train_from", "train_to", "label_to", "valid_from", "valid_to", "valid
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("model_registry") as batch:
-        batch.alter_column("active", existing_type=sa.Boolean(), existing_nullable=False,
-                           comment="the current model of its (name, kind, role)")
+    # SQLite keeps no column comments, and altering one there rebuilds the table, which fails under foreign keys
+    # once model_monitor rows point at it: columns are only added there (ALTER TABLE ADD COLUMN, no rebuild).
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("model_registry", recreate="never" if sqlite else "auto") as batch:
+        if not sqlite:
+            batch.alter_column("active", existing_type=sa.Boolean(), existing_nullable=False,
+                               comment="the current model of its (name, kind, role)")
         batch.add_column(sa.Column("kind", sa.String(12), nullable=False, server_default="production",
                                    comment="validated | production"))
         batch.add_column(sa.Column("role", sa.String(12), nullable=False, server_default="champion",
