@@ -15,6 +15,7 @@ from data_access.config import ConfigError
 from data_access.extract_format import TABLES, describe, template_csv, template_xlsx
 from models import postloan_batch
 
+from . import downloads
 from .i18n import catalogue, t
 from .session import connect, engine, scope
 from .tables import Col, table
@@ -39,8 +40,8 @@ def import_panel() -> None:
     st.caption(t("imp.intro"))
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     with c2:
-        st.download_button(t("imp.templates"), _templates_zip(), file_name="cockpit_import_templates.zip",
-                           mime="application/zip", key="imp_templates")
+        downloads.offer(t("imp.templates"), _templates_zip, file_name="cockpit_import_templates.zip",
+                        mime="application/zip", key="imp_templates", what="import_templates")
     with c1.expander(t("imp.format")):
         pick = st.selectbox(t("imp.format_table"), TABLES, key="imp_format_table")
         st.dataframe(describe(pick), hide_index=True, width="stretch")
@@ -88,8 +89,9 @@ def import_panel() -> None:
         probs["reason"] = [t(f"imp.reason.{r}") for r in probs["reason"]]
         table(probs, {c: Col(f"imp.col.{c}") for c in ("file", "line", "column", "value", "reason", "detail")},
               name="import_problems", height=min(420, 38 + 35 * len(probs)), downloads=False)
-        st.download_button(t("imp.report"), importer.report_bytes(result.problems), file_name="import_bad_rows.csv",
-                           mime="text/csv", key="imp_report")
+        problems = result.problems
+        downloads.offer(t("imp.report"), lambda: importer.report_bytes(problems), file_name="import_bad_rows.csv",
+                        mime="text/csv", key="imp_report", what="import_bad_rows", rows=len(problems))
 
 
 def freshness_panel() -> None:

@@ -10,6 +10,7 @@ from data_access.scope import ROLES
 from data_access.users import UserError
 
 from .i18n import current_lang, t, translate
+from .safe_text import md, t_md
 from .session import connect, engine, scope
 from .tables import Col, table
 
@@ -21,9 +22,9 @@ def _apply(action, ok_key: str, **fmt) -> None:
             action(conn)
     except (UserError, PermissionError) as exc:
         key = getattr(exc, "key", None)
-        st.error(t("users.error", reason=t(f"users.reason.{key}") if key else str(exc)))
+        st.error(t("users.error", reason=t(f"users.reason.{key}") if key else md(exc)))
     else:
-        st.success(t(ok_key, **fmt))
+        st.success(t_md(ok_key, **fmt))
 
 
 def users_panel() -> None:

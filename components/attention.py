@@ -1,7 +1,6 @@
 """Today's attention list and the colouring of the branch league table."""
 from __future__ import annotations
 
-import html
 import math
 
 import pandas as pd
@@ -11,6 +10,7 @@ from data_access import queries
 
 from .formatting import pct
 from .i18n import t
+from .safe_text import html_text
 from .session import read
 
 NPL_JUMP_PP = 0.20        # a branch whose NPL ratio rose by more than this many points in a month
@@ -39,7 +39,7 @@ def attention_list(f: queries.Filters, league: pd.DataFrame) -> None:
     if not items:
         st.success(t("attention.none"))
         return
-    st.markdown("".join(f'<div class="attention-item {"warn" if sev == "warn" else ""}">{html.escape(text)}</div>'
+    st.markdown("".join(f'<div class="attention-item {"warn" if sev == "warn" else ""}">{html_text(text)}</div>'
                         for sev, text in items[:12]), unsafe_allow_html=True)
 
 

@@ -10,6 +10,7 @@ from data_access.collections import RESULTS, ActionError, audit_denial, audit_re
 from data_access.conduct import CHANNEL_WAY, PARTIES, WAYS
 
 from .i18n import code_label, current_lang, t
+from .safe_text import t_md
 from .session import engine, scope
 
 
@@ -57,4 +58,4 @@ def action_form(case_id: int, detail: dict) -> None:
                 st.error(t(exc.key, **exc.values))
             else:
                 st.cache_data.clear()
-                st.success(t("agency.saved", case_no=detail["case_no"]))
+                st.success(t_md("agency.saved", case_no=detail["case_no"]))

@@ -12,6 +12,7 @@ from models import allocation
 from . import collection_charts as cc
 from .formatting import money, pct
 from .i18n import t, value_label
+from .safe_text import md
 from .kpi_cards import Kpi, kpi_row
 from .panels import empty_state
 from .session import engine, read, scope
@@ -112,7 +113,7 @@ def _last_run(lang: str) -> None:
     with b:
         net = last["expected_recovery"] - last["expected_cost"]
         base = last["baseline_recovery"] - last["baseline_cost"]
-        st.markdown(t("coll.run_card", id=int(last["id"]), at=str(last["run_at"])[:16], by=last["run_by"],
+        st.markdown(t("coll.run_card", id=int(last["id"]), at=str(last["run_at"])[:16], by=md(last["run_by"]),
                       cases=int(last["cases"]), assigned=int(last["assigned"]), queued=int(last["queued"]),
                       net=money(net, lang), base=money(base, lang),
                       gain=money(net - base, lang)))

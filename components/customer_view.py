@@ -1,7 +1,6 @@
 """Customer 360 building blocks: purpose-gated unmasking, audited opening, the sections' tables and charts."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +10,7 @@ import pydeck as pdk
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from data_access import users
+from data_access import pii, users
 from data_access.text import clean
 from data_access.customer360 import customer_360, resolve
 from data_access.kpi import CLASS5, CLASS5_EN
@@ -23,13 +22,9 @@ from .i18n import code_label, current_lang, t, value_label
 from .session import connect, engine, scope
 from .tables import Col, fit_height, table
 
-PURPOSES = ("none", "inspection", "collection", "complaint", "service")
-
-
 def viewing_scope(purpose: str):
-    """The user's scope for this view: PII only when the role allows it AND a purpose was chosen."""
-    sc = scope()
-    return sc if (sc.pii and purpose != "none") else dataclasses.replace(sc, can_see_pii=False)
+    """The user's scope for this view: PII only when the role allows it AND a purpose was chosen (data_access.pii)."""
+    return pii.purpose_scope(scope(), purpose)
 
 
 def open_customer(customer_no: str | None, customer_id: int | None, purpose: str) -> dict | None:
@@ -46,12 +41,6 @@ def open_customer(customer_no: str | None, customer_id: int | None, purpose: str
             users.audit(conn, scope().username, "view_customer", customer_id=cid, target=parts["profile"]["customer_no"],
                         detail={"purpose": purpose, "masked": not sc.pii})
     return parts
-
-
-def audit_report(customer_id: int, customer_no: str, masked: bool) -> None:
-    with engine().begin() as conn:
-        users.audit(conn, scope().username, "export", customer_id=customer_id, target=f"post_loan_report:{customer_no}",
-                    detail={"format": "pdf", "masked": masked})
 
 
 def with_values(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
@@ -152,7 +141,3 @@ def facts_table(rows: list[tuple[str, str]]) -> None:
                        t("c360.item") + " ": [k for k, _ in right], t("c360.value") + " ": [v for _, v in right]})
     st.dataframe(df, hide_index=True, width="stretch", height=38 + 35 * len(df))
 
-
-def md_escape(text: str) -> str:
-    """Masked values are full of asterisks, which Markdown would read as emphasis."""
-    return str(text).replace("*", "\\*")

@@ -108,7 +108,3 @@ def prev_month(month: str, n: int = 1) -> str:
     from data_access.queries import shift_month
     return shift_month(month, -n)
 
-
-def escape_markdown(text: str) -> str:
-    """Text shown literally inside st.markdown: masked PII ('张**') must not turn into emphasis."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|~<>" else c for c in text)

@@ -11,6 +11,7 @@ from .charts import apply_theme
 from .filters import chosen
 from .i18n import t
 from .map_layers import METRICS, format_value
+from .safe_text import md
 from .session import read
 
 KEY = "grid_path"
@@ -68,7 +69,7 @@ def breadcrumb() -> None:
         last = depth == len(p)
         if depth > 1 or (counties is not None and len(counties) > 1):
             row.markdown("›")
-        row.button(node["name"], key=f"crumb_{depth}", on_click=go_up, args=(depth,), disabled=last,
+        row.button(md(node["name"]), key=f"crumb_{depth}", on_click=go_up, args=(depth,), disabled=last,
                    type="primary" if last else "secondary", icon=":material/location_on:" if last else None)
 
 

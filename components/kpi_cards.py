@@ -1,7 +1,6 @@
 """A row of KPI cards with month-on-month and year-on-year deltas, coloured good or bad for a bank."""
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 
@@ -9,6 +8,7 @@ import streamlit as st
 
 from .formatting import signed_pct, signed_pp
 from .i18n import current_lang, t
+from .safe_text import html_text
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,15 @@ def kpi_card_html(k: Kpi, mom_label: str, yoy_label: str, lang: str = "zh") -> s
     fmt = (lambda v: signed_pp(v, lang=lang)) if k.kind == "pp" else signed_pct
     parts = []
     if k.mom is None and k.yoy is None:  # a point-in-time figure: no comparison line at all
-        return (f'<div class="kpi-card"{" title=" + chr(34) + html.escape(k.help) + chr(34) if k.help else ""}>'
-                f'<div class="kpi-label">{html.escape(k.label)}</div><div class="kpi-value">{html.escape(k.value)}</div></div>')
+        return (f'<div class="kpi-card"{" title=" + chr(34) + html_text(k.help) + chr(34) if k.help else ""}>'
+                f'<div class="kpi-label">{html_text(k.label)}</div><div class="kpi-value">{html_text(k.value)}</div></div>')
     for label, change in ((mom_label, k.mom), (yoy_label, k.yoy)):
         shown = fmt(0.0 if _flat(change, k.kind) and change is not None and not math.isnan(change) else change)
-        parts.append(f'<span class="{delta_class(change, k.good_when_up, k.kind)}">{html.escape(label)} '
-                     f'{_arrow(change, k.kind)} {html.escape(shown)}</span>')
-    title = f' title="{html.escape(k.help)}"' if k.help else ""
-    return (f'<div class="kpi-card"{title}><div class="kpi-label">{html.escape(k.label)} ⓘ</div>'
-            f'<div class="kpi-value">{html.escape(k.value)}</div><div class="kpi-delta">{"".join(parts)}</div></div>')
+        parts.append(f'<span class="{delta_class(change, k.good_when_up, k.kind)}">{html_text(label)} '
+                     f'{_arrow(change, k.kind)} {html_text(shown)}</span>')
+    title = f' title="{html_text(k.help)}"' if k.help else ""
+    return (f'<div class="kpi-card"{title}><div class="kpi-label">{html_text(k.label)} ⓘ</div>'
+            f'<div class="kpi-value">{html_text(k.value)}</div><div class="kpi-delta">{"".join(parts)}</div></div>')
 
 
 def kpi_row(kpis: list[Kpi], per_row: int = 5) -> None:

@@ -5,10 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from data_access import managers as dm
+from data_access.pii import purpose_scope
 
 from . import manager_charts as mc
 from .i18n import t
-from .session import read
+from .safe_text import t_md
+from .session import read, read_scoped, scope
 from .tables import Col, table
 
 
@@ -20,14 +22,15 @@ def alert_day_drill(alerts: pd.DataFrame, shown: pd.DataFrame, lang: str) -> Non
     if pick is not None:
         hit = alerts.iloc[pick]
         day = pd.Timestamp(hit["event_at"]).date()
-        day_ev = read(dm.day_events, int(hit["manager_id"]), day, day)
+        # the day's visits name customers (in the map's tooltips): masked here, the trajectory tab has the gate
+        day_ev = read_scoped(purpose_scope(scope(), "none"), dm.day_events, int(hit["manager_id"]), day, day)
         d1, d2 = st.columns([1.4, 1])
         with d1:
             if not day_ev.dropna(subset=["lon", "lat"]).empty:
                 st.pydeck_chart(mc.trajectory_deck(day_ev, lang, read(dm.manager_grid, int(hit["manager_id"])),
                                                    width_px=560, height_px=420), height=420, key="mgr_alert_map")
         with d2:
-            st.markdown(t("mgr.drill_title", manager=hit["manager"], day=str(day)))
+            st.markdown(t_md("mgr.drill_title", manager=hit["manager"], day=str(day)))
             table(day_ev.assign(seq=range(1, len(day_ev) + 1),
                                 time=pd.to_datetime(day_ev["event_at"]).dt.strftime("%H:%M"),
                                 event_type=[t(f"mgr.ev.{x}") for x in day_ev["event_type"]]),

@@ -18,6 +18,7 @@ from data_access.grid import bounds
 
 from .formatting import count, money, pct
 from .i18n import translate
+from .safe_text import html_text
 from .theme import FONT_STACK
 
 
@@ -211,6 +212,6 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
 def legend_html(title: str, entries: list[tuple[str, tuple]]) -> str:
     items = "".join(f'<div style="display:flex;align-items:center;margin:2px 0;"><span style="display:inline-block;'
                     f'width:18px;height:12px;background:rgb{tuple(c)};border:1px solid #ccc;margin-right:6px"></span>'
-                    f'<span style="font-size:0.82rem">{label}</span></div>' for label, c in entries)
-    return f'<div style="padding:6px 0"><div style="font-weight:600;font-size:0.88rem;margin-bottom:4px">{title}</div>{items}</div>'
+                    f'<span style="font-size:0.82rem">{html_text(label)}</span></div>' for label, c in entries)
+    return f'<div style="padding:6px 0"><div style="font-weight:600;font-size:0.88rem;margin-bottom:4px">{html_text(title)}</div>{items}</div>'
 

@@ -10,8 +10,10 @@ import streamlit as st
 
 from data_access import strategy
 
+from . import downloads
 from .charts import apply_theme, categorical_x
 from .i18n import current_lang, t
+from .safe_text import t_md
 from .scenario_pdf import build_summary, fmt
 from .session import engine, read, scope
 from .tables import Col, table
@@ -34,10 +36,10 @@ def save_box(kind: str, params: dict, results: dict) -> None:
                 with engine().begin() as conn:
                     strategy.save_scenario(conn, scope(), name, kind, params, results)
             except (ValueError, PermissionError) as exc:
-                st.error(t("lab.save_error", reason=str(exc)))
+                st.error(t_md("lab.save_error", reason=str(exc)))
             else:
                 st.cache_data.clear()
-                st.success(t("lab.saved", name=name.strip()))
+                st.success(t_md("lab.saved", name=name.strip()))
 
 
 def headline_chart(rows: pd.DataFrame, kind: str, lang: str) -> go.Figure:
@@ -69,7 +71,7 @@ def compare(kind: str, columns: dict[str, tuple[str, str]], levers: Callable[[di
     saved = read(strategy.scenarios, kind)
     reopened = st.session_state.pop(f"lab_reopened_{kind}", None)  # said in this simulator's tab, not the first
     if reopened:
-        st.success(t("lab.reopened", name=reopened))
+        st.success(t_md("lab.reopened", name=reopened))
     if saved.empty:
         st.caption(t("lab.none_saved"))
         return
@@ -94,8 +96,9 @@ def compare(kind: str, columns: dict[str, tuple[str, str]], levers: Callable[[di
         shown = [(t(lbl), fmt(merged.get(k), kd, lang)) for k, (lbl, kd) in columns.items()]
         bars = [(t("lab.baseline"), float(merged.get(base) or 0), fmt(merged.get(base), unit, lang)),
                 (t("lab.proposed"), float(merged.get(value) or 0), fmt(merged.get(value), unit, lang))]
-        pdf = build_summary(f"{t('page.strategy_lab')} · {t('lab.kind.' + kind)}",
-                            {"name": r["name"], "created_by": r["created_by"], "created_at": r["created_at"]},
-                            shown, bars, t(label), t("lab.pdf_footer"))
-        st.download_button(t("lab.export_pdf"), pdf, file_name=f"scenario_{pick}.pdf", mime="application/pdf",
-                           key=f"pdf_{kind}", type="primary")
+        title, meta = f"{t('page.strategy_lab')} · {t('lab.kind.' + kind)}", {
+            "name": r["name"], "created_by": r["created_by"], "created_at": r["created_at"]}
+        texts = (t(label), t("lab.pdf_footer"))  # translated here: the file is built off the page's run
+        downloads.offer(t("lab.export_pdf"), lambda: build_summary(title, meta, shown, bars, *texts),
+                        file_name=f"scenario_{pick}.pdf", mime="application/pdf", key=f"pdf_{kind}", type="primary",
+                        what=f"scenario:{pick}", rows=1)

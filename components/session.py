@@ -112,6 +112,17 @@ def read(fn, *args, **kwargs):
     return _cached(fn.__module__, fn.__name__, data_version(), scope(), args, tuple(sorted(kwargs.items())))
 
 
+@_outage_stops
+def read_scoped(sc: Scope, fn, *args, **kwargs):
+    """``read`` under ``sc``, a narrowing of the user's scope (components.pii: the same scope without the PII
+    right until a purpose is chosen); never wider than the user's own."""
+    own = scope()
+    if sc.username != own.username or sc.role != own.role or sc.branch_ids != own.branch_ids \
+            or sc.agency_id != own.agency_id or (sc.can_see_pii and not own.can_see_pii):
+        raise PermissionError("a read may narrow the user's scope, never widen it")
+    return _cached(fn.__module__, fn.__name__, data_version(), sc, args, tuple(sorted(kwargs.items())))
+
+
 @st.cache_data(ttl=3600, show_spinner=False)
 def _months(version: str) -> list[str]:
     with connect_or_raise() as conn:

@@ -1,7 +1,6 @@
 """The frame around every page: page config, language switch, login gate, user badge, navigation."""
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import streamlit as st
 
 from . import auth, navigation
 from .i18n import LANGUAGES, current_lang, t
+from .safe_text import html_text
 from .session import connect, guarded, scope
 from .theme import CSS, running_css
 
@@ -55,7 +55,7 @@ def scope_label() -> str:
 
 def user_badge() -> None:
     name = st.session_state.get("name") or scope().username
-    st.sidebar.markdown(f'<div class="user-badge"><b>{html.escape(str(name))}</b><br>{html.escape(scope_label())}</div>',
+    st.sidebar.markdown(f'<div class="user-badge"><b>{html_text(name)}</b><br>{html_text(scope_label())}</div>',
                         unsafe_allow_html=True)
 
 
@@ -66,8 +66,8 @@ DEMO_BANNER_STYLE = ("background:#fff4d6;border:1px solid #e0b84a;color:#6b4e00;
 def demo_banner() -> None:
     """演示模式, on every page and on the login form, whenever demo mode is on (``auth.demo_mode``)."""
     if auth.demo_mode():
-        st.markdown(f'<div class="demo-banner" style="{DEMO_BANNER_STYLE}"><b>{html.escape(t("demo.banner"))}</b> · '
-                    f'{html.escape(t("demo.banner_detail"))}</div>', unsafe_allow_html=True)
+        st.markdown(f'<div class="demo-banner" style="{DEMO_BANNER_STYLE}"><b>{html_text(t("demo.banner"))}</b> · '
+                    f'{html_text(t("demo.banner_detail"))}</div>', unsafe_allow_html=True)
 
 
 def run() -> None:

@@ -1,16 +1,19 @@
-"""Tables formatted the bank's way, with CSV / Excel downloads that are written to the audit log."""
+"""Tables formatted the bank's way, with CSV / Excel downloads built and audited only on a click (downloads.py)."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from data_access import users
+from data_access import export_safety
 
+from . import downloads as downloads_
 from .i18n import t
-from .session import engine, scope
+from .safe_text import md
+from .session import scope
+
+EXPORT_ROLES = ("head_office", "branch_leader", "strategy", "admin")  # never an agency
 
 
 @dataclass(frozen=True)
@@ -114,28 +117,30 @@ def fit_height(rows: int, cap: int = 20) -> int:
     return 38 + 35 * max(1, min(rows, cap))
 
 
-def _audit_export(name: str, fmt: str, rows: int) -> None:
-    with engine().begin() as conn:
-        users.audit(conn, scope().username or "?", "export", target=name, detail={"format": fmt, "rows": rows})
-
-
 def to_excel(df: pd.DataFrame, sheet: str = "data") -> bytes:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    # Excel cannot hold control characters (a typed search stored in the audit log may have them): drop them
-    df = df.apply(lambda c: c.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
-                  if c.dtype == object or pd.api.types.is_string_dtype(c) else c)
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        df.to_excel(xw, index=False, sheet_name=sheet[:31])
-    return buf.getvalue()
+    """``df`` as .xlsx with formula cells neutralised (see data_access.export_safety)."""
+    return export_safety.excel_bytes(df, sheet)
+
+
+def static_frame(shown: pd.DataFrame, formats: dict) -> pd.DataFrame:
+    """``shown`` (from display_frame) as text for st.table, which has no export control but reads its cells as
+    Markdown: each value in its column's format, escaped (components.safe_text)."""
+    return pd.DataFrame({md(label): [md(formats[label](x) if label in formats else x) for x in shown[label]]
+                         for label in shown.columns})
 
 
 def table(df: pd.DataFrame, cols: dict[str, Col], name: str, styler=None, height: int | str = "auto",
-          downloads: bool = True) -> None:
-    """Show ``df`` formatted per ``cols``; offer CSV and Excel downloads (audited) when allowed.
+          downloads: bool = True, purpose: str | None = None) -> None:
+    """Show ``df`` formatted per ``cols``; offer CSV and Excel downloads (built and audited on click) when allowed.
 
-    ``height``: "auto" shows up to 20 rows, "fit" every row, or pixels."""
+    ``height``: "auto" shows up to 20 rows, "fit" every row, or pixels. An agency gets a static table: the grid's
+    toolbar would offer its own CSV download (decided here on the server, not hidden by CSS). ``purpose``: the PII
+    purpose the rows were unmasked for (components.pii); an export then records it and the customers
+    (``customer_no``) it names."""
     shown, config, formats = display_frame(df, cols)
+    if scope().role == "agency":
+        st.table(static_frame(shown, formats), hide_index=True, border="horizontal")
+        return
     if shown.size <= STYLED_CELLS:
         data = (styler(shown) if styler else shown.style).format(formats)
     else:  # pandas' Styler renders every cell: a long list keeps the grid's own number format instead
@@ -146,15 +151,15 @@ def table(df: pd.DataFrame, cols: dict[str, Col], name: str, styler=None, height
         height = fit_height(len(shown), cap=len(shown))
     elif height == "auto":
         height = fit_height(len(shown))
-    if scope().role == "agency":
-        # an agency may read its masked cases but gets no export of any kind, not even the grid's own
-        st.markdown("<style>[data-testid='stElementToolbar']{display:none}</style>", unsafe_allow_html=True)
     st.dataframe(data, column_config=config, hide_index=True, width="stretch", height=height)
-    if downloads and scope().role in ("head_office", "branch_leader", "strategy", "admin"):
+    if downloads and scope().role in EXPORT_ROLES:
         row = st.container(horizontal=True, gap="small")
-        row.download_button(t("table.download_csv"), shown.to_csv(index=False).encode("utf-8-sig"),
-                           file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{name}",
-                           on_click=_audit_export, args=(name, "csv", len(shown)))
-        row.download_button(t("table.download_xlsx"), to_excel(shown, name), file_name=f"{name}.xlsx",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           key=f"dl_xlsx_{name}", on_click=_audit_export, args=(name, "xlsx", len(shown)))
+        unmasked = purpose not in (None, "none")
+        customers = list(df["customer_no"]) if unmasked and "customer_no" in df else None
+        common = dict(what=name, rows=len(shown), purpose=purpose if unmasked else None, customers=customers,
+                      masked=None if purpose is None else not unmasked, where=row)
+        downloads_.offer(t("table.download_csv"), lambda: export_safety.csv_bytes(shown), file_name=f"{name}.csv",
+                         mime="text/csv", key=f"dl_csv_{name}", **common)
+        downloads_.offer(t("table.download_xlsx"), lambda: to_excel(shown, name), file_name=f"{name}.xlsx",
+                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         key=f"dl_xlsx_{name}", **common)

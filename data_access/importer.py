@@ -617,7 +617,8 @@ def report_bytes(problems: pd.DataFrame) -> bytes:
     """The bad-row report as CSV (UTF-8 with BOM, so that Excel opens the Chinese correctly)."""
     out = problems.copy()
     out["reason_text"] = out["reason"].map(REASONS).fillna(out["reason"])
-    return out.to_csv(index=False).encode("utf-8-sig")
+    from .export_safety import csv_bytes
+    return csv_bytes(out)  # the rejected values are what a hostile file put there: never live formulas
 
 
 def read_folder(paths, lim: Limits | None = None) -> dict[str, bytes]:

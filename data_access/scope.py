@@ -89,28 +89,28 @@ def scope_for_user(conn: Connection, username: str) -> Scope:
 # ---------------------------------------------------------------- masking
 def mask_name(name: str | None) -> str | None:
     """张三丰 → 张**: keep the surname only."""
-    if not name:
+    if not isinstance(name, str) or not name:  # None, or NaN from an outer join
         return name
     return name[0] + "*" * max(1, len(name) - 1)
 
 
 def mask_id_number(idn: str | None) -> str | None:
     """Keep the last four characters: ID-number tail, the way call centres confirm identity."""
-    if not idn:
+    if not isinstance(idn, str) or not idn:  # None, or NaN from an outer join
         return idn
     return "*" * (len(idn) - 4) + idn[-4:]
 
 
 def mask_phone(phone: str | None) -> str | None:
     """138****5678: keep prefix and last four digits."""
-    if not phone or len(phone) < 7:
+    if not isinstance(phone, str) or len(phone) < 7:
         return phone
     return phone[:3] + "****" + phone[-4:]
 
 
 def mask_address(address: str | None) -> str | None:
     """Keep up to the village (…村 / …居委会 / …社区), drop the group and house number."""
-    if not address:
+    if not isinstance(address, str) or not address:  # None, or NaN from an outer join
         return address
     for marker in ("村委会", "居委会", "村", "社区"):
         i = address.find(marker)

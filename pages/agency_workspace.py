@@ -5,12 +5,13 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from components import navigation
+from components import downloads, navigation
 from components.case_action import action_form
 from components.conduct_panels import my_breaches
-from components.formatting import escape_markdown, money, pct
+from components.formatting import money, pct
 from components.i18n import code_label, current_lang, t
 from components.panels import empty_state
+from components.safe_text import md, t_md
 from components.session import engine, read, scope
 from components.shell import scope_label
 from components.tables import Col, table
@@ -18,16 +19,10 @@ from components.worklist_pdf import build_worklist
 from data_access import collections as dc, conduct_view as cv, users
 from data_access.kpi import BUCKETS
 
-def _audit_worklist(rows: int) -> None:
-    with engine().begin() as conn:
-        users.audit(conn, scope().username, "export", target="agency_worklist", detail={"format": "pdf", "rows": rows,
-                                                                                         "watermarked": True})
-
-
 navigation.guard("agency")
 lang = current_lang()
 st.title(t("agency.title"))
-st.caption(t("agency.caption", agency=scope_label()))
+st.caption(t_md("agency.caption", agency=scope_label()))
 
 k = read(dc.agency_kpis, 12)
 league = read(cv.agency_ranking)
@@ -67,10 +62,11 @@ with left:
                       "last_action_on": Col("agency.last_action"), "actions": Col("agency.actions", "count")},
               name="agency_cases", downloads=False, height=420)
         when = dt.datetime.now().replace(second=0, microsecond=0)
-        st.download_button(t("agency.worklist_pdf"), build_worklist(cases, scope_label(), scope().username, when),
-                           file_name=f"worklist_{scope().username}_{when:%Y%m%d%H%M}.pdf", mime="application/pdf",
-                           key="agency_worklist", help=t("agency.worklist_help"),
-                           on_click=lambda: _audit_worklist(len(cases)))
+        label, who = scope_label(), scope().username
+        downloads.offer(t("agency.worklist_pdf"), lambda: build_worklist(cases, label, who, when),
+                        file_name=f"worklist_{who}_{when:%Y%m%d%H%M}.pdf", mime="application/pdf",
+                        key="agency_worklist", help=t("agency.worklist_help"), what="agency_worklist",
+                        rows=len(cases), filters={"bucket": bucket, "page": page}, masked=True)
 with right:
     st.subheader(t("agency.ranking"))
     # the other agencies are anonymised by the read (机构 A …): their letter in the user's language
@@ -96,12 +92,12 @@ if not cases.empty:
     else:
         a, b = st.columns([1, 1.3])
         with a:
-            # masked values are full of '*', which Markdown would read as emphasis
-            safe = {k: escape_markdown(str(detail[k] or "—")) for k in ("name", "phone", "address", "id_number")}
-            st.markdown(t("agency.case_card", case_no=detail["case_no"], loan_no=detail["loan_no"], product=detail["product"],
+            text = {k: md(detail[k] or "—") for k in ("case_no", "loan_no", "product", "name", "phone", "address",
+                                                       "id_number")}
+            st.markdown(t("agency.case_card", case_no=text["case_no"], loan_no=text["loan_no"], product=text["product"],
                           bucket=BUCKETS.get(int(detail["entry_bucket"])), dpd=int(detail["entry_dpd"]),
                           overdue=money(detail["overdue_at_entry"], lang), date=str(detail["entry_date"]),
-                          name=safe["name"], phone=safe["phone"], address=safe["address"], id_tail=safe["id_number"]))
+                          name=text["name"], phone=text["phone"], address=text["address"], id_tail=text["id_number"]))
             action_form(case_id, detail)
         with b:
             acts = read(dc.case_actions, case_id)

@@ -2,26 +2,30 @@
 import streamlit as st
 
 from components import customer_view as cv
-from components import navigation
+from components import downloads, navigation, pii
 from components.i18n import current_lang, t, value_label
 from components.panels import empty_state
 from components.post_loan_report import build_report
-from components.session import read, scope
-from data_access import queries
+from components.safe_text import md
+from components.session import read_scoped, scope
+from data_access import pii as dpii, queries
 from data_access.kpi import BUCKETS
 
 navigation.guard("customer_360")
 lang = current_lang()
 st.title(t("page.customer_360"))
 
+# one purpose for the page: it unmasks the search's hits and the profile, each showing audited (components.pii)
+purpose = pii.choose("c360", key="c360_purpose")
 q = st.text_input(t("c360.search"), key="c360_query", value=st.query_params.get("customer", ""))
 if q:
-    hits = read(queries.search_customers, q)
+    hits = read_scoped(dpii.purpose_scope(scope(), purpose), queries.search_customers, q)
     if hits.empty:
         st.warning(t("c360.not_found"))
         cv.open_customer(q, None, "none")  # audited as a denied attempt
     elif len(hits) > 1:
         st.caption(t("c360.pick_hit", n=len(hits)))
+        pii.record("c360_search", purpose, hits["customer_no"])
         ev = st.dataframe(hits[["customer_no", "name", "phone", "village"]].fillna("—"), hide_index=True, on_select="rerun",
                           selection_mode="single-row", key="c360_hits", height=min(38 + 35 * len(hits), 300),
                           column_config={"customer_no": t("hh.customer_no"), "name": t("hh.name"),
@@ -36,21 +40,18 @@ if cid is None:
     if not q:  # with a hit list on screen, its caption already says what to do
         empty_state("c360.empty")
     st.stop()
-purpose = "none"
-if scope().pii:
-    purpose = st.selectbox(t("c360.purpose"), cv.PURPOSES, key="c360_purpose", help=t("c360.purpose_help"),
-                           format_func=lambda p: t(f"c360.purpose.{p}"))
 parts = cv.open_customer(None, cid, purpose)
 if parts is None:
     st.warning(t("c360.not_found"))
     st.stop()
 p = parts["profile"]
-st.subheader(cv.md_escape(f"{p['name']} · {p['customer_no']}"))
-st.caption(cv.md_escape(f"{p['id_number']} · {p['phone'] or ''} · {p['address'] or ''}"))
-report = build_report(parts, scope().username, masked=not cv.viewing_scope(purpose).pii)
-st.download_button(t("c360.report"), report, file_name=f"post_loan_report_{p['customer_no']}.pdf",
-                   mime="application/pdf", key="c360_report", type="primary", on_click=cv.audit_report,
-                   args=(int(p["id"]), p["customer_no"], not cv.viewing_scope(purpose).pii))
+st.subheader(f"{md(p['name'])} · {md(p['customer_no'])}")
+st.caption(" · ".join(md(p[k]) for k in ("id_number", "phone", "address")))
+masked = not cv.viewing_scope(purpose).pii
+downloads.offer(t("c360.report"), lambda: build_report(parts, scope().username, masked=masked),
+                file_name=f"post_loan_report_{p['customer_no']}.pdf", mime="application/pdf", key="c360_report",
+                what=f"post_loan_report:{p['customer_no']}", rows=1, customer_id=int(p["id"]), masked=masked,
+                purpose=None if masked else purpose, customers=None if masked else [int(p["id"])], type="primary")
 
 tabs = st.tabs([t("c360.profile"), t("c360.credit"), t("c360.risk"), t("c360.work"), t("c360.manager")])
 with tabs[0]:
@@ -68,8 +69,8 @@ with tabs[0]:
                                 "occupation": "col.occupation"}, codes=("relation",), kinds={"birth_year": "text"})
     st.markdown(f"**{t('c360.tags')}**")
     tags = parts["tags"].assign(tag=[value_label(x, lang) for x in parts["tags"]["tag"]])
-    st.markdown(" ".join(f"`{tag}`" for tag in tags.loc[tags["tag_type"] == "fact", "tag"]) or "—")
-    st.markdown(" ".join(f":red[**{tag}**]" for tag in tags.loc[tags["tag_type"] == "risk", "tag"]) or "—")
+    st.markdown(" ".join(f":blue-badge[{md(tag)}]" for tag in tags.loc[tags["tag_type"] == "fact", "tag"]) or "—")
+    st.markdown(" ".join(f":red-badge[**{md(tag)}**]" for tag in tags.loc[tags["tag_type"] == "risk", "tag"]) or "—")
 with tabs[1]:
     st.markdown(f"**{t('c360.lines')}**")
     cv.frame(cv.with_values(parts["lines"], "product"), {"product": "col.product", "limit_amount": "col.limit", "used": "col.used",

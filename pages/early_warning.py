@@ -1,11 +1,12 @@
 """预警与贷后 Early warning and risk-driven post-loan work: signals, task monitoring, the model's justification."""
 import streamlit as st
 
-from components import navigation, risk_charts as rc, task_results
+from components import navigation, pii, risk_charts as rc, task_results
 from components.filters import filter_bar
 from components.formatting import month_label, pct
 from components.i18n import code_label, current_lang, t
 from components.panels import empty_state, model_missing
+from components.safe_text import md
 from components.session import read
 from components.tables import Col, table
 from data_access import queries
@@ -53,7 +54,7 @@ else:
                      "done_on_time": Col("ew.done_on_time", "count"), "pending": Col("ew.pending", "count"),
                      "overdue": Col("ew.overdue", "count"), "risk_tasks": Col("ew.risk_tasks_all", "count"),
                      "open_signals": Col("kpi.open_warnings", "count")}, name=f"work_by_manager_{f.month}", height=320)
-    task_results.record_form(read(queries.pending_tasks, f.branch_id, 300))
+    task_results.record_form(pii.gated_read("ew_pending_tasks", queries.pending_tasks, f.branch_id, 300)[0])
 
 model = read(queries.model_summary, "behaviour_pd")
 st.subheader(t("ew.model"))
@@ -64,14 +65,14 @@ else:
     c1, c2 = st.columns([1.4, 1])
     c1.plotly_chart(rc.capture_chart(m, lang), key="ew_capture")
     with c2:
-        st.markdown(t("ew.model_card", version=model["version"], trained=str(model["trained_at"])[:16],
-                      window=model["data_window"], valid=m["valid_month"], auc=m["auc"], ks=m["ks"]))
+        st.markdown(t("ew.model_card", version=md(model["version"]), trained=str(model["trained_at"])[:16],
+                      window=md(model["data_window"]), valid=m["valid_month"], auc=m["auc"], ks=m["ks"]))
         five = next(p for p in m["capture"] if abs(p["workload"] - 0.05) < 1e-9)
         st.success(t("ew.justification", risk_w=pct(five["workload"], 0), risk_c=pct(five["caught"], 0),
                      per_w=pct(m["periodic"]["workload"], 0), per_c=pct(m["periodic"]["caught"], 0)))
 
 st.subheader(t("ew.open_signals"))
-signals = read(queries.open_signals, f.branch_id, 300)
+signals, purpose = pii.gated_read("ew_open_signals", queries.open_signals, f.branch_id, 300)
 if signals.empty:
     st.caption(t("ew.no_open_signals"))
 else:
@@ -79,4 +80,4 @@ else:
                            severity=[code_label(x, lang) for x in signals["severity"]])
     table(shown, {"raised_on": Col("col.date"), "customer_no": Col("hh.customer_no"), "name": Col("hh.name"),
                   "branch": Col("league.branch"), "signal_type": Col("col.type"), "severity": Col("col.severity"),
-                  "detail": Col("col.detail")}, name=f"open_signals_{f.month}", height=400)
+                  "detail": Col("col.detail")}, name=f"open_signals_{f.month}", height=400, purpose=purpose)

@@ -1,12 +1,13 @@
 """网格地图 Grid map: county → township → village → households, coloured by a chosen metric, offline."""
 import streamlit as st
 
-from components import grid_nav, navigation
+from components import grid_nav, navigation, pii
 from components.filters import remember, widget_key
 from components.formatting import month_label
 from components.i18n import current_lang, t
 from components.map_layers import METRICS, grid_deck, legend_html
 from components.panels import empty_state
+from components.safe_text import t_md
 from components.session import months, read
 from components.tables import Col, table
 from data_access import grid, queries
@@ -31,11 +32,12 @@ grid_nav.breadcrumb()
 
 if level == "household":
     village = grid_nav.path()[-1]
-    st.subheader(t("map.households_of", village=village["name"]))
-    f = st.columns(4)
+    st.subheader(t_md("map.households_of", village=village["name"]))
+    f = st.columns([1, 1, 1, 1, 2], vertical_alignment="bottom")
     flags = {k: (True if f[i].checkbox(t(f"map.flt.{k}"), key=f"hh_{k}") else None)
              for i, k in enumerate(("line", "loan", "overdue", "warning"))}
-    hh = read(queries.village_households, village["code"], flags["line"], flags["loan"], flags["overdue"], flags["warning"])
+    hh, _ = pii.gated_read("grid_households", queries.village_households, village["code"], flags["line"],
+                           flags["loan"], flags["overdue"], flags["warning"], where=f[4])
     if hh.empty:
         empty_state()
         st.stop()

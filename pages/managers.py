@@ -5,13 +5,14 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from components import manager_charts as mc, navigation
+from components import manager_charts as mc, navigation, pii
 from components.manager_panels import alert_day_drill
 from components.filters import filter_bar
 from components.formatting import month_label, pct
 from components.i18n import current_lang, t
 from components.map_layers import legend_html
 from components.panels import empty_state
+from components.safe_text import md
 from components.session import read
 from components.tables import Col, table
 from data_access import managers as dm
@@ -70,7 +71,7 @@ with tabs[0]:
 
 names = dict(zip(team["manager_id"], team["name"] + " · " + team["branch"]))
 with tabs[1]:
-    a, b, c3 = st.columns([1.2, 1, 0.8])
+    a, b, c3, c4 = st.columns([1.2, 1, 0.8, 1.1])
     # the manager with the most high alerts first: that is whom a branch leader wants to look at
     order = list(team.sort_values(["flags_high_3m", "customers"], ascending=False)["manager_id"])
     mid = a.selectbox(t("col.manager"), order, format_func=names.get, key="mgr_traj_manager")
@@ -83,7 +84,7 @@ with tabs[1]:
                                     format_func=lambda x: t(f"mgr.span.{x}")) or "day"
         first = day if span == "day" else day - dt.timedelta(days=day.weekday())
         last = day if span == "day" else first + dt.timedelta(days=6)
-        ev = read(dm.day_events, int(mid), first, last)
+        ev, purpose = pii.gated_read("mgr_trajectory", dm.day_events, int(mid), first, last, where=c4)
         m1, m2 = st.columns([2.2, 1])
         with m1:
             if ev.dropna(subset=["lon", "lat"]).empty:
@@ -140,7 +141,7 @@ with tabs[3]:
         mid = st.selectbox(t("col.manager"), list(ranked["manager_id"]), format_func=names.get, key="mgr_rating_manager")
         row = team.set_index("manager_id").loc[mid]
         contrib = model.contributions(X.loc[team["manager_id"] == mid]).iloc[0]
-        st.markdown(t("mgr.rating_card", name=row["name"], rating=row["rating"], score=f"{row['score']:.1f}"))
+        st.markdown(t("mgr.rating_card", name=md(row["name"]), rating=md(row["rating"]), score=f"{row['score']:.1f}"))
         st.plotly_chart(mc.contributions_chart(contrib, lang), key="mgr_contrib")
     with b:
         lost = {p: WEIGHTS[p] - contrib[p] for p in WEIGHTS}

@@ -7,6 +7,7 @@ import streamlit as st
 from components import monitor_charts as mc, navigation
 from components.i18n import current_lang, t
 from components.panels import empty_state, model_missing
+from components.safe_text import md
 from components.session import read
 from components.tables import Col, table
 from data_access import strategy
@@ -36,7 +37,7 @@ def span(a, b) -> str:
 
 
 by = t("mon.by_first_start") if card["trained_by"] == "bootstrap" else card["trained_by"]  # the first start's name
-st.caption(t("mon.card", version=card["version"], trained=str(card["trained_at"])[:16], by=by,
+st.caption(t("mon.card", version=md(card["version"]), trained=str(card["trained_at"])[:16], by=md(by),
              window=span(card.get("train_from"), card.get("train_to")), auc=fmt3(valid_auc), ks=fmt3(vm.get("ks")),
              valid=vm.get("valid_months", "—").replace("..", " – ")))
 

@@ -8,6 +8,7 @@ from components.formatting import count_with_unit, money, month_label, pct, prev
 from components.i18n import current_lang, t
 from components.kpi_cards import Kpi, kpi_row
 from components.panels import empty_state
+from components.safe_text import md
 from components.session import read
 from components.shell import scope_label
 from components.tables import Col, table
@@ -20,7 +21,7 @@ f = filter_bar()
 if f is None:
     empty_state("db.empty")
     st.stop()
-st.caption(t("overview.caption", scope=scope_label(), month=month_label(f.month, lang)))
+st.caption(t("overview.caption", scope=md(scope_label()), month=month_label(f.month, lang)))
 
 ov = read(queries.overview, f).set_index("month")
 if ov.empty or ov.loc[f.month, "balance"] == 0:

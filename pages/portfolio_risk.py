@@ -4,7 +4,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from components import navigation, risk_charts as rc
+from components import navigation, pii, risk_charts as rc
 from components.filters import filter_bar
 from components.formatting import money, month_label, pct
 from components.i18n import current_lang, t, value_label
@@ -59,16 +59,19 @@ with tabs[0]:
           "npl_ratio": Col("league.npl_ratio", "rate"), "overdue_ratio": Col("league.overdue_ratio", "rate"),
           "loans": Col("risk.loans", "count")}, name=f"risk_by_branch_{f.month}", height="fit")
     with st.expander(t("risk.loan_list")):
-        worst = st.selectbox(t("risk.min_bucket"), [0, 1, 2, 3, 4], index=1, key="r_min_bucket",
+        c1, c2 = st.columns(2)
+        worst = c1.selectbox(t("risk.min_bucket"), [0, 1, 2, 3, 4], index=1, key="r_min_bucket",
                              format_func=lambda b: {0: "M0+", 1: "M1+", 2: "M2+", 3: "M3+", 4: "M4+"}[b])
-        loans = read(queries.loan_list, f.month, f.branch_id, None, worst, 2000)
+        loans, purpose = pii.gated_read("risk_loan_list", queries.loan_list, f.month, f.branch_id, None, worst, 2000,
+                                        where=c2)
         if loans.empty:
             st.caption(t("risk.rows_not_permitted"))
         else:
             loans = loans.assign(class5=[rc.class_names(lang).get(c, c) for c in loans["class5"]])
             table(loans, {"loan_no": Col("col.loan_no"), "customer_no": Col("hh.customer_no"), "name": Col("hh.name"),
                           "balance": Col("col.balance", "money_wan"), "dpd": Col("hh.max_dpd", "count"),
-                          "class5": Col("c360.class")}, name=f"loan_list_{f.month}_M{worst}", height=360)
+                          "class5": Col("c360.class")}, name=f"loan_list_{f.month}_M{worst}", height=360,
+                  purpose=purpose)
 with tabs[1]:
     rates = pd.DataFrame([{"month": queries.shift_month(m, 1), "bucket": k, "rate": r}
                           for m, g in mig.groupby("month") for k, r in kpi.roll_rates(g).items()])
@@ -102,14 +105,14 @@ with tabs[3]:
     a, b = st.columns(2)
     with a:
         st.subheader(t("risk.top_borrowers"))
-        top = read(queries.top_borrowers, f.month, f.branch_id, 20)
+        top, purpose = pii.gated_read("risk_top_borrowers", queries.top_borrowers, f.month, f.branch_id, 20)
         if top.empty:
             st.caption(t("risk.rows_not_permitted"))
         else:
             table(top.assign(segment=[t(f"segment.{x}") for x in top["segment"]]),
                   {"customer_no": Col("hh.customer_no"), "name": Col("hh.name"), "segment": Col("hh.segment"),
                    "balance": Col("col.balance", "money_wan"), "max_dpd": Col("hh.max_dpd", "count")},
-                  name=f"top_borrowers_{f.month}")
+                  name=f"top_borrowers_{f.month}", purpose=purpose)
             st.caption(t("risk.top_share", share=pct(top["balance"].sum() / balance)))
         st.subheader(t("risk.by_industry"))
         ind = read(queries.industry_breakdown, f)

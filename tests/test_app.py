@@ -8,8 +8,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.navigation import PAGES
+from components.safe_text import md
 from data_access import kpi, queries
 from data_access.scope import scope_for_user
+
+from .appenv import app_on
+from .security.served import served  # noqa: F401 - a fixture
 
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
 ROLES_USERS = {"head_office": "hq_wang", "branch_leader": "branch01", "strategy": "strategy_chen", "agency": "agency1",
@@ -24,19 +28,8 @@ EXPECTED_PAGES = {"head_office": {"overview", "grid_map", "customer_360", "portf
 
 @pytest.fixture(scope="module")
 def app_env(demo_engine):
-    url = demo_engine.url.render_as_string(hide_password=False)
-    old = {k: os.environ.get(k) for k in ("COCKPIT_DATABASE_URL", "COCKPIT_DEMO_MODE", "COCKPIT_COOKIE_KEY")}
-    os.environ.update(COCKPIT_DATABASE_URL=url, COCKPIT_DEMO_MODE="1")
-    os.environ.pop("COCKPIT_COOKIE_KEY", None)
-    from data_access.engine import get_engine
-    get_engine.cache_clear()
-    yield demo_engine
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    get_engine.cache_clear()
+    with app_on(demo_engine):
+        yield demo_engine
 
 
 def session_token(username: str) -> str:
@@ -178,7 +171,7 @@ def test_filter_matching_nothing_shows_empty_state(app_env):
     assert not at.get("plotly_chart")
 
 
-def test_table_download_is_audited(app_env):
+def test_table_download_is_audited(app_env, served):
     from sqlalchemy import func, select
     from data_access.schema import audit_log
     at = logged_in("hq_wang", "pages/overview.py")
@@ -186,7 +179,7 @@ def test_table_download_is_audited(app_env):
         before = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.action == "export")).scalar()
     buttons = at.get("download_button")
     assert len(buttons) == 2  # CSV and Excel of the branch league
-    buttons[0].click().run()
+    served.fetch(buttons[0])  # what the browser's click does: the file is made, and audited, only now
     with app_env.connect() as conn:
         rows = conn.execute(select(audit_log.c.username, audit_log.c.target).where(audit_log.c.action == "export")
                             .order_by(audit_log.c.id.desc())).all()
@@ -416,8 +409,8 @@ def test_agency_workspace_records_an_action_on_its_own_case(app_env):
         last = conn.execute(select(audit_log.c.action, audit_log.c.target).order_by(audit_log.c.id.desc())).first()
     assert act.created_by == "agency1" and act.note == "客户称下月还款"
     assert last.action == "case_action" and last.target == f"case:{case_id}"
-    # every name shown is masked: the case list never carries a full name
-    names = at.dataframe[0].value.iloc[:, 4]
+    # every name shown is masked: the case list (a static table: no export control) never carries a full name
+    names = at.table[0].value.iloc[:, 4]
     assert names.str.contains(r"\*").all()
 
 
@@ -488,7 +481,8 @@ def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     assert not at.exception and not errors(at) and not at.warning
     assert at.slider(key="lab_stress").value == 2.0 and npl_end() == pct(stressed.npl[-1])
     npl_tab = next(tab for tab in at.tabs if tab.label == "不良率压力测算")
-    assert any(f"压力2.0-{user}" in s.value and "已载入" in s.value for s in npl_tab.success)
+    # the name as typed, escaped for Markdown (components.safe_text): it shows as typed
+    assert any(md(f"压力2.0-{user}") in s.value and "已载入" in s.value for s in npl_tab.success)
     assert not any("已载入" in s.value for s in at.tabs[0].success)  # said in the NPL tab, not the first one
 
 

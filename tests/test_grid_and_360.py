@@ -12,6 +12,7 @@ from components.map_layers import METRICS, classify, colours, grid_deck
 from data_access import customer360, grid, queries, schema as s
 from data_access.scope import scope_for_user
 
+from .security.served import served  # noqa: F401 - a fixture
 from .test_app import APP, app_env, errors, logged_in  # noqa: F401 - fixtures shared with the shell tests
 
 
@@ -100,7 +101,7 @@ def test_grid_map_drill_down_to_households_and_open_360(app_env):
         assert not top.exception and not errors(top), metric
 
 
-def test_customer_360_search_purpose_and_report(app_env):
+def test_customer_360_search_purpose_and_report(app_env, served):
     with app_env.connect() as conn:
         leader = scope_for_user(conn, "branch01")
         cust = conn.execute(select(s.customer.c.id, s.customer.c.customer_no, s.customer.c.phone, s.customer.c.name)
@@ -120,7 +121,7 @@ def test_customer_360_search_purpose_and_report(app_env):
     assert any('"masked": true' in v.detail for v in views if v.customer_id == cust.id)
     # one-click report: audited on download, and its text carries the customer's figures
     report = [b for b in at.get("download_button") if b.proto.label.startswith("一键")][0]
-    report.click().run()
+    served.fetch(report)  # the browser's click: the PDF is made, and audited, only now
     exports = _audit_rows(app_env, "export")
     assert exports[0].target == f"post_loan_report:{cust.customer_no}"
 

@@ -1,0 +1,133 @@
+"""Finding 6: data is never read as Markdown or HTML. Customer and village names that are Markdown images and links
+render as the text they are: no request to the image's address, no clickable link (Customer 360's header and
+caption, the grid map's household header and breadcrumb). Finding 11 (part): map tooltips break lines for real."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, update
+
+from components.safe_text import html_text, md, t_md
+from data_access import demo, grid, marts, schema as s
+from data_access.engine import make_engine
+from data_access.migrate import upgrade
+from data_access.scope import mask_name, scope_for_user
+
+from ..appenv import app_on
+from ..test_app import logged_in
+from .markup import hostile_markup, links_and_images
+
+IMAGE = "![](http://127.0.0.1:8629/p.png)"
+LINK = "[核验](http://x.invalid/a)"
+PAYLOADS = [IMAGE, LINK, "<img src=http://127.0.0.1:8629/q.png>", "http://x.invalid/b", "www.x.invalid",
+            ":red[**x**] $x$ `y` *z* _w_ # h", "a\n\n# heading\n[l](http://x.invalid/c)"]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_md_makes_no_link_image_or_html(payload):
+    escaped = md(payload)
+    assert links_and_images(escaped) == []
+    assert "\n" not in escaped and "<" not in escaped.replace("\\<", "")
+    # commonmark shows the escaped text as the original (line breaks as spaces)
+    import commonmark
+    shown = commonmark.commonmark(escaped)
+    assert shown.startswith("<p>") and shown.count("<p>") == 1 and "<img" not in shown and "<a " not in shown
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_html_text_is_inert_inside_html_and_markdown(payload):
+    import html
+    escaped = html_text(payload)
+    assert not set(escaped) & set("<>\"'[]()!*_`:$\n")
+    assert links_and_images(f"<div>{escaped}</div>") == [] and links_and_images(f"a <b>{escaped}</b>") == []
+    assert html.unescape(escaped) == payload.replace("\n", " ")
+
+
+def test_t_md_escapes_the_values_but_keeps_the_templates_markdown():
+    out = t_md("map.households_of", village=LINK)
+    assert links_and_images(out) == [] and "核验" in out
+
+
+@pytest.fixture(scope="module")
+def hostile_bank(tmp_path_factory):
+    """A tiny demo bank where a customer is named as a Markdown image and the customer's village as a link.
+    Yields (engine, customer id, village code)."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('markup') / 'bank.db'}")
+    upgrade(engine)
+    demo.generate(engine, size="tiny", seed=29, progress=False)
+    c = s.customer
+    with engine.begin() as conn:
+        cid, village = conn.execute(select(c.c.id, c.c.village_code).order_by(c.c.id)).first()
+        conn.execute(update(c).where(c.c.id == cid).values(name=IMAGE, address=LINK))
+        conn.execute(update(s.region).where(s.region.c.code == village).values(name=LINK))
+    marts.refresh(engine)
+    with app_on(engine):
+        yield engine, cid, village
+    engine.dispose()
+
+
+def test_customer_360_shows_a_hostile_name_as_text(hostile_bank):
+    engine, cid, _ = hostile_bank
+    for purpose in (None, "inspection"):  # masked, and in full once a purpose is chosen
+        at = logged_in("hq_wang")
+        at.session_state["c360_customer_id"] = cid
+        if purpose:
+            at.session_state["c360_purpose"] = purpose
+        at.switch_page("pages/customer_360.py").run()
+        assert not at.exception
+        assert hostile_markup(at) == [], hostile_markup(at)
+        shown = IMAGE if purpose else mask_name(IMAGE)
+        assert any(h.value.startswith(md(shown)) for h in at.subheader)  # the name is there, as text
+
+
+def test_grid_map_shows_a_hostile_village_name_as_text(hostile_bank):
+    engine, _, village = hostile_bank
+    with engine.connect() as conn:
+        crumb = grid.region_path(conn, scope_for_user(conn, "hq_wang"), village)
+    assert crumb and crumb[-1]["name"] == LINK
+    at = logged_in("hq_wang")
+    at.session_state["grid_path"] = crumb
+    at.switch_page("pages/grid_map.py").run()
+    assert not at.exception
+    assert any("核验" in h.value for h in at.subheader)  # the household list's header names the village
+    assert any("核验" in b.proto.label for b in at.button)  # and so does the breadcrumb
+    assert hostile_markup(at) == [], hostile_markup(at)
+    # one level up, the village is a grid on the map and a row of the ranking: still no link anywhere
+    at.session_state["grid_path"] = crumb[:-1]
+    at.run()
+    assert not at.exception and hostile_markup(at) == []
+
+
+def _tooltip_lines(deck, row: dict) -> list[str]:
+    """The lines the browser shows for ``row`` under the deck's tooltip (Streamlit fills {field} with the row's
+    value; a text tooltip is set as plain text, so a newline is a line break and markup is shown as typed)."""
+    spec = deck._tooltip
+    assert "html" not in spec, "an HTML tooltip escapes its values: a <br/> inside one shows as text"
+    text = spec["text"]
+    for k, v in row.items():
+        text = text.replace("{" + k + "}", str(v))
+    return text.split("\n")
+
+
+def test_grid_map_tooltip_has_real_line_breaks():
+    from components.map_layers import grid_deck
+    square = json.dumps({"type": "Polygon", "coordinates": [[[117, 33], [117.1, 33], [117.1, 33.1], [117, 33]]]})
+    df = pd.DataFrame([{"code": "V1", "name": LINK, "geometry": square, "centroid_lon": 117.05, "centroid_lat": 33.05,
+                        "households": 120, "balance": 3_500_000.0, "npl_ratio": 0.0123, "credit_coverage": 0.456,
+                        "manager": "王经理"}])
+    deck, _ = grid_deck(df, "households", "zh")
+    assert _tooltip_lines(deck, deck.layers[0].data[0]) == [
+        LINK, "建档户数: 120", "建档户数: 120 · 贷款余额: 350.00 万元", "不良率: 1.23% · 授信覆盖率: 45.6%", "责任人: 王经理"]
+
+
+def test_trajectory_tooltip_has_real_line_breaks():
+    from components.manager_charts import trajectory_deck
+    ev = pd.DataFrame([{"id": 1, "event_at": pd.Timestamp("2026-10-09 09:30"), "event_type": "visit", "lon": 117.0,
+                        "lat": 33.0, "customer_id": 7, "customer_no": "C0000007", "name": IMAGE, "home_lon": 117.001,
+                        "home_lat": 33.001, "flags": "离家过远", "worst": "high"}])
+    deck = trajectory_deck(ev, "zh")
+    layer = next(lay for lay in deck.layers if lay.data and "n" in lay.data[0])
+    lines = _tooltip_lines(deck, layer.data[0])
+    assert lines[1:] == ["10-09 09:30 · 走访", f"C0000007 {IMAGE}", "⚠ 离家过远"]
