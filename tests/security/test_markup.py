@@ -101,14 +101,18 @@ def test_grid_map_shows_a_hostile_village_name_as_text(hostile_bank):
 
 
 def _tooltip_lines(deck, row: dict) -> list[str]:
-    """The lines the browser shows for ``row`` under the deck's tooltip (Streamlit fills {field} with the row's
-    value; a text tooltip is set as plain text, so a newline is a line break and markup is shown as typed)."""
+    """The lines the browser shows for ``row`` under the deck's tooltip, filled in as Streamlit does: each {field}
+    replaced by the row's value, HTML-escaped in an HTML tooltip (so markup inside a value, a <br/> included, is
+    printed as text and breaks no line); a text tooltip is set as plain text, where a newline breaks the line."""
+    import html
+    import re
     spec = deck._tooltip
-    assert "html" not in spec, "an HTML tooltip escapes its values: a <br/> inside one shows as text"
-    text = spec["text"]
+    template = spec.get("html") or spec["text"]
     for k, v in row.items():
-        text = text.replace("{" + k + "}", str(v))
-    return text.split("\n")
+        template = template.replace("{" + k + "}", html.escape(str(v)) if "html" in spec else str(v))
+    if "html" not in spec:
+        return template.split("\n")
+    return [html.unescape(re.sub(r"</?b>", "", part)) for part in template.split("<br/>")]
 
 
 def test_grid_map_tooltip_has_real_line_breaks():
@@ -119,7 +123,7 @@ def test_grid_map_tooltip_has_real_line_breaks():
                         "manager": "王经理"}])
     deck, _ = grid_deck(df, "households", "zh")
     assert _tooltip_lines(deck, deck.layers[0].data[0]) == [
-        LINK, "建档户数: 120", "建档户数: 120 · 贷款余额: 350.00 万元", "不良率: 1.23% · 授信覆盖率: 45.6%", "责任人: 王经理"]
+        LINK, "建档户数: 120", "贷款余额: 350.00 万元 · 不良率: 1.23%", "授信覆盖率: 45.6%", "责任人: 王经理"]
 
 
 def test_trajectory_tooltip_has_real_line_breaks():
@@ -131,3 +135,4 @@ def test_trajectory_tooltip_has_real_line_breaks():
     layer = next(lay for lay in deck.layers if lay.data and "n" in lay.data[0])
     lines = _tooltip_lines(deck, layer.data[0])
     assert lines[1:] == ["10-09 09:30 · 走访", f"C0000007 {IMAGE}", "⚠ 离家过远"]
+    assert not any("<br" in line for line in lines)
