@@ -22,8 +22,9 @@ def choose(view: str, key: str | None = None, where=None) -> str:
     right, who sees no choice)."""
     if not scope().pii:
         return "none"
-    return (where or st).selectbox(t("c360.purpose"), pii.PURPOSES, key=key or f"pii_purpose_{view}",
-                                   help=t("c360.purpose_help"), format_func=lambda p: t(f"c360.purpose.{p}"))
+    where = where or st.columns([1, 2])[0]  # a third of the width, just above its list
+    return where.selectbox(t("c360.purpose"), pii.PURPOSES, key=key or f"pii_purpose_{view}",
+                           help=t("c360.purpose_help"), format_func=lambda p: t(f"c360.purpose.{p}"))
 
 
 def record(view: str, purpose: str, customers) -> None:

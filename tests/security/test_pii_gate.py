@@ -57,7 +57,7 @@ def _tasks(at):
 
 def _trajectory(at):
     df = _frame(at, "顺序", NAME, NO)
-    return df[df[NO].astype(str).str.len() > 0]
+    return df[~df[NO].astype(str).isin(["", "—"])]  # a check-in at no household names no customer
 
 
 def _page(path):
