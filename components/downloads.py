@@ -5,22 +5,21 @@ a download nobody asked for, and every file served has its audit row.
 Streamlit 1.67 takes a callable as ``st.download_button``'s ``data`` and runs it only when the button is clicked
 (``MediaFileManager.add_deferred`` / ``execute_deferred``), on a worker thread outside the page's script run: so
 the callable gets everything it needs (engine, user, rows) from the run that drew the button, and reads no session
-state. At the click it checks the user again: one disabled, or whose role, branches or PII right changed since the
-page ran, gets no file (Streamlit shows the download as failed) and the refusal is audited.
+state. At the click it checks the user again: a session that has ended (logout in another tab, a password reset,
+timeout), a user disabled, or one whose role, branches or PII right changed since the page ran gets no file
+(Streamlit shows the download as failed), and the refusal is audited.
 """
 from __future__ import annotations
 
-import logging
 from typing import Callable
 
 import streamlit as st
 
-from data_access import users
+from data_access import sessions, users
 from data_access.scope import scope_for_user
 
+from .auth import TOKEN
 from .session import engine, scope
-
-log = logging.getLogger("cockpit")
 
 # the filter bar's choices (components.filters), recorded with every export as the filters it was made under
 FILTER_KEYS = {"f_month": "month", "f_branch": "branch_id", "f_township": "township", "f_village": "village",
@@ -62,13 +61,18 @@ def offer(label: str, build: Callable[[], bytes], *, file_name: str, mime: str, 
     if customers:
         detail["customers"] = [c if isinstance(c, int) else str(c) for c in customers]
 
+    token = st.session_state.get(TOKEN)
+
     def make() -> bytes:
-        with eng.connect() as conn:
+        with eng.begin() as conn:
+            session = sessions.check(conn, token)
             now = scope_for_user(conn, sc.username)
-        if now != sc:
+        reason = ("session ended" if session is None or session.username != sc.username
+                  else "rights changed since the page was shown" if now != sc else None)
+        if reason:
             with eng.begin() as conn:
                 users.audit(conn, sc.username, "export_denied", customer_id=customer_id, target=what,
-                            detail={**detail, "reason": "rights changed since the page was shown"})
+                            detail={**detail, "reason": reason})
             raise ExportRefused(what)
         data = build()
         with eng.begin() as conn:

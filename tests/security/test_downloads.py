@@ -96,6 +96,19 @@ def test_rights_changed_since_the_page_ran_get_no_file(app_env, served):
     assert last.action == "export_denied" and last.username == "hq_wang"
 
 
+def test_a_session_ended_since_the_page_ran_gets_no_file(app_env, served):
+    """Logged out in another tab (or reset by an admin) after the page was drawn: its buttons make nothing."""
+    from data_access import sessions
+    at = logged_in("hq_wang", "pages/overview.py")
+    button = at.get("download_button")[0]
+    with app_env.begin() as conn:
+        sessions.end_token(conn, at.session_state["session_token"], "logout")
+    with pytest.raises(MediaFileStorageError):
+        served.fetch(button)
+    last = exports(app_env)[-1]
+    assert last.action == "export_denied" and json.loads(last.detail)["reason"] == "session ended"
+
+
 def test_an_agency_page_has_no_table_export_control(app_env, served):
     at = logged_in("agency1", "pages/agency_workspace.py")
     assert not at.exception
