@@ -111,10 +111,22 @@ def login(page, base: str, username: str, lang: str) -> None:
     if not shot.exists():
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shot), full_page=True)
-    page.locator("input[type=text]").first.fill(username)
-    page.locator("input[type=password]").fill(PASSWORDS.get(username, "Demo@2026"))
-    page.locator("button[kind=primaryFormSubmit], [data-testid=stFormSubmitButton] button").first.click()
-    page.wait_for_selector("[data-testid=stSidebarUserContent] button", timeout=60_000)
+    for attempt in range(3):  # a cold server's first run can rerun once more and clear a form filled too early
+        page.locator("input[type=text]").first.fill(username)
+        page.locator("input[type=password]").fill(PASSWORDS.get(username, "Demo@2026"))
+        page.locator("button[kind=primaryFormSubmit], [data-testid=stFormSubmitButton] button").first.click()
+        try:
+            page.locator("[data-testid=stSidebarUserContent]").get_by_role(
+                "button", name=re.compile("退出登录|Sign out")).wait_for(timeout=30_000)
+            break
+        except Exception:  # noqa: BLE001 - tried again; the third failure is reported
+            if attempt == 2:
+                raise
+            settle(page)
+    for _ in range(60):  # the server sets the login cookie right after the login run; the next page load needs it
+        if any(c["name"] == "credit_cockpit" for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(250)
     settle(page)
 
 

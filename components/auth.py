@@ -107,9 +107,8 @@ def login() -> bool:
             sc = scope_for_user(conn, sess.username) if sess else NOBODY
         if sess and sc is not NOBODY:
             ss[TOKEN], ss["username"], ss["name"], ss["scope"] = token, sess.username, sess.display_name, sc
-            if not sess.cookie_set and not ss.get("cookie_sent"):
+            if not sess.cookie_set:  # handed over again on each run until the route took it (a refresh can cut a fetch)
                 _cookie_script(COOKIE_ROUTE, token)
-                ss["cookie_sent"] = True
             return True
         ended = ss.get(TOKEN) is not None
         if resumed:
@@ -128,7 +127,6 @@ def login() -> bool:
     if ok:
         box.empty()
         _cookie_script(COOKIE_ROUTE, ss[TOKEN])  # outside the emptied form, so that it stays to run
-        ss["cookie_sent"] = True
     return ok
 
 
@@ -183,7 +181,6 @@ def _do_logout() -> None:
         sid = sessions.end_token(conn, token, "logout")
         users.audit(conn, username or "?", "logout", detail={"session": sid})
     _forget()
-    ss.pop("cookie_sent", None)
     ss["logout"] = True  # the login run that follows has the browser drop the cookie
 
 

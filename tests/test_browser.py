@@ -86,6 +86,12 @@ def login(page, base: str, username: str, password: str = "Demo@2026") -> None:
         page.get_by_role("button", name="登录").click()
         try:
             page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=30_000)
+            # the page hands the session token to the server, which sets the HttpOnly cookie that the next page
+            # load logs in with: wait for it, as a person would not reload within that fraction of a second
+            for _ in range(60):
+                if any(c["name"] == "credit_cockpit" for c in page.context.cookies()):
+                    break
+                page.wait_for_timeout(250)
             return
         except Exception:  # noqa: BLE001 - retried, then reported with a screenshot
             if page.locator("[data-testid=stAlertContentError]").count():
