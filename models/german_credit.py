@@ -87,11 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print("usage: python -m models.german_credit [seed ...]   (seeds are whole numbers)", file=sys.stderr)
         return 2
-    table = seed_table(seeds)
+    print("German Credit, ten stratified 70/30 splits per seed: mean test AUC of the scorecard against "
+          "optbinning's defaults (BinningProcess + LogisticRegression) on the same splits", flush=True)
+    rows = []
     with pd.option_context("display.width", 120, "display.float_format", "{:.4f}".format):
-        print("German Credit, ten stratified 70/30 splits per seed: mean test AUC of the scorecard against "
-              "optbinning's defaults (BinningProcess + LogisticRegression) on the same splits")
-        print(table.to_string(index=False))
+        for seed in seeds:  # a row as soon as its seed is done: the whole table takes minutes
+            rows.append(seed_table([seed]))
+            print(rows[-1].to_string(index=False, header=len(rows) == 1), flush=True)
+    table = pd.concat(rows, ignore_index=True)
     worst = table["gap"].min()
     print(f"all seeds: scorecard AUC {table['auc'].mean():.4f}, reference {table['auc_reference'].mean():.4f}; "
           f"smallest gap {worst:+.4f} ({'bar met for every seed' if worst >= 0 else 'BAR NOT MET'})")

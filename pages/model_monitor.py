@@ -4,7 +4,7 @@ red lights against the validation figure and what to do when one turns (models.m
 import pandas as pd
 import streamlit as st
 
-from components import monitor_charts as mc, navigation
+from components import monitor_charts as mc, navigation, validation_report
 from components.i18n import current_lang, t
 from components.panels import empty_state, model_missing
 from components.safe_text import md
@@ -21,6 +21,7 @@ if not models:
     model_missing("mon.none")
     st.stop()
 name = st.selectbox(t("mon.model"), list(models), key="mon_model", format_func=lambda n: t(f"mon.name.{n}"))
+validation_report.section(name, models[name], lang)
 slots = models[name]["models"]
 prod, val, chall = slots.get("production"), slots.get("validated"), slots.get("challenger")
 card = (prod or val or chall)["card"]
