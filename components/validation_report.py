@@ -160,21 +160,22 @@ def section(name: str, entry: dict, lang: str) -> None:
 
 
 def offer_pdf(report: dict, lang: str) -> None:
-    """One button; the PDF is built (and the export audited) when it is clicked."""
+    """One button; the PDF is built (and the export audited) only when it is clicked."""
     sc, eng = scope(), engine()
-    ids = [m["id"] for m in report["models"]]
-    title = translate(f"mon.name.{report['name']}", lang)
+    st.download_button(translate("vr.pdf", lang), lambda: export_pdf(eng, sc.username, report, lang),
+                       file_name=f"validation_report_{report['name']}.pdf", mime="application/pdf",
+                       key=f"vr_pdf_{report['name']}", on_click="ignore", type="primary",
+                       help=translate("vr.pdf_help", lang, model=translate(f"mon.name.{report['name']}", lang)))
 
-    def make() -> bytes:
-        data = build_pdf(report, lang)
-        with eng.begin() as conn:
-            users.audit(conn, sc.username, "export", target=f"validation_report:{report['name']}",
-                        detail={"format": "pdf", "models": ids, "lang": lang, "bytes": len(data)})
-        return data
 
-    st.download_button(translate("vr.pdf", lang), make, file_name=f"validation_report_{report['name']}.pdf",
-                       mime="application/pdf", key=f"vr_pdf_{report['name']}", on_click="ignore",
-                       type="primary", help=translate("vr.pdf_help", lang, model=title))
+def export_pdf(eng, username: str, report: dict, lang: str) -> bytes:
+    """The PDF, with its audit row (who, which model name and registry entries, language, size)."""
+    data = build_pdf(report, lang)
+    with eng.begin() as conn:
+        users.audit(conn, username, "export", target=f"validation_report:{report['name']}",
+                    detail={"format": "pdf", "models": [m["id"] for m in report["models"]], "lang": lang,
+                            "bytes": len(data)})
+    return data
 
 
 def build_pdf(report: dict, lang: str) -> bytes:

@@ -34,6 +34,7 @@ from .challengers import LogisticChallenger
 from .propensity import FEATURES, PropensityToPay
 from .registry import Windows, in_use, register
 from .stability import reference
+from .validation import evidence
 
 MODEL_NAME = "propensity_to_pay"
 TRAIN_MONTHS = 18   # entry months of history a model learns from, at most
@@ -240,10 +241,11 @@ def train(engine: Engine, month: str, trained_by: str, register_models: bool = T
                  "reference": reference(challenger.predict_proba(fit_part)[:, 1], fit_part, NUMERIC, CATEGORICAL)}
     if valid["cured"].nunique() == 2:
         p_valid = model.predict_proba(valid)[:, 1]
-        metrics.update(discrimination(valid["cured"], p_valid))
+        metrics.update(discrimination(valid["cured"], p_valid), evidence=evidence(valid["cured"], p_valid))
         # the strategy lab's backtest
         metrics["recovery_backtest"] = recovery_backtest(model, valid, p_valid, months)
-        c_metrics.update(discrimination(valid["cured"], challenger.predict_proba(valid)[:, 1]))
+        c_valid = challenger.predict_proba(valid)[:, 1]
+        c_metrics.update(discrimination(valid["cured"], c_valid), evidence=evidence(valid["cured"], c_valid))
     full = hist[hist["entry_month"].between(production.train_from, production.train_to)]
     final = PropensityToPay().fit(full, full["cured"])
     if not register_models:

@@ -27,6 +27,7 @@ from .behaviour_pd import BehaviourPD, capture_curve, discrimination
 from .challengers import LogisticChallenger
 from .registry import Windows, month_range, register
 from .stability import reference
+from .validation import evidence
 
 MODEL_NAME = "behaviour_pd"
 ON_SITE_SHARE = 0.02
@@ -101,7 +102,7 @@ def run(engine: Engine, month: str | None = None, trained_by: str = "batch") -> 
         book = behaviour_frame(conn, month, as_of=month)
     model = BehaviourPD().fit(train, train["bad_3m"])
     v_score = model.predict_proba(valid)[:, 1]
-    metrics = discrimination(valid["bad_3m"], v_score)
+    metrics = {**discrimination(valid["bad_3m"], v_score), "evidence": evidence(valid["bad_3m"], v_score)}
     periodic = periodic_rule(valid)
     metrics.update({
         "train_rows": int(len(train)), "train_bad_rate": float(train["bad_3m"].mean()),
@@ -115,7 +116,8 @@ def run(engine: Engine, month: str | None = None, trained_by: str = "batch") -> 
     })
     challenger = LogisticChallenger(tuple(BEHAVIOUR_FEATURES), tuple(CATEGORICAL)).fit(train, train["bad_3m"])
     c_score = challenger.predict_proba(valid)[:, 1]
-    c_metrics = {**discrimination(valid["bad_3m"], c_score), "train_rows": int(len(train)),
+    c_metrics = {**discrimination(valid["bad_3m"], c_score), "evidence": evidence(valid["bad_3m"], c_score),
+                 "train_rows": int(len(train)),
                  "valid_rows": int(len(valid)), "valid_months": metrics["valid_months"],
                  "reference": reference(challenger.predict_proba(train)[:, 1], train, NUMERIC, CATEGORICAL)}
     final = BehaviourPD().fit(full, full["bad_3m"])

@@ -20,10 +20,10 @@ What a validator checks, and where:
 * **Regularisation.** ``C="cv"`` (default) picks the L2 strength by repeated stratified cross-validation
   (3 × 5 folds, log-loss) on the training data only, with each fold's WOE re-estimated from that fold's training
   rows; nothing outside the training data is seen.
-* **Binning.** optbinning's own defaults for the trend (``"auto"``: the solver's choice of ascending,
-  descending, peak or valley for a number; categories ordered by WOE) at most ``max_n_bins`` bins, every
+* **Binning.** optbinning's own trend choice for numbers (``"auto"``: ascending, descending, peak or valley;
+  ``"auto_asc_desc"`` forces a monotonic one), categories ordered by WOE, at most ``max_n_bins`` bins, every
   variable offered (``min_iv`` 0: a weak variable is shrunk by the regularisation rather than cut by a rule).
-  The German Credit bar (``models.german_credit``) compares this with optbinning's defaults on the same splits.
+  ``models.german_credit`` compares this with optbinning's defaults on the same splits.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
         Inverse L2 strength of the logistic regression, or "cv": chosen from ``C_GRID`` by inner cross-validation
         on the training data (see above).
     monotonic_trend : str, default "auto"
-        optbinning's trend for numeric variables ("auto_asc_desc" forces a monotonic one).
+        optbinning's trend for numeric variables ("auto" lets the solver choose a peak or valley too).
     min_rows : int, default 100
     min_per_class : int, default 20
         Fewest bads and fewest goods to fit on: with fewer, the bins' bad rates are noise.

@@ -28,6 +28,7 @@ from .challengers import TreeChallenger
 from .registry import Windows, in_use, month_range, register
 from .scorecard import ApplicationScorecard, german_credit_validation
 from .stability import reference
+from .validation import evidence
 
 MODEL_NAME = "application_scorecard"
 HORIZON = 12          # the label: ever 90+ within 12 months on book
@@ -74,7 +75,7 @@ def run(engine: Engine, trained_by: str = "batch") -> dict:
     model = ApplicationScorecard(categorical=APPLICATION_CATEGORICAL).fit(train[APPLICATION_FEATURES], train["bad"])
     p_valid = model.predict_proba(valid[APPLICATION_FEATURES])[:, 1]
     p_train = model.predict_proba(train[APPLICATION_FEATURES])[:, 1]
-    metrics = discrimination(valid["bad"], p_valid)
+    metrics = {**discrimination(valid["bad"], p_valid), "evidence": evidence(valid["bad"], p_valid)}
     german = german_credit_validation()
     metrics.update({
         "train_rows": int(len(train)), "valid_rows": int(len(valid)),
@@ -95,7 +96,7 @@ def run(engine: Engine, trained_by: str = "batch") -> dict:
     challenger = TreeChallenger(tuple(APPLICATION_FEATURES), tuple(APPLICATION_CATEGORICAL)).fit(
         train[APPLICATION_FEATURES], train["bad"])
     c_valid = challenger.predict_proba(valid[APPLICATION_FEATURES])[:, 1]
-    c_metrics = {**discrimination(valid["bad"], c_valid), "train_rows": int(len(train)), "valid_rows": int(len(valid)),
+    c_metrics = {**discrimination(valid["bad"], c_valid), "evidence": evidence(valid["bad"], c_valid), "train_rows": int(len(train)), "valid_rows": int(len(valid)),
                  "valid_months": metrics["valid_months"],
                  "reference": reference(challenger.predict_proba(train[APPLICATION_FEATURES])[:, 1], train, NUMERIC,
                                         APPLICATION_CATEGORICAL)}

@@ -158,3 +158,58 @@ def test_a_model_registered_before_windows_and_evidence_still_gets_its_report():
     assert report["calibration"] is None and report["challenger"] is None
     text = text_of(document(report, "en"))
     assert "0.850" in text and "Gini" in text and "0.700" in text and "No challenger" in text
+
+
+# ---------------------------------------------------------------- on the demo bank, every registered model
+from tests.test_app import app_env, errors, logged_in  # noqa: E402,F401 - the app's fixture and helpers
+
+
+def test_the_report_opens_for_every_registered_model_and_traces_to_the_registry(app_env):
+    import json
+    from sqlalchemy import select
+    from components.validation_report import document, export_pdf
+    from data_access import schema as s, strategy
+    from data_access.scope import scope_for_user
+    from models import bootstrap, validation_report as vr
+    assert bootstrap.main() == 0  # the three models a first start trains (those missing) and the monitor
+    with app_env.connect() as conn:
+        entries = strategy.model_monitor(conn, scope_for_user(conn, "strategy_chen"))
+        registry = {r["id"]: r for r in conn.execute(select(s.model_registry).where(s.model_registry.c.active))
+                    .mappings()}
+    assert set(entries) == {"behaviour_pd", "application_scorecard", "propensity_to_pay"}
+    for name, entry in entries.items():
+        report = vr.build(name, entry)
+        assert {m["id"] for m in report["models"]} == {r["id"] for r in registry.values() if r["name"] == name}
+        for w, m in zip(report["windows"], report["models"]):
+            row = registry[m["id"]]
+            assert (w["train_from"], w["train_to"], w["valid_from"], w["monitor_from"]) == (
+                row["train_from"], row["train_to"], row["valid_from"], row["monitor_from"]), (name, w)
+        validated = next(r for r in registry.values() if r["name"] == name and r["kind"] == "validated"
+                         and r["role"] == "champion")
+        metrics = json.loads(validated["metrics"])
+        auc = next(d for d in report["discrimination"] if d["slot"] == "validated" and d["metric"] == "auc")
+        assert auc["value"] == metrics["auc"]
+        text = text_of(document(report, "zh"))
+        assert f"{validated['train_from']} – {validated['train_to']}" in text and f"{metrics['auc']:.3f}" in text
+        if name == "application_scorecard":  # every trainer keeps the out-of-time sample's evidence now
+            point, low, high = metrics["evidence"]["intervals"]["auc"]
+            assert (auc["low"], auc["high"]) == (low, high) and point == pytest.approx(auc["value"], abs=1e-12)
+            assert low <= auc["value"] <= high
+            assert report["challenger"] is not None and report["calibration"]["source"] == "validation"
+            assert report["sample"]["valid_rows"] == metrics["evidence"]["rows"] == metrics["valid_rows"]
+    # the PDF of one: built on demand and audited
+    pdf = export_pdf(app_env, "strategy_chen", vr.build("application_scorecard", entries["application_scorecard"]),
+                     "en")
+    assert pdf.startswith(b"%PDF")
+    with app_env.connect() as conn:
+        row = conn.execute(select(s.audit_log).where(s.audit_log.c.target == "validation_report:application_scorecard")
+                           .order_by(s.audit_log.c.id.desc())).mappings().first()
+    assert row["username"] == "strategy_chen" and row["action"] == "export"
+    assert json.loads(row["detail"])["bytes"] == len(pdf)
+    # the page: the report's expander and its PDF button for each model (English: the document test above)
+    at = logged_in("strategy_chen", "pages/model_monitor.py")
+    for name in entries:
+        at.selectbox(key="mon_model").set_value(name).run()
+        assert not at.exception and not errors(at)
+        assert any(e.label == "模型验证报告" for e in at.expander), name
+        assert any(b.proto.label == "验证报告（PDF）" for b in at.get("download_button")), name
