@@ -75,6 +75,9 @@ def import_panel() -> None:
                      seconds=f"{result.seconds:.1f}", version=result.version))
         if result.flagged:
             st.warning(t("conduct.import_flagged", n=f"{result.flagged:,}"))
+        if result.deviations:  # loaded, but classed better than the 2023 rules allow: the examiner's question
+            st.warning(t("imp.class_deviations", n=f"{sum(result.deviations.values()):,}",
+                         months="、".join(sorted(result.deviations))))
     elif result.error:
         st.error(t("imp.failed", error=result.error))
     else:

@@ -139,6 +139,9 @@ def cmd_import(args) -> None:
     new = sum(result.new_rows.values())
     print(f"imported {sum(result.rows.values()):,} rows ({new:,} new) in {result.seconds:.1f} s; "
           f"marts refreshed; data version {result.version}")
+    if result.deviations:
+        print(f"note: {sum(result.deviations.values()):,} snapshots classed better than the classification rules "
+              f"allow (months {', '.join(sorted(result.deviations))}); loaded, listed on Portfolio risk")
 
 
 def cmd_templates(args) -> None:

@@ -187,3 +187,61 @@ def classify_history(months, dpd, restructured_month: str | None = None, bank_cl
         f, why, st = classify(st, [d], age, b, r=r)
         out.append(Result(m, int(f[0]), reason_codes(int(why[0]))))
     return out
+
+
+def reclassify(conn, from_month: str, r: Rules | None = None) -> dict[str, int]:
+    """Set ``loan_snapshot.floor_class5`` / ``floor_reasons`` from ``from_month`` to the last month held, month by
+    month, each loan's state carried from the month before (read from the snapshots before ``from_month``: the
+    previous month's classes and up to ``npl_observation_months`` months of days past due). Used by the importer
+    after it loads snapshots; returns ``{month: loans classed better than their floor}``."""
+    import pandas as pd
+    from sqlalchemy import Column, Integer, MetaData, String, Table, text
+
+    from .bulk import bulk_insert
+    r = r or rules()
+    months = [m for (m,) in conn.execute(text(
+        "SELECT DISTINCT month FROM loan_snapshot WHERE month >= :m ORDER BY month"), {"m": from_month})]
+    if not months:
+        return {}
+    before = [m for (m,) in conn.execute(text(
+        "SELECT DISTINCT month FROM loan_snapshot WHERE month < :m ORDER BY month DESC"), {"m": from_month}).all()
+              [:r.npl_observation_months]]
+    state: dict[int, tuple[bool, int, int]] = {}
+    if before:
+        hist = pd.read_sql(text("SELECT loan_id, month, dpd, class5, floor_class5 FROM loan_snapshot "
+                                "WHERE month >= :lo AND month < :hi"), conn, params={"lo": before[-1], "hi": from_month})
+        prev = hist[hist["month"] == before[0]]
+        eff = prev[["class5", "floor_class5"]].fillna(0).max(axis=1).astype(int)
+        eff = eff.where(prev["floor_class5"].notna(), pd.concat([eff, pd.Series(dpd_floor(prev["dpd"].to_numpy(), r),
+                                                                                index=prev.index)], axis=1).max(axis=1))
+        # trailing clean months: the consecutive months, newest first, in which the loan had no overdue
+        piv = hist.pivot_table(index="loan_id", columns="month", values="dpd", aggfunc="max")[sorted(before, reverse=True)]
+        clean = (piv.eq(0).astype(int).cumprod(axis=1)).sum(axis=1)
+        for lid, e in zip(prev["loan_id"], eff):
+            state[int(lid)] = (e >= SUBSTANDARD, int(clean.get(lid, 0)), int(e))
+    # the floors go to a temporary table (COPY on PostgreSQL) and into the snapshots by one UPDATE … FROM: a
+    # county's two years are 1.2 million rows, too many for one UPDATE statement each
+    tmp = Table("tmp_class_floor", MetaData(), Column("loan_id", Integer), Column("month", String(7)),
+                Column("floor_class5", Integer), Column("floor_reasons", Integer), prefixes=["TEMPORARY"])
+    tmp.create(conn)
+    out = {}
+    for month in months:
+        cur = pd.read_sql(text("SELECT s.loan_id, s.dpd, s.class5, l.customer_id, l.restructured_on FROM loan_snapshot s "
+                               "JOIN loan l ON l.id = s.loan_id WHERE s.month = :m ORDER BY s.loan_id"), conn,
+                          params={"m": month})
+        ids = cur["loan_id"].to_numpy()
+        prior = [state.get(int(i), (False, 0, 0)) for i in ids]
+        st = State(np.array([p[0] for p in prior], bool), np.array([p[1] for p in prior], int),
+                   np.array([p[2] for p in prior], int))
+        mi = int(month[:4]) * 12 + int(month[5:7]) - 1
+        ro = pd.to_datetime(cur["restructured_on"])
+        age = np.where(ro.notna(), mi - (ro.dt.year.fillna(0) * 12 + ro.dt.month.fillna(1) - 1), -1).astype(int)
+        age = np.where(age < 0, -1, age)
+        f, why, nxt = classify(st, cur["dpd"].to_numpy(), age, cur["class5"].to_numpy(), cur["customer_id"].to_numpy(), r)
+        bulk_insert(conn, tmp, pd.DataFrame({"loan_id": ids, "month": month, "floor_class5": f, "floor_reasons": why}))
+        state = {int(i): (bool(h), int(c), int(e)) for i, h, c, e in zip(ids, nxt.npl_hold, nxt.clean_months, nxt.effective)}
+        out[month] = int((cur["class5"].to_numpy() < f).sum())
+    conn.execute(text("UPDATE loan_snapshot SET floor_class5 = t.floor_class5, floor_reasons = t.floor_reasons "
+                      "FROM tmp_class_floor t WHERE loan_snapshot.loan_id = t.loan_id AND loan_snapshot.month = t.month"))
+    tmp.drop(conn)
+    return out

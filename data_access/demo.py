@@ -500,10 +500,11 @@ class CountyBank:
             deposit_balance=deposits, multi_lending_count=multi, has_ebank=ebank, has_third_party_pay=third,
             has_social_security_card=sscard, credit_household=credit_hh, source=SOURCES[source],
             created_on=pd.to_datetime(created), lon=np.round(pts[:, 0], 6), lat=np.round(pts[:, 1], 6)))
-        self.write(s.customer, cust)
+        # written in loans(), once the customer's first line and application are known: a customer is registered
+        # before either (see _register)
+        self.members = self._members(cust, size, surnames, birth)
         self.cust = cust.assign(latent=latent, seg_idx=seg, grade_idx=grade, age=age, mgr_idx=mgr_idx,
                                 surname=surnames)
-        self._members(cust, size, surnames, birth)
         self._tags(cust, latent, multi)
 
     def fact_history(self) -> None:
@@ -549,22 +550,50 @@ class CountyBank:
                  for code, g, ch, m in zip(v["code"], grade, changed, cut) if ch]
         self.write(s.region_fact, pd.DataFrame(rows))
 
-    def _members(self, cust, size, surnames, birth) -> None:
+    # the members listed of a household of n: the spouse, then children and parents in turn
+    MEMBER_ORDER = np.array(["spouse", "child", "parent", "child", "parent", "child", "child"])
+
+    def _members(self, cust, size, surnames, birth) -> pd.DataFrame:
+        """Every other member of each household (household_size − 1 of them), born when a spouse, child or parent
+        of the customer can be, with an occupation that fits the age in the as-of year."""
         rng = self.rng
-        k = np.clip(size - 1, 0, 3)
+        k = np.clip(size - 1, 0, len(self.MEMBER_ORDER))
         owner = np.repeat(np.arange(len(cust)), k)
         pos = np.concatenate([np.arange(x) for x in k]) if len(k) else np.array([], dtype=int)
-        relation = np.where(pos == 0, "spouse", np.where(pos == 1, "child", "parent"))
+        relation = self.MEMBER_ORDER[pos]
+        year = int(str(self.asof)[:4])
         by = birth[owner] + np.where(relation == "spouse", rng.integers(-3, 4, len(owner)),
-                                     np.where(relation == "child", rng.integers(20, 30, len(owner)),
-                                              -rng.integers(22, 30, len(owner))))
+                                     np.where(relation == "child", rng.integers(22, 34, len(owner)),
+                                              -rng.integers(22, 32, len(owner))))
+        # a parent over 92 is listed as a child instead; no child born after the as-of year
+        old = (relation == "parent") & (year - by > 92)
+        relation = np.where(old, "child", relation)
+        by = np.where(old, birth[owner] + rng.integers(22, 34, len(owner)), by)
+        by = np.minimum(by, year - 1)
         given = _names(rng, len(owner), given_only=True)
         name = np.where(relation == "spouse", _names(rng, len(owner)), np.char.add(surnames[owner].astype(str), given.astype(str)))
-        occ = rng.choice(["务农", "务工", "学生", "个体经营", "退休", "教师", "家务"], len(owner))
-        occ = np.where(by > 2005, "学生", np.where(by < 1960, "退休", occ))
-        self.write(s.household_member, pd.DataFrame(dict(
-            id=self.ids.take("member", len(owner)), customer_id=cust["id"].to_numpy()[owner], name=name,
-            relation=relation, birth_year=by, occupation=occ)))
+        age = year - by
+        work = rng.choice(["务农", "务工", "个体经营", "教师", "家务"], len(owner), p=[.38, .32, .14, .04, .12])
+        senior = rng.choice(["退休", "务农", "家务"], len(owner), p=[.35, .45, .2])
+        occ = np.select([age < 6, age <= 22, age >= 62], ["学龄前", "学生", senior], work)
+        # size matches the members listed (households above 8 are not drawn)
+        cust["household_size"] = k + 1
+        return pd.DataFrame(dict(id=self.ids.take("member", len(owner)), customer_id=cust["id"].to_numpy()[owner],
+                                 name=name, relation=relation, birth_year=by, occupation=occ))
+
+    def _register(self, first_event: np.ndarray) -> None:
+        """Write the customers and their households: each registered (created_on) no later than a few days to
+        months before its first credit line or application (``first_event``, datetime64[D] a customer, NaT when
+        none)."""
+        c = self.cust
+        created = c["created_on"].to_numpy().astype("datetime64[D]")
+        lead = self.rng.integers(3, 200, len(c)).astype("timedelta64[D]")
+        has = ~np.isnat(first_event)
+        created = np.where(has, np.minimum(created, first_event - lead), created)
+        c["created_on"] = pd.to_datetime(created)
+        cols = [col.name for col in s.customer.c if col.name in c.columns]
+        self.write(s.customer, c[cols])
+        self.write(s.household_member, self.members)
 
     def _tags(self, cust, latent, multi) -> None:
         tags = []
@@ -643,7 +672,8 @@ class CountyBank:
         last_end = np.full(n_l, -1)
         np.maximum.at(last_end, L_line, L_start + terms_l)
         used = first_use < 10**9
-        granted = np.where(used, first_use - rng.integers(0, 3, n_l), self.end - rng.integers(0, 60, n_l))
+        # granted in a month before the first loan's (granted on the 10th, the loan disbursed from the 1st)
+        granted = np.where(used, first_use - rng.integers(1, 4, n_l), self.end - rng.integers(0, 60, n_l))
         expires = np.maximum(granted + 36, np.where(used, last_end + 12, 0))
         whole_village = self.village["whole_village_credit"].to_numpy()
         vpos = pd.Series(np.arange(len(self.village)), index=self.village["code"]).loc[c["village_code"].to_numpy()[li]]
@@ -652,7 +682,6 @@ class CountyBank:
                                   expires_on=pd.to_datetime(month_start(expires) + 8),
                                   status=np.where(expires > self.end, "active", "expired"),
                                   whole_village=whole_village[vpos.to_numpy()] == "done"))
-        self.write(s.credit_line, lines)
 
         # applications: a noisy reading of latent risk; rejected ones create no loan
         score = _score(rng, latent[L_cust])
@@ -676,6 +705,13 @@ class CountyBank:
         app_ok = np.concatenate([approved, o_app])
         app_ids = self.ids.take("application", len(app_cust))
         app_loan_pos = np.full(len(app_cust), -1)
+        # the customer is registered before its first line and its first application (a loan follows both)
+        first_event = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+        ev = pd.Series(np.concatenate([lines["granted_on"].to_numpy().astype("datetime64[D]"), month_start(app_start)]),
+                       index=np.concatenate([li, app_cust])).groupby(level=0).min()
+        first_event[ev.index.to_numpy()] = ev.to_numpy().astype("datetime64[D]")
+        self._register(first_event)
+        self.write(s.credit_line, lines)
         app_loan_pos[np.flatnonzero(app_ok)] = np.arange(int(app_ok.sum()))
 
         # loan amounts and terms
@@ -690,7 +726,7 @@ class CountyBank:
         amort = np.array([p[7] for p in PRODUCTS])[loan_prod]
 
         sim = _simulate(rng, latent[loan_cust], loan_start, term, amount, amort, seasonal[loan_prod],
-                        self.w0, self.end, self.agency_quality())
+                        self.w0, self.end, self.agency_quality(), self._lenient()[c["mgr_idx"].to_numpy()[loan_cust]])
         self.sim = sim
         loan_ids = self.ids.take("loan", nL)
         day = rng.integers(1, 28, nL)
@@ -708,7 +744,9 @@ class CountyBank:
             disbursed_month=idx_month(loan_start), maturity_on=pd.to_datetime(month_start(loan_start + term) + day.astype("timedelta64[D]")),
             amount=amount, annual_rate=np.round(rate, 4), term_months=term,
             guarantee_type=np.array([p[3] for p in PRODUCTS])[loan_prod], status=status,
-            closed_on=pd.to_datetime(closed_on)))
+            closed_on=pd.to_datetime(closed_on),
+            restructured_on=pd.to_datetime(np.where(sim.restructured_at >= 0, month_start(np.maximum(sim.restructured_at, 0))
+                                                    + np.minimum(day, 27).astype("timedelta64[D]"), np.datetime64("NaT")))))
         # outcome: ever 90+ (M4+) within 12 months on book
         first_bad_mob = np.where(sim.first_m4 >= 0, sim.first_m4 - loan_start, 9999)
         known = (self.end - loan_start >= 12) | (first_bad_mob <= 12)
@@ -740,6 +778,17 @@ class CountyBank:
         self.tags_extra.append(pd.DataFrame({"customer_id": np.unique(risk_tag), "tag_type": "risk", "tag": "不良记录"}))
         self.write(s.customer_tag, pd.concat([self.tags_base] + self.tags_extra).drop_duplicates())
 
+    def _lenient(self) -> np.ndarray:
+        """Per manager, the chance that a loan of theirs is reported one class better than the rules allow when
+        it turns NPL or is restructured: in two branches half the managers under-classify most such loans, a
+        few elsewhere do; everyone else slips rarely."""
+        rng = self.rng
+        m = self.mgr
+        branches = m["branch_id"].unique()
+        soft = rng.choice(branches, min(2, len(branches)), replace=False)
+        bad = np.where(np.isin(m["branch_id"], soft), rng.random(len(m)) < 0.5, rng.random(len(m)) < 0.04)
+        return np.where(bad, rng.uniform(0.5, 0.8, len(m)), 0.01)
+
     def agency_quality(self) -> np.ndarray:
         return np.array([a[4] for a in AGENCIES])
 
@@ -752,7 +801,8 @@ class CountyBank:
         snap = pd.DataFrame(dict(loan_id=L["id"].to_numpy()[li], month=idx_month(month),
                                  mob=month - L["start"].to_numpy()[li], balance=np.round(rows["balance"], 2),
                                  overdue_amount=np.round(rows["overdue"], 2), dpd=rows["dpd"],
-                                 bucket=np.minimum(rows["m"], 4), class5=rows["class5"]))
+                                 bucket=np.minimum(rows["m"], 4), class5=rows["class5"], floor_class5=rows["floor"],
+                                 floor_reasons=rows["reasons"]))
         self.write(s.loan_snapshot, snap[on_book])
         # scheduled repayments: monthly for amortising loans, quarterly interest plus principal at maturity otherwise
         cur = rows["m"] == 0
@@ -1075,6 +1125,7 @@ class SimResult:
     first_m4: np.ndarray
     ever_delinquent: np.ndarray
     closed_at_or_end: np.ndarray
+    restructured_at: np.ndarray   # month index of the loan's restructuring, -1 if never
 
 
 def _score(rng, latent: np.ndarray) -> np.ndarray:
@@ -1082,12 +1133,17 @@ def _score(rng, latent: np.ndarray) -> np.ndarray:
     return np.round(600 - 40 / np.log(2) * (latent + rng.normal(0, 0.55, len(latent))) * 0.8)
 
 
-def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency_q) -> SimResult:
+def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency_q, lenient=None) -> SimResult:
     """Month-by-month delinquency of every loan, vectorised over loans.
 
     State ``m`` is months delinquent, capped at 4 (0 current); bucket = m; dpd = 30 (m - 1) + a fixed day
-    offset in 1..30, plus 30 for every further month spent in M4+.
+    offset in 1..30, plus 30 for every further month spent in M4+. A few loans 31+ days overdue are restructured
+    (重组: current again on a new schedule). Each month the classification engine sets every loan's floor
+    (:mod:`data_access.classification`, so a cured NPL stays 次级 through its observation period and a
+    restructured loan 关注 for a year); the bank's class is the floor, except on loans whose manager
+    under-classifies (``lenient``: the chance a loan's NPL or restructuring is reported one class better).
     """
+    from . import classification as cls
     n = len(start)
     t0 = int(start.min())
     m = np.zeros(n, int)
@@ -1098,11 +1154,15 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
     first_m4 = np.full(n, -1)
     ever = np.zeros(n, bool)
     offset = rng.integers(1, 31, n)
-    restructured = rng.random(n) < 0.01
+    restr_at = np.full(n, -1)
+    # under-classified by its manager when its floor is an NPL or a restructuring (drawn once a loan)
+    understated = rng.random(n) < (np.zeros(n) if lenient is None else lenient)
+    cstate = cls.State.new(n)
     channel = np.full(n, -1)
     ag = np.full(n, -1)
     case_open = np.full(n, -1)    # index into entry arrays of the loan's open case
-    snap = {k: [] for k in ("loan", "t", "m", "balance", "balance_before", "overdue", "dpd", "class5", "paid_off")}
+    snap = {k: [] for k in ("loan", "t", "m", "balance", "balance_before", "overdue", "dpd", "class5", "floor",
+                            "reasons", "paid_off")}
     ent = {k: [] for k in ("loan", "t", "bucket", "dpd", "overdue", "balance", "channel", "agency")}
     n_ent = 0
     outcome: list = []
@@ -1139,6 +1199,10 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
         cure = dl & (u < p_cure)
         stay = dl & ~cure & (u < p_cure + np.where(m >= 4, 1.0, 0.06))
         roll = dl & ~cure & ~stay
+        # restructuring: a loan 31+ days overdue before its maturity put on a new schedule, current again
+        restructure = (stay | roll) & (m >= 2) & (mob < term) & (restr_at < 0) & (rng.random(n) < 0.006)
+        restr_at = np.where(restructure, t, restr_at)
+        cure, stay, roll = cure | restructure, stay & ~restructure, roll & ~restructure
         write_off = dl & (m >= 4) & (months_m4 >= 8) & ~cure & (rng.random(n) < 0.14)
         # apply transitions
         m = np.where(to_m1, 1, m)
@@ -1155,21 +1219,34 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
         wo_at = np.where(write_off, t, wo_at)
         first_m4 = np.where((m >= 4) & (first_m4 < 0), t, first_m4)
         ever |= m > 0
+        # in M4+ the days keep counting: 91+ in the first month there, 30 more each further month
+        dpd_all = np.where(m > 0, 30 * (m - 1 + np.maximum(months_m4 - 1, 0)) + offset, 0)
+        floor, reasons, nxt = cls.classify(cstate, dpd_all, np.where(restr_at >= 0, t - restr_at, -1))
+        cstate = cls.State(*(np.where(live, a, b) for a, b in ((nxt.npl_hold, cstate.npl_hold),
+                                                                (nxt.clean_months, cstate.clean_months),
+                                                                (nxt.effective, cstate.effective))))
         # 3. collection cases: a new case whenever a loan enters a new bucket within the window
         entered = (run | started) & (m > prev_m) & (prev_m < 4)
         if t >= w0:
             closing = (case_open >= 0) & (cure | roll | write_off | payoff)
             for i in np.flatnonzero(closing):
                 k = case_open[i]
-                if cure[i] or payoff[i]:
+                # what a case collects, spread as real cases do: a cure pays the overdue and its penalty
+                # interest; a restructuring only the interest due; an M4+ case settles at a discount; a case
+                # that rolls on has often paid part first
+                if restructure[i]:
+                    outcome[k] = "cured"
+                    recovered[k] += ent["overdue"][k] * rng.uniform(0.05, 0.3)
+                elif cure[i] or payoff[i]:
                     outcome[k] = "cured" if ent["bucket"][k] < 4 else "settled"
-                    recovered[k] = ent["overdue"][k] * rng.uniform(1.0, 1.15)
+                    recovered[k] = ent["overdue"][k] * (rng.uniform(1.0, 1.08) if ent["bucket"][k] < 4
+                                                        else rng.uniform(0.55, 1.0))
                 elif write_off[i]:
                     outcome[k] = "written_off"
                     recovered[k] += ent["overdue"][k] * rng.uniform(0, 0.05)
                 else:
                     outcome[k] = "rolled"
-                    recovered[k] += ent["overdue"][k] * (rng.uniform(0, 0.3) if rng.random() < 0.3 else 0.0)
+                    recovered[k] += ent["overdue"][k] * (0.9 * rng.beta(1.6, 3.0) if rng.random() < 0.5 else 0.0)
                 closed_t[k] = t
                 case_open[i] = -1
             # M4+ cases collect small partial payments while open
@@ -1200,21 +1277,24 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
             on_book = (live & ~payoff & ~write_off) | (payoff & run)
             idx = np.flatnonzero(on_book)
             mm = m[idx]
-            # in M4+ the days keep counting: 91+ in the first month there, 30 more each further month
-            dpd = np.where(mm > 0, 30 * (mm - 1 + np.maximum(months_m4[idx] - 1, 0)) + offset[idx], 0)
+            dpd = dpd_all[idx]
             past_mat = (t - start[idx]) >= term[idx]
             overdue = np.where(mm > 0, np.where(past_mat, balance[idx], np.minimum(installment[idx] * mm, balance[idx])), 0.0)
-            class5 = np.select([dpd > 360, dpd > 180, dpd > 90, dpd > 0, restructured[idx]], [5, 4, 3, 2, 2], 1)
+            f, why = floor[idx], reasons[idx]
+            restr_floor = (why & cls.REASON_BITS["restructured"]) > 0
+            class5 = np.where(understated[idx] & (((f >= 3) & (f <= 4)) | ((f == 2) & restr_floor)), f - 1, f)
             for key, val in (("loan", idx), ("t", np.full(len(idx), t)), ("m", mm), ("balance", balance[idx]),
                              ("balance_before", bal_before[idx]), ("overdue", overdue), ("dpd", dpd),
-                             ("class5", class5), ("paid_off", payoff[idx])):
+                             ("class5", class5), ("floor", f), ("reasons", why), ("paid_off", payoff[idx])):
                 snap[key].append(val)
         # written-off loans drop their open case into the later-recovery pool
         balance = np.where(write_off, 0.0, balance)
         channel = np.where(m == 0, -1, channel)
         ag = np.where(m == 0, -1, ag)
-    # write-off cases get modest later recoveries
+    # write-off cases get modest later recoveries; cases still open in M1-M3 have often paid part already
     for k in range(n_ent):
+        if outcome[k] == "open" and ent["channel"][k] != 7 and ent["bucket"][k] < 4 and rng.random() < 0.4:
+            recovered[k] += ent["overdue"][k] * 0.8 * rng.beta(1.6, 3.0)
         if ent["channel"][k] == 7 and outcome[k] == "open":
             outcome[k] = "written_off"
             recovered[k] = ent["balance"][k] * (rng.uniform(0.02, 0.2) if rng.random() < 0.35 else 0.0)
@@ -1226,7 +1306,7 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
     entries["recovered"] = np.asarray(recovered, dtype=float)
     entries["closed_t"] = np.asarray(closed_t, dtype=int)
     end_state = np.where(closed_at >= 0, closed_at, np.where(wo_at >= 0, wo_at, end))
-    return SimResult(snap_arr, entries, closed_at, wo_at, first_m4, ever, end_state)
+    return SimResult(snap_arr, entries, closed_at, wo_at, first_m4, ever, end_state, restr_at)
 
 
 # ---------------------------------------------------------------- synthetic personal data

@@ -35,7 +35,8 @@ DERIVED = {("application", "month"): "applied_on", ("loan", "disbursed_month"): 
 # owned by the app (models, allocation runs): never in an extract. An application's
 # 12-month outcome (outcome_known, bad_12m) may come with the extract; where it does not, the importer computes it
 # from the snapshots
-APP_OWNED = {("collection_case", "allocation_run_id"), ("collection_case", "propensity"),
+APP_OWNED = {("loan_snapshot", "floor_class5"), ("loan_snapshot", "floor_reasons"),  # the classification engine's
+             ("collection_case", "allocation_run_id"), ("collection_case", "propensity"),
              ("collection_case", "expected_recovery")}
 
 # defaults of the extract that differ from the schema's: a bank's own outline is surveyed, not drawn by the demo

@@ -12,7 +12,9 @@
    characters in text. Every bad row is reported with its file, line, column, value and reason (the first
    ``max_problems`` of them kept, all counted); one bad row refuses the whole import.
 3. Load in one transaction: upsert by primary key in dependency order (re-importing a file is harmless), extend
-   the month dimension, compute application outcomes from the snapshots, keep the changed customer and village
+   the month dimension, set each snapshot's classification floor from the month imported on (a bank class
+   better than the floor is loaded and reported in ``ImportResult.deviations``, not refused), compute
+   application outcomes from the snapshots, keep the changed customer and village
    attributes as new point-in-time fact rows (``facts.record``: the old values stay with their months), move id
    sequences, rebuild the marts,
    stamp the data version and write the audit entry. Any failure rolls all of it back; a refused or failed import
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, select, text
 
-from . import facts, marts, schema as s, users
+from . import classification, facts, marts, schema as s, users
 from .bulk import bulk_insert, sync_sequences
 from .extract_format import (DATE_ORDER, DERIVED, TABLES, Field, fields, key_columns, table_for_file,
                              unique_columns)
@@ -124,6 +126,9 @@ class ImportResult:
     seconds: float = 0.0
     problem_count: int = 0   # every problem found; ``problems`` keeps the first ``Limits.max_problems`` by file, line
     flagged: int = 0         # imported contacts that broke a conduct rule: loaded and flagged (conduct_view)
+    # month → snapshot rows whose imported class is better than the classification engine's floor (flagged, not
+    # refused: the Portfolio risk page lists them as classification deviations)
+    deviations: dict[str, int] = field(default_factory=dict)
 
 
 class _Problems:
@@ -266,7 +271,8 @@ def _coerce(df: pd.DataFrame, f: Field, table: str, p: _Problems) -> pd.Series:
     if f.kind in ("int", "number", "money"):
         v = pd.to_numeric(raw.where(given), errors="coerce")
         if f.kind == "int":
-            bad = given & (v.isna() | (v.fillna(0) % 1 != 0))
+            # a whole number too large for a 64-bit integer (1E100) is no integer either
+            bad = given & (v.isna() | (v.fillna(0) % 1 != 0) | (v.abs() > 2**62).fillna(False))
             p.add(df, bad, table, f.name, "not_integer")
             v = v.where(~bad).astype("Int64")
         else:
@@ -503,9 +509,10 @@ WHERE decision = 'approved' AND outcome_known = FALSE
 
 
 def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[float, str], None],
-         present: dict[str, set[str]]) -> dict[str, int]:
-    """Upsert every table in dependency order and finish the load (months, outcomes, sequences, marts); returns
-    the rows new to the database per table."""
+         present: dict[str, set[str]], deviations: dict[str, int] | None = None) -> dict[str, int]:
+    """Upsert every table in dependency order and finish the load (months, classification floors, outcomes,
+    sequences, marts); returns the rows new to the database per table. ``deviations`` receives, per month
+    reclassified, the snapshots classed better than their floor."""
     new = {}
     order = [t for t in TABLES if t in frames]
     for i, table in enumerate(order):
@@ -514,6 +521,12 @@ def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[
         _upsert(conn, table, frames[table], present[table])
     progress(0.72, "dim_month")
     _extend_months(conn)
+    start = _reclassify_from(frames)
+    if start:
+        progress(0.73, "classification")
+        found = classification.reclassify(conn, start)
+        if deviations is not None:
+            deviations.update({m: n for m, n in found.items() if n})
     if "loan_snapshot" in frames or "application" in frames or "loan" in frames:
         conn.execute(text(OUTCOMES))
     if "customer" in frames or "region" in frames:
@@ -523,6 +536,19 @@ def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[
     progress(0.75, "marts")
     marts.refresh_in(conn)
     return new
+
+
+def _reclassify_from(frames: dict[str, pd.DataFrame]) -> str | None:
+    """The first month whose floors the import may change: its earliest snapshot month, or the month of a loan's
+    restructuring it brings (the floors from then on depend on it)."""
+    starts = []
+    if "loan_snapshot" in frames and len(frames["loan_snapshot"]):
+        starts.append(str(frames["loan_snapshot"]["month"].min()))
+    if "loan" in frames and "restructured_on" in frames["loan"]:
+        r = pd.to_datetime(frames["loan"]["restructured_on"]).dropna()
+        if len(r):
+            starts.append(r.min().strftime("%Y-%m"))
+    return min(starts) if starts else None
 
 
 def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callable[[float, str], None] | None = None,
@@ -572,7 +598,7 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
         with engine.begin() as conn:
             present = {t: set(df.columns) | {c for (tt, c), src in DERIVED.items() if tt == t and src in df.columns}
                        for t, df in merged.items()}
-            result.new_rows = load(conn, frames, progress, present)
+            result.new_rows = load(conn, frames, progress, present, result.deviations)
             if "collection_action" in frames:
                 from .conduct_view import flag_imported
                 result.flagged = flag_imported(conn, frames["collection_action"]["id"].dropna().tolist())
@@ -581,7 +607,8 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
             result.version = marts.stamp(conn, "import", sum(result.rows.values()))
             users.audit(conn, username, "import", target=_target(files),
                         detail={"result": "loaded", "files": list(files), "rows": result.rows,
-                                "new_rows": result.new_rows, "conduct_flagged": result.flagged})
+                                "new_rows": result.new_rows, "conduct_flagged": result.flagged,
+                                "class_deviations": result.deviations})
     except Exception as exc:  # noqa: BLE001 - rolled back as a whole; reported, not raised
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()
         result.error = reason[0][:300] if reason else type(exc).__name__

@@ -49,6 +49,16 @@ WHERE s.month = :month
 GROUP BY s.month, l.branch_id, l.product_id, l.segment, s.class5, s.bucket
 """
 
+# loans the bank classed better than the classification engine's floor allows (五级分类偏离), one row a loan-month
+DEVIATION = """
+INSERT INTO mart_class_deviation (month, loan_id, branch_id, product_id, segment, manager_id, bank_class,
+                                  floor_class, floor_reasons, dpd, balance)
+SELECT s.month, s.loan_id, l.branch_id, l.product_id, l.segment, l.manager_id, s.class5, s.floor_class5,
+       COALESCE(s.floor_reasons, 0), s.dpd, s.balance
+FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+WHERE s.month = :month AND s.class5 < s.floor_class5
+"""
+
 DISBURSEMENT = """
 INSERT INTO mart_disbursement (month, branch_id, product_id, segment, loans, amount)
 SELECT l.disbursed_month, l.branch_id, l.product_id, l.segment, COUNT(*), SUM(l.amount)
@@ -478,6 +488,7 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
     for month, _idx in months:
         conn.execute(text(PORTFOLIO), {"month": month})
         conn.execute(text(INDUSTRY), {"month": month})
+        conn.execute(text(DEVIATION), {"month": month})
     step("migration, disbursement, vintage, collections")
     for (month, _), (nxt, _) in zip(months, months[1:]):
         conn.execute(text(MIGRATION), {"month": month, "next_month": nxt})

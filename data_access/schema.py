@@ -233,6 +233,7 @@ loan = Table(
     Column("guarantee_type", String(12), nullable=False),
     Column("status", String(12), nullable=False, comment="active | paid_off | written_off"),
     Column("closed_on", Date),
+    Column("restructured_on", Date, comment="date of the last restructuring (重组), if any"),
 )
 
 loan_snapshot = Table(
@@ -245,6 +246,8 @@ loan_snapshot = Table(
     Column("dpd", Integer, nullable=False),
     Column("bucket", Integer, nullable=False, comment="0 M0, 1 M1, 2 M2, 3 M3, 4 M4+"),
     Column("class5", Integer, nullable=False, comment="1 正常 … 5 损失"),
+    Column("floor_class5", Integer, comment="the best class the rules allow (classification engine)"),
+    Column("floor_reasons", Integer, comment="bit mask of the rules that set the floor (classification.REASONS)"),
     PrimaryKeyConstraint("loan_id", "month"),
 )
 Index("ix_loan_snapshot_month", loan_snapshot.c.month)
@@ -918,7 +921,24 @@ mart_industry = Table(
 )
 Index("ix_mart_industry_month_branch", mart_industry.c.month, mart_industry.c.branch_id)
 
-MART_TABLES = [mart_industry, mart_migration_ytd, mart_migration_qtd, mart_overdue, mart_new_loan, mart_portfolio,
+mart_class_deviation = Table(
+    "mart_class_deviation", metadata,
+    Column("month", String(7), nullable=False),
+    Column("loan_id", Integer, nullable=False),
+    Column("branch_id", Integer, nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("segment", String(16), nullable=False),
+    Column("manager_id", Integer),
+    Column("bank_class", Integer, nullable=False, comment="the bank's own class5"),
+    Column("floor_class", Integer, nullable=False, comment="the engine's floor; worse than bank_class"),
+    Column("floor_reasons", Integer, nullable=False),
+    Column("dpd", Integer, nullable=False),
+    Column("balance", MONEY, nullable=False),
+    PrimaryKeyConstraint("month", "loan_id"),
+)
+Index("ix_mart_class_deviation_month_branch", mart_class_deviation.c.month, mart_class_deviation.c.branch_id)
+
+MART_TABLES = [mart_class_deviation, mart_industry, mart_migration_ytd, mart_migration_qtd, mart_overdue, mart_new_loan, mart_portfolio,
                mart_disbursement, mart_village, mart_area, mart_branch,
                mart_migration, mart_vintage, mart_collection, mart_manager, mart_manager_ext, mart_application,
                mart_warning, mart_approval]

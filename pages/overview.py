@@ -2,6 +2,7 @@
 import streamlit as st
 
 from components import charts, navigation
+from components.deviation_panels import overdue_npl_chart, ratio_cards
 from components.attention import attention_list, league_style
 from components.filters import filter_bar
 from components.formatting import count_with_unit, money, month_label, pct, prev_month
@@ -12,7 +13,7 @@ from components.safe_text import md
 from components.session import read
 from components.shell import scope_label
 from components.tables import Col, table
-from data_access import kpi, provisions, queries
+from data_access import deviation, kpi, provisions, queries
 
 navigation.guard("overview")
 lang = current_lang()
@@ -23,7 +24,7 @@ if f is None:
     st.stop()
 st.caption(t("overview.caption", scope=md(scope_label()), month=month_label(f.month, lang)))
 
-ov = read(queries.overview, f).set_index("month")
+ov = deviation.add_overdue_ratios(read(queries.overview, f)).set_index("month")
 if ov.empty or ov.loc[f.month, "balance"] == 0:
     empty_state()
     st.stop()
@@ -71,6 +72,8 @@ if not f.geographic and (f.product_id is not None or f.segment is not None or f.
     # the household and collection marts are not split by product: say so rather than show them as the product's
     st.caption(t("overview.all_products_note",
                  scope=t("overview.scope_branch") if f.branch_id is not None else scope_label()))
+# regulatory asset-quality ratios (五级分类偏离: above 100 % reads as under-classification)
+kpi_row(ratio_cards(ov.reset_index(), f.month, prev_month(f.month), prev_month(f.month, 12)), per_row=7)
 
 st.subheader(t("overview.trend"))
 trend = ov.reset_index()
@@ -78,6 +81,8 @@ c1, c2, c3 = st.columns(3)
 c1.plotly_chart(charts.balance_npl_chart(trend, lang), width="stretch", key="ch_balance")
 c2.plotly_chart(charts.overdue_chart(trend, lang), width="stretch", key="ch_overdue")
 c3.plotly_chart(charts.coverage_chart(trend, lang), width="stretch", key="ch_coverage")
+c4, _c5, _c6 = st.columns(3)
+c4.plotly_chart(overdue_npl_chart(trend, lang), width="stretch", key="ch_overdue_npl")
 
 left, right = st.columns([2.2, 1])
 with left:

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from components import navigation, pii, risk_charts as rc
+from components.deviation_panels import deviation_tab
 from components.filters import filter_bar
 from components.formatting import money, month_label, pct
 from components.i18n import current_lang, t, value_label
@@ -14,7 +15,7 @@ from components.panels import empty_state
 from components.provision_panels import provisions_tab
 from components.session import products, read
 from components.tables import Col, table
-from data_access import grid, kpi, queries, regulatory
+from data_access import deviation, grid, kpi, queries, regulatory
 
 navigation.guard("portfolio_risk")
 lang = current_lang()
@@ -45,7 +46,7 @@ branch_level = dataclasses.replace(f, township_code=None, village_code=None)  # 
 if f.geographic:
     st.caption(t("risk.geo_note"))
 tabs = st.tabs([t("risk.tab.quality"), t("risk.tab.roll"), t("risk.tab.vintage"), t("risk.tab.concentration"),
-                t("risk.tab.cbirc"), t("prov.tab")])
+                t("risk.tab.cbirc"), t("prov.tab"), t("dev.tab")])
 with tabs[0]:
     a, b = st.columns(2)
     a.plotly_chart(rc.distribution_chart(by_class, "class5", lang), key="r_class")
@@ -185,3 +186,5 @@ with tabs[4]:
     g11_section(f.month)
 with tabs[5]:
     provisions_tab(branch_level, lang)
+with tabs[6]:
+    deviation_tab(f, deviation.add_overdue_ratios(read(queries.overview, f)), lang)

@@ -134,7 +134,7 @@ def test_overview_figures_match_kpi_functions(app_env, user):
     assert pct(kpi.npl_ratio(ov["npl_balance"], ov["balance"])) in cards
     assert pct(ov["credit_coverage"], 1) in cards
     assert f"{int(ov['households_with_loan']):,}" in cards
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4  # balance and NPL, overdue, coverage, overdue against NPL
 
 
 def test_branch_leader_filter_offers_only_own_branch(app_env):
@@ -557,3 +557,39 @@ def test_model_monitor_shows_each_registered_model(app_env):
     for slot, entry in fam.items():
         card, shown = entry["card"], entry["rows"]
         assert (shown["month"] >= card["monitor_from"]).all() and (shown["month"] > (card["valid_to"] or card["train_to"])).all()
+
+
+@pytest.mark.parametrize("user", ["hq_wang", "branch01", "strategy_chen"])
+def test_overview_and_portfolio_risk_show_overdue_to_npl_and_deviations(app_env, user):
+    """#16 item 2: 逾期90天以上/不良 and 逾期60天以上/不良 on both pages, the deviation tab's counts and list as the
+    data functions give them, in the user's scope (strategy: aggregates only)."""
+    from components.formatting import pct
+    from data_access import deviation as dv
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        month = queries.available_months(conn)[-1]
+        f = queries.Filters(month=month)
+        ov = dv.add_overdue_ratios(queries.overview(conn, sc, f)).set_index("month").loc[month]
+        loans = dv.deviation_loans(conn, sc, f)
+        trend = dv.deviation_trend(conn, sc, f).set_index("month")
+    at = logged_in(user, "pages/overview.py")
+    assert not at.exception and not errors(at)
+    cards = " ".join(m.value for m in at.markdown)
+    assert "逾期90天以上/不良" in cards and pct(ov["overdue90_npl"], 1) in cards and pct(ov["overdue60_npl"], 1) in cards
+    at = logged_in(user, "pages/portfolio_risk.py")
+    assert not at.exception and not errors(at)
+    cards = " ".join(m.value for m in at.markdown)
+    assert pct(ov["overdue90_npl"], 1) in cards
+    assert f"{int(trend.loc[month, 'loans']):,}" in cards
+    if trend.loc[month, "loans"] == 0:
+        assert any("没有分类优于" in i.value for i in at.info)
+        return
+    subheaders = [h.value for h in at.subheader]
+    assert "按支行" in subheaders and "按客户经理" in subheaders
+    if user == "strategy_chen":
+        assert loans.empty and any("只能查看汇总" in c.value for c in at.caption)
+    elif not loans.empty:
+        shown = [d.value for d in at.dataframe if "规则下限依据" in d.value.columns]
+        assert len(shown) >= 2   # the reasons table and the loan list
+        assert len(shown[-1]) == len(loans)
+        assert set(shown[-1]["借据号"]) == set(loans["loan_no"])
