@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
 
 from . import classification as cls, kpi, schema as s
-from .queries import Filters, _df, _month_window
+from .base import Filters, _df, _month_window
 from .scope import Scope, mask_frame
 
 
