@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 import time
 
@@ -77,6 +78,22 @@ def cmd_refresh(args) -> None:
     t = time.perf_counter()
     counts = marts.refresh(_engine(), progress=True)
     print(f"marts refreshed in {time.perf_counter() - t:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+def cmd_reclassify(args) -> None:
+    """Recompute every snapshot's classification floor (after a COCKPIT_CLASS_* setting changed), then the marts,
+    in one transaction; audited."""
+    from . import classification, marts, users
+    if args.from_month and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.from_month):
+        raise ValueError(f"--from must be a month YYYY-MM; got {args.from_month!r}")
+    t = time.perf_counter()
+    with _engine().begin() as conn:
+        found = classification.reclassify(conn, args.from_month or "0000-00")
+        marts.refresh_in(conn)
+        marts.stamp(conn, "reclassify")
+        users.audit(conn, args.user, "reclassify", detail={"from": args.from_month, "class_deviations": found})
+    print(f"{len(found)} months reclassified in {time.perf_counter() - t:.1f} s; marts refreshed; "
+          f"{sum(found.values()):,} snapshots classed better than their floor")
 
 
 def cmd_status(args) -> None:
@@ -217,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     d.set_defaults(fn=cmd_demo)
     sub.add_parser("refresh", help="rebuild all marts").set_defaults(fn=cmd_refresh)
     sub.add_parser("status", help="row counts and data version").set_defaults(fn=cmd_status)
+    rc = sub.add_parser("reclassify", help="recompute the classification floors (after a rule setting changed)")
+    rc.add_argument("--from", dest="from_month", help="first month to recompute (default: all)")
+    rc.add_argument("--user", default="cli", help="user named in the audit log")
+    rc.set_defaults(fn=cmd_reclassify)
     u = sub.add_parser("user", help="create, disable or enable a user")
     u.add_argument("action", choices=["add", "disable", "enable"])
     u.add_argument("name")

@@ -120,3 +120,25 @@ def test_ratio_chart_has_title_units_series_and_the_100_percent_line(lang):
     assert [tr.name for tr in fig.data] and all(tr.name for tr in fig.data) and len(fig.data) == 2
     assert list(fig.data[0].y) == pytest.approx([90, 120])
     assert any(sh.y0 == 100 for sh in fig.layout.shapes)
+
+
+def test_reclassify_command_applies_a_changed_setting_and_is_audited(empty_engine, monkeypatch, capsys):
+    """After COCKPIT_CLASS_SUBSTANDARD_DPD is tightened to 60 days, `python -m data_access reclassify` puts L5's
+    January (75 days, the bank's 关注) under the floor 次级: a deviation; a bad --from is one line, exit 2."""
+    from data_access.__main__ import main
+    with empty_engine.begin() as conn:
+        load_fixture(conn)
+        marts.refresh_in(conn)
+    monkeypatch.setenv("COCKPIT_DATABASE_URL", empty_engine.url.render_as_string(hide_password=False))
+    from data_access.engine import get_engine
+    get_engine.cache_clear()
+    assert main(["reclassify", "--from", "2026-1"]) == 2
+    assert "--from must be a month" in capsys.readouterr().err
+    monkeypatch.setenv("COCKPIT_CLASS_SUBSTANDARD_DPD", "60")
+    assert main(["reclassify"]) == 0
+    get_engine.cache_clear()
+    with empty_engine.connect() as conn:
+        dev = conn.execute(text("SELECT month, loan_id FROM mart_class_deviation ORDER BY month")).all()
+        audited = conn.execute(text("SELECT COUNT(*) FROM audit_log WHERE action = 'reclassify'")).scalar()
+    assert [tuple(r) for r in dev] == [("2026-01", 5)]
+    assert audited == 1
