@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
 
 from . import classification as cls, kpi, schema as s
-from .base import Filters, _df, _month_window
+from .base import Filters, _df, _month_window, each_branch
 from .scope import Scope, mask_frame
 
 
@@ -42,6 +42,28 @@ def add_overdue_ratios(ov: pd.DataFrame) -> pd.DataFrame:
     ov["overdue60_npl"] = [overdue60_to_npl(a, b, n) for a, b, n in
                            zip(ov["m3_balance"], ov["m4_balance"], ov["npl_balance"])]
     return ov
+
+
+def overdue_npl_by(conn: Connection, scope: Scope, f: Filters, by: str) -> pd.DataFrame:
+    """逾期90天以上/不良 and 逾期60天以上/不良 per branch or product in ``f.month`` (the branches in scope; the
+    portfolio mart's per-branch rows). Columns: key, npl_balance, m3_balance, m4_balance, overdue90_npl,
+    overdue60_npl."""
+    if by not in ("branch_id", "product_id"):
+        raise ValueError(f"by must be branch_id or product_id; got {by!r}.")
+    mp = s.mart_portfolio
+    conds = [mp.c.month == f.month, each_branch(mp, scope)]
+    for col, value in (("branch_id", f.branch_id), ("product_id", f.product_id), ("segment", f.segment)):
+        if value is not None:
+            conds.append(mp.c[col] == value)
+    if f.guarantee_type is not None:
+        conds.append(mp.c.product_id.in_(select(s.product.c.id).where(s.product.c.guarantee_type == f.guarantee_type)))
+    out = _df(conn, select(mp.c[by].label("key"),
+                           func.sum(case((mp.c.class5 >= 3, mp.c.balance), else_=0)).label("npl_balance"),
+                           func.sum(case((mp.c.bucket == 3, mp.c.balance), else_=0)).label("m3_balance"),
+                           func.sum(case((mp.c.bucket == 4, mp.c.balance), else_=0)).label("m4_balance"))
+              .where(*conds).group_by(mp.c[by]))
+    out[["npl_balance", "m3_balance", "m4_balance"]] = out[["npl_balance", "m3_balance", "m4_balance"]].astype(float)
+    return add_overdue_ratios(out)
 
 
 def _conds(scope: Scope, f: Filters, rows: bool = False) -> list:

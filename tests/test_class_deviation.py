@@ -64,6 +64,10 @@ def test_deviation_by_hand(dev_conn):
     trend = dv.deviation_trend(dev_conn, HQ, f).set_index("month")
     assert trend.loc["2026-03", "loans"] == 1 and trend.loc["2026-02", "loans"] == 0
     assert dv.deviation_summary(dev_conn, HQ, queries.Filters(month="2026-02"), "product_id").empty
+    per_branch = dv.overdue_npl_by(dev_conn, HQ, f, "branch_id")
+    assert per_branch[["key", "npl_balance", "m4_balance", "overdue90_npl", "overdue60_npl"]].values.tolist() == \
+        [[2, 2000.0, 7000.0, 3.5, 3.5]]
+    assert dv.overdue_npl_by(dev_conn, OTHER_BRANCH, f, "product_id").empty
 
 
 def test_deviation_is_scoped_in_sql(dev_conn):
@@ -117,9 +121,10 @@ def test_ratio_chart_has_title_units_series_and_the_100_percent_line(lang):
     ov = pd.DataFrame({"month": ["2026-01", "2026-02"], "overdue90_npl": [0.9, 1.2], "overdue60_npl": [1.1, 1.4]})
     fig = overdue_npl_chart(ov, lang)
     assert fig.layout.title.text and "%" in fig.layout.yaxis.title.text
-    assert [tr.name for tr in fig.data] and all(tr.name for tr in fig.data) and len(fig.data) == 2
+    assert all(tr.name for tr in fig.data) and len(fig.data) == 3
     assert list(fig.data[0].y) == pytest.approx([90, 120])
-    assert any(sh.y0 == 100 for sh in fig.layout.shapes)
+    assert list(fig.data[2].y) == [100, 100]  # the reference line, named in the legend
+    assert fig.layout.yaxis.range[0] <= 80 and fig.layout.yaxis.range[1] >= 150
 
 
 def test_reclassify_command_applies_a_changed_setting_and_is_audited(empty_engine, monkeypatch, capsys):
