@@ -5,15 +5,15 @@ floor allows)
 Existing snapshots get the overdue floor (the engine's day thresholds, as SQL); the history rules (an NPL's and a
 restructuring's observation period) apply from the next demo build or import.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
