@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select
 
-from . import conduct, geo, schema as s
+from . import conduct, experiments, geo, schema as s
 from .bulk import bulk_insert, sync_sequences
 
 END_MONTH = "2026-10"      # last complete month of the demo bank; fixed so a seed always gives the same bank
@@ -94,6 +94,15 @@ CHANNEL_MIX = {
     3: [0.00, 0.00, 0.10, 0.35, 0.55, 0.00, 0.00],
     4: [0.00, 0.00, 0.00, 0.10, 0.55, 0.15, 0.20],
 }
+# the optimiser's channel mix in the demo's finished champion/challenger test (more phone and field work on early
+# buckets, where the channels' effects are largest); the champion arm keeps CHANNEL_MIX (the rules)
+CHALLENGER_MIX = {
+    1: [0.30, 0.05, 0.65, 0.00, 0.00, 0.00, 0.00],
+    2: [0.00, 0.00, 0.35, 0.65, 0.00, 0.00, 0.00],
+    3: [0.00, 0.00, 0.10, 0.55, 0.35, 0.00, 0.00],
+    4: [0.00, 0.00, 0.00, 0.25, 0.30, 0.15, 0.30],
+}
+TEST_AGO, TEST_MONTHS, TEST_SHARES, TEST_SEED = 14, 3, (0.5, 0.5), 20250801
 # multiplicative effect of a channel on the odds of cure
 CHANNEL_EFFECT = np.array([1.0, 0.8, 1.15, 1.35, 1.0, 1.2, 1.4, 1.0])
 # code, name, commission on recoveries, new cases a month per 100k households, quality (odds multiplier of cure)
@@ -247,6 +256,7 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         bar.update(1)
         for i, code in enumerate(spec.counties):
             CountyBank(conn, code, spec.households_per_county, np.random.default_rng(seeds[i + 1]), ids, counts).build(bar)
+        _strategy_tests(conn, counts)
         bar.set_postfix_str("users")
         _users(conn, counts)
         sync_sequences(conn)
@@ -255,6 +265,35 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         bar.update(1)
     bar.close("generated")
     return counts
+
+
+def _strategy_tests(conn, counts) -> None:
+    """One finished test a year ago (the optimiser's mix against the rules, simulated as such in _simulate) with
+    every worked case of its months in its arm, and one running on the newest month (arms given by the allocation
+    run as its pending cases are allocated)."""
+    from .experiments import arms
+    end = month_idx(END_MONTH)
+    first, last = idx_month(end - TEST_AGO), idx_month(end - TEST_AGO + TEST_MONTHS - 1)
+    made = dt.datetime(2025, 7, 25, 9, 0)
+    t = s.strategy_test
+    base = dict(champion="rules", challengers="optimised", shares="0.5,0.5", measure="cure", created_by="hq_wang")
+    done = conn.execute(insert(t).values(
+        name="智能分案优化 vs 现行规则", seed=TEST_SEED, first_month=first, last_month=last,
+        matures_on=month_start(np.array([end - TEST_AGO + TEST_MONTHS + 3])).astype(object)[0], status="finished",
+        created_at=made, **base).returning(t.c.id)).scalar_one()
+    k = s.collection_case
+    ids = conn.execute(select(k.c.id).where(k.c.entry_month.between(first, last), k.c.channel != "write_off")
+                       .order_by(k.c.id)).scalars().all()
+    names = ["rules", "optimised"]
+    rows = [dict(test_id=done, case_id=c, arm=names[a]) for c, a in zip(ids, arms(ids, TEST_SHARES, TEST_SEED))]
+    if rows:
+        conn.execute(insert(s.strategy_test_case), rows)
+    conn.execute(insert(t).values(
+        name="智能分案优化 vs 现行规则(复验)", seed=TEST_SEED + 1, first_month=END_MONTH, last_month=END_MONTH,
+        matures_on=month_start(np.array([end + 4])).astype(object)[0], status="running",
+        created_at=dt.datetime(2026, 10, 1, 9, 0), **base))
+    _add(counts, "strategy_test", 2)
+    _add(counts, "strategy_test_case", len(rows))
 
 
 def _add(counts: dict, table: str, n: int) -> None:
@@ -725,8 +764,11 @@ class CountyBank:
         rate = np.array([p[5] for p in PRODUCTS])[loan_prod] + np.where(c["credit_household"].to_numpy()[loan_cust], -0.004, 0.0)
         amort = np.array([p[7] for p in PRODUCTS])[loan_prod]
 
+        # the finished champion/challenger test: cases entering in its months get an arm from their (future) ids
+        test = (self.end - TEST_AGO, self.end - TEST_AGO + TEST_MONTHS - 1, self.ids.case)
         sim = _simulate(rng, latent[loan_cust], loan_start, term, amount, amort, seasonal[loan_prod],
-                        self.w0, self.end, self.agency_quality(), self._lenient()[c["mgr_idx"].to_numpy()[loan_cust]])
+                        self.w0, self.end, self.agency_quality(), self._lenient()[c["mgr_idx"].to_numpy()[loan_cust]],
+                        test)
         self.sim = sim
         loan_ids = self.ids.take("loan", nL)
         day = rng.integers(1, 28, nL)
@@ -1133,7 +1175,8 @@ def _score(rng, latent: np.ndarray) -> np.ndarray:
     return np.round(600 - 40 / np.log(2) * (latent + rng.normal(0, 0.55, len(latent))) * 0.8)
 
 
-def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency_q, lenient=None) -> SimResult:
+def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency_q, lenient=None,
+              test=None) -> SimResult:
     """Month-by-month delinquency of every loan, vectorised over loans.
 
     State ``m`` is months delinquent, capped at 4 (0 current); bucket = m; dpd = 30 (m - 1) + a fixed day
@@ -1256,7 +1299,13 @@ def _simulate(rng, latent, start, term, amount, amort, seasonal, w0, end, agency
             # write-offs after the window starts keep being collected as write-off cases
             new_i = np.flatnonzero(entered | (write_off & (t >= w0)))
             b = np.minimum(m[new_i], 4)
-            ch = np.array([rng.choice(7, p=CHANNEL_MIX[int(bb)]) for bb in b], dtype=int) if len(new_i) else np.array([], int)
+            # in the test's months the challenger arm's cases are allocated by the optimiser's mix (CHALLENGER_MIX):
+            # their outcomes then follow from the channels' effects, so the test's lift is real in the data
+            arm = np.zeros(len(new_i), int)
+            if test is not None and test[0] <= t <= test[1] and len(new_i):
+                arm = experiments.arms(test[2] + n_ent + np.arange(len(new_i)), TEST_SHARES, TEST_SEED)
+            ch = np.array([rng.choice(7, p=(CHALLENGER_MIX if a else CHANNEL_MIX)[int(bb)]) for bb, a in zip(b, arm)],
+                          dtype=int) if len(new_i) else np.array([], int)
             ch = np.where(write_off[new_i], 7, ch)
             agency = np.where(ch == 4, rng.choice(len(agency_q), len(new_i)), -1)
             channel[new_i] = ch

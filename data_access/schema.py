@@ -436,6 +436,42 @@ allocation_rule = Table(
     Column("description", String(128)),
 )
 
+strategy_test = Table(
+    "strategy_test", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("champion", String(12), nullable=False, comment="rules | optimised"),
+    Column("challengers", String(64), nullable=False, comment="comma-separated strategies"),
+    Column("shares", String(64), nullable=False, comment="intake shares, champion first, comma-separated"),
+    Column("seed", Integer, nullable=False, comment="the split's seed (data_access.experiments.arms)"),
+    Column("measure", String(16), nullable=False, comment="recovery | cure | net | cost_per_100"),
+    Column("first_month", String(7), nullable=False),
+    Column("last_month", String(7), nullable=False),
+    Column("matures_on", Date, nullable=False),
+    Column("status", String(10), nullable=False, comment="running | finished | promoted"),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("promoted_arm", String(12)),
+    Column("promoted_at", DateTime),
+    Column("promoted_by", String(32)),
+)
+
+strategy_test_case = Table(
+    "strategy_test_case", metadata,
+    Column("test_id", Integer, ForeignKey("strategy_test.id"), primary_key=True),
+    Column("case_id", Integer, ForeignKey("collection_case.id"), primary_key=True),
+    Column("arm", String(12), nullable=False),
+)
+
+allocation_policy = Table(
+    "allocation_policy", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("method", String(12), nullable=False, comment="rules | optimised: what the allocation run applies"),
+    Column("since", DateTime, nullable=False),
+    Column("set_by", String(32), nullable=False),
+    Column("test_id", Integer, ForeignKey("strategy_test.id"), comment="the test whose arm was promoted"),
+)
+
 # ---------------------------------------------------------------- manager behaviour
 activity_event = Table(
     "activity_event", metadata,

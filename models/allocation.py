@@ -25,7 +25,7 @@ from scipy.optimize import LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix
 from sqlalchemy import Engine, func, select
 
-from data_access import collections as dc, conduct, marts, schema as s
+from data_access import collections as dc, conduct, experiments, marts, schema as s
 from data_access.features import CASE_FEATURES, CURE_MONTHS, case_frame
 from data_access.queries import shift_month
 
@@ -286,6 +286,8 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
         month = str(cases["entry_month"].max())
         options = dc.capacity(conn, month)
         rules = dc.allocation_rules(conn)
+        test = experiments.running_test(conn, month)
+        in_force = experiments.policy(conn)
     options = options[options["channel"] != "write_off"].reset_index(drop=True)
     loaded = None if retrain else active_model(engine)
     model_id, model = loaded if loaded else train(engine, month, run_by, register_models=not dry_run)
@@ -293,8 +295,11 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
     fits = within_caps(cases, options)
     elig = eligibility(cases, options, rules) & fits
     cap = options["left"].to_numpy(dtype=float)
-    best = optimise(net, elig, cap)
     base = rule_allocation(cases, options, rules, cap, fits)
+    best = optimise(net, elig, cap) if in_force == "optimised" else base.copy()
+    arm_of = None
+    if test is not None:  # a champion/challenger test on this month's intake: each arm by its own strategy
+        best, arm_of = by_arm(test, cases, options, rules, net, elig, fits, cap)
 
     def total(choice, m):
         i = np.flatnonzero(choice >= 0)
@@ -314,9 +319,57 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
         return {**totals, "month": month, "model_id": model_id, "lines": lines}
     with engine.begin() as conn:
         run_id = dc.record_allocation(conn, run_by, month, model_id, chosen, lines, totals)
+        if arm_of is not None:
+            experiments.assign(conn, test, arm_of["case_id"].tolist())
         for m in sorted(set(cases["entry_month"])):
             marts.refresh_collection_month(conn, m)
     return {**totals, "month": month, "model_id": model_id, "run_id": run_id}
+
+
+def split_capacity(cap: np.ndarray, shares) -> list[np.ndarray]:
+    """Each arm's whole share of every option's capacity, the arms' together equal to it (largest remainder: an
+    option that can take one more case gives it to the arm with the largest fraction left, the champion first on a
+    tie). Unlimited options stay unlimited for every arm."""
+    cap = np.floor(np.maximum(np.asarray(cap, dtype=float), 0))
+    finite = np.isfinite(cap)
+    exact = np.outer(shares, np.where(finite, cap, 0))
+    whole = np.floor(exact)
+    short = np.where(finite, cap, 0) - whole.sum(0)
+    order = np.argsort(-(exact - whole), axis=0, kind="stable")
+    for j in np.flatnonzero(short > 0):
+        whole[order[: int(short[j]), j], j] += 1
+    return [np.where(finite, whole[a], cap) for a in range(len(shares))]
+
+
+def by_arm(test, cases: pd.DataFrame, options: pd.DataFrame, rules: pd.DataFrame, net: np.ndarray, elig: np.ndarray,
+           fits: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """The plan under a running strategy test: the cases of the test's months split by
+    :func:`data_access.experiments.arms` (seed and shares of the test), each arm allocated by its own strategy
+    within its share of every option's capacity (:func:`split_capacity`: together exactly the capacity); other cases by the
+    strategy in force with what is left. Returns the choice per case and case_id, arm of the test's cases."""
+    names = [test["champion"], *test["challengers"].split(",")]
+    shares = [float(x) for x in test["shares"].split(",")]
+    inside = ((cases["entry_month"] >= test["first_month"]) & (cases["entry_month"] <= test["last_month"])).to_numpy()
+    idx = np.flatnonzero(inside)
+    arm = experiments.arms(cases["case_id"].to_numpy()[idx], shares, test["seed"])
+    out = np.full(len(cases), -1)
+    left = np.asarray(cap, dtype=float).copy()
+    caps = split_capacity(cap, shares)
+    for a, (name, share) in enumerate(zip(names, shares)):
+        rows = idx[arm == a]
+        if not len(rows):
+            continue
+        arm_cap = caps[a]
+        sub = cases.iloc[rows].reset_index(drop=True)
+        choice = optimise(net[rows], elig[rows], arm_cap) if name == "optimised" else \
+            rule_allocation(sub, options, rules, arm_cap, fits[rows])
+        out[rows] = choice
+        used = np.bincount(choice[choice >= 0], minlength=len(options))
+        left = left - used
+    rest = np.flatnonzero(~inside)
+    if len(rest):
+        out[rest] = optimise(net[rest], elig[rest], np.maximum(left, 0))
+    return out, pd.DataFrame({"case_id": cases["case_id"].to_numpy()[idx], "arm": [names[a] for a in arm]})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from components.i18n import current_lang, t
 from components.panels import empty_state, model_missing
 from components.provision_panels import provision_stress_row
 from components.scenarios import compare, save_box
+from components.strategy_tests import tests_tab
 from components.session import engine, read
 from data_access import queries, strategy
 from data_access.queries import Filters, shift_month
@@ -146,9 +147,10 @@ def collection_tab():
 
 # each simulator runs only while its tab is open (a stateful tab set reruns on a switch), so the page opens with one
 # simulator computed instead of four
-tabs = st.tabs([t("lab.tab.approval"), t("lab.tab.inspection"), t("lab.tab.collection"), t("lab.tab.npl")],
-               key="lab_tab", on_change="rerun")
-for tab, draw in zip(tabs, (lambda: lab_approval.render(f, lang), inspection_tab, collection_tab, npl_tab)):
+tabs = st.tabs([t("lab.tab.approval"), t("lab.tab.inspection"), t("lab.tab.collection"), t("lab.tab.npl"),
+                t("test.tab")], key="lab_tab", on_change="rerun")
+for tab, draw in zip(tabs, (lambda: lab_approval.render(f, lang), inspection_tab, collection_tab, npl_tab,
+                            lambda: tests_tab(lang))):
     if tab.open:
         with tab, st.spinner(t("lab.computing")):
             draw()

@@ -353,6 +353,39 @@ def test_an_agency_sees_its_own_breaches_only(app_env):
     assert owners == {sc.agency_id} and len(table) == len(mine)
 
 
+@pytest.mark.parametrize("user", ["strategy_chen", "hq_wang"])
+def test_strategy_test_results_and_promotion(app_env, user):
+    """The lab's strategy-test tab shows the demo's finished test with the lift and interval the data functions give;
+    head office (only) promotes the challenger, audited, and the allocation strategy in force changes."""
+    from sqlalchemy import select
+    from data_access import experiments as ex
+    from data_access.schema import audit_log
+    at = logged_in(user, "pages/strategy_lab.py")
+    at.session_state["lab_tab"] = "策略测试"
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    with app_env.connect() as conn:
+        sc = scope_for_user(conn, user)
+        done = ex.tests(conn, sc).query("status != 'running'").iloc[0]
+        res = ex.results(ex.arm_cases(conn, sc, int(done["id"])), done["arms"], int(done["seed"]), 3,
+                         done["measure"]).set_index("arm")
+    grid = next(d.value for d in at.dataframe if "回收率提升(95%区间)" in d.value.columns).set_index("组别")
+    lift = res.loc["optimised"]
+    assert grid.loc["智能分案优化", "回收率提升(95%区间)"] == \
+        f"{lift.lift * 100:+.2f} pp ({lift.lift_low * 100:+.2f} … {lift.lift_high * 100:+.2f})"
+    promote = [b for b in at.button if "推广为现行策略" in str(b.label)]
+    if user != "hq_wang":
+        assert not promote
+        return
+    at.selectbox(key="test_promote_arm").set_value("optimised")
+    promote[0].click().run()
+    assert any("已推广" in x.value for x in at.success), errors(at)
+    with app_env.connect() as conn:
+        assert ex.policy(conn) == "optimised"
+        last = conn.execute(select(audit_log.c.action).order_by(audit_log.c.id.desc())).scalar()
+    assert last == "strategy_promote"
+
+
 def test_head_office_runs_the_allocation_from_the_page(app_env):
     from sqlalchemy import func, select
     from data_access.schema import allocation_run, collection_case

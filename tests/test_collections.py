@@ -398,6 +398,8 @@ def fresh_demo(empty_engine):
 
 def test_allocation_run_respects_rules_and_capacity(fresh_demo):
     eng = fresh_demo
+    with eng.begin() as conn:  # the optimiser on the whole intake (tests/test_experiments.py: under a running test)
+        conn.execute(update(s.strategy_test).values(status="finished"))
     out = allocation.run(eng, run_by="hq_wang")
     assert out["cases"] > 20 and out["assigned"] + out["queued"] == out["cases"]
     assert out["expected_recovery"] - out["expected_cost"] >= out["baseline_recovery"] - out["baseline_cost"] - 1e-6
