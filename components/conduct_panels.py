@@ -33,6 +33,7 @@ def breaches_by_month_chart(by: pd.DataFrame, lang: str) -> go.Figure:
         fig.add_bar(x=months, y=d["breaches"].fillna(0), name=rule_label(rule, lang), marker_color=RULE_COLORS[rule],
                     hovertemplate="%{x}: %{y:,.0f}")
     fig.update_layout(barmode="stack", hovermode="closest")
+    fig.update_xaxes(type="category")  # months as written (2026-05), not a date axis in English
     fig.update_yaxes(title_text=translate("conduct.breaches_axis", lang), rangemode="tozero")
     fig = apply_theme(fig, translate("conduct.chart_title", lang), lang)
     categorical_x(fig)
