@@ -29,7 +29,7 @@ def lift_chart(res: pd.DataFrame, lang: str) -> go.Figure:
                     marker=dict(size=12, color="#1f5fa8"), name=translate("test.lift", lang),
                     error_y=dict(type="data", symmetric=False, array=(ch["lift_high"] - ch["lift"]) * 100,
                                  arrayminus=(ch["lift"] - ch["lift_low"]) * 100),
-                    hovertemplate="%{x}: %{y:+.2f} pp")
+                    hovertemplate="%{x}: %{y:+.2f} " + translate("test.pp", lang))
     fig.add_hline(y=0, line_dash="dot", line_color="#9ca3af")
     fig.update_yaxes(title_text=translate("test.lift_axis", lang))
     return apply_theme(fig, translate("test.lift_chart", lang), lang, height=300)
@@ -107,7 +107,7 @@ def _ci(r, prefix: str = "") -> str:
     if r.role == "champion" or pd.isna(est):
         return t("test.baseline") if r.role == "champion" else "—"
     low, high = getattr(r, (prefix or "lift_") + "low"), getattr(r, (prefix or "lift_") + "high")
-    return f"{est * 100:+.2f} pp ({low * 100:+.2f} … {high * 100:+.2f})"
+    return f"{est * 100:+.2f} {t('test.pp')} ({low * 100:+.2f} … {high * 100:+.2f})"
 
 
 def _verdict(r) -> str:

@@ -372,7 +372,7 @@ def test_strategy_test_results_and_promotion(app_env, user):
     grid = next(d.value for d in at.dataframe if "回收率提升(95%区间)" in d.value.columns).set_index("组别")
     lift = res.loc["optimised"]
     assert grid.loc["智能分案优化", "回收率提升(95%区间)"] == \
-        f"{lift.lift * 100:+.2f} pp ({lift.lift_low * 100:+.2f} … {lift.lift_high * 100:+.2f})"
+        f"{lift.lift * 100:+.2f} 个百分点 ({lift.lift_low * 100:+.2f} … {lift.lift_high * 100:+.2f})"
     promote = [b for b in at.button if "推广为现行策略" in str(b.label)]
     if user != "hq_wang":
         assert not promote
