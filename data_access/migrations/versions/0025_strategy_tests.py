@@ -1,15 +1,15 @@
 """champion/challenger strategy tests on the collection allocation (data_access/experiments.py): the tests, each
 case's arm, and the allocation strategy in force after a promotion
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
