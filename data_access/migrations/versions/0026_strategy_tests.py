@@ -1,15 +1,15 @@
 """champion/challenger strategy tests on the collection allocation (data_access/experiments.py): the tests, each
 case's arm, and the allocation strategy in force after a promotion
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
-down_revision = "0024"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
