@@ -216,11 +216,12 @@ def test_overview_numbers_and_charts_render(server, browser):
     page = ctx.new_page()
     login(page, base, "hq_wang")
     settle(page)
-    # the count must reach exactly 12 cards and 3 charts (waits out a slow first render, fails on a wrong count)
-    page.wait_for_function("() => document.querySelectorAll('.kpi-card').length >= 12", timeout=90_000)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=90_000)
-    assert page.locator(".kpi-card").count() == 12
-    assert page.locator(".js-plotly-plot").count() == 3
+    # the count must reach exactly 16 cards (14 figures, then 逾期90天以上/不良 and 逾期60天以上/不良) and 4 charts
+    # (waits out a slow first render, fails on a wrong count)
+    page.wait_for_function("() => document.querySelectorAll('.kpi-card').length >= 16", timeout=90_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=90_000)
+    assert page.locator(".kpi-card").count() == 16
+    assert page.locator(".js-plotly-plot").count() == 4
     assert "亿元" in page.locator(".kpi-card").first.inner_text()
     # the grid's own (unaudited) CSV download is hidden; the audited buttons remain
     page.locator("[data-testid=stDataFrame]").first.hover()
