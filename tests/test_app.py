@@ -344,7 +344,8 @@ def test_an_agency_sees_its_own_breaches_only(app_env):
     assert not mine.empty
     at = logged_in("agency3", "pages/agency_workspace.py")
     assert not at.exception and not errors(at), errors(at)
-    table = next(d.value for d in at.dataframe if "违规情况" in d.value.columns)
+    # an agency's tables are static (st.table: no grid toolbar, so no export control), not st.dataframe
+    table = next(d.value for d in at.table if "违规情况" in d.value.columns)
     with app_env.connect() as conn:
         from sqlalchemy import select
         from data_access.schema import collection_case

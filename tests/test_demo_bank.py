@@ -66,7 +66,9 @@ def test_recovery_far_higher_from_m1_than_m3_plus(demo_engine, last_month):
         c = queries.collection_summary(conn, HQ, queries.Filters(month=last_month), by=("entry_bucket",))
     r = kpi.recovery_rates(c)
     assert r["M1"] > 0.4
-    assert r["M1"] > 2 * r["M3+"]
+    # M3+ recovery leaves out write-off transfers since #16 (their whole written-off balance counted as overdue at
+    # entry and pulled it down): the county bank now reads 67 % from M1 against 26-32 % from M3 and M4+
+    assert r["M1"] > 1.6 * r["M3+"] and r["M3+"] < 0.4
 
 
 def test_application_scores_separate_bad_from_good(demo_engine):

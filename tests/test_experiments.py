@@ -112,8 +112,9 @@ def test_create_promote_and_policy_audited(empty_engine):
 def test_the_demo_banks_tests_split_by_their_seed(demo_engine):
     with demo_engine.connect() as conn:
         tests = ex.tests(conn, HQ)
-        assert list(tests["status"]) == ["running", "finished"]
-        done = tests[tests["status"] == "finished"].iloc[0]
+        # the lab's AppTest may have promoted the finished test's arm in this shared bank: promotion follows finishing
+        assert list(tests["status"].replace({"promoted": "finished"})) == ["running", "finished"]
+        done = tests[tests["status"] != "running"].iloc[0]
         cases = ex.arm_cases(conn, HQ, int(done["id"]))
         assert ex.arm_cases(conn, LEADER, int(done["id"])).empty  # bank-wide figures
         worked = conn.execute(select(func.count()).select_from(s.collection_case).where(

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from components.navigation import PAGES, pages_for
 from data_access.scope import scope_for_user
 from tests.rendered import findings
-from tests.test_app import APP, ROLES_USERS, app_env  # noqa: F401 - the fixture
+from tests.test_app import APP, ROLES_USERS, app_env, session_token  # noqa: F401 - the fixture
 
 ROLE_OF = {u: r for r, u in ROLES_USERS.items()}
 CASES = [(role, p.key, p.path) for role in ROLES_USERS for p in PAGES if role in p.roles]
@@ -19,9 +19,7 @@ CASES = [(role, p.key, p.path) for role in ROLES_USERS for p in PAGES if role in
 
 def render(username: str, path: str, lang: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
+    at.session_state["session_token"] = session_token(username)  # a real server-side session, as a browser has
     at.session_state["lang"] = lang
     at.run()
     if path != pages_for(ROLE_OF[username])[0].path:  # the role's first page is the one the login opens
