@@ -11,7 +11,7 @@ import streamlit as st
 
 from data_access import pii
 
-from .i18n import t
+from .i18n import current_lang, t, translate
 from .session import engine, read_scoped, scope
 
 AUDITED = "pii_audited"  # session key: fingerprints of the showings already audited
@@ -23,8 +23,9 @@ def choose(view: str, key: str | None = None, where=None) -> str:
     if not scope().pii:
         return "none"
     where = where or st.columns([1, 2])[0]  # a third of the width, just above its list
+    lang = current_lang()  # bound now: the labels may be drawn again outside this run (AppTest does)
     return where.selectbox(t("c360.purpose"), pii.PURPOSES, key=key or f"pii_purpose_{view}",
-                           help=t("c360.purpose_help"), format_func=lambda p: t(f"c360.purpose.{p}"))
+                           help=t("c360.purpose_help"), format_func=lambda p: translate(f"c360.purpose.{p}", lang))
 
 
 def record(view: str, purpose: str, customers) -> None:
