@@ -219,10 +219,12 @@ def audit_customer_id(conn: Connection, actor: Scope, text: str) -> int | None:
     """The customer an audit search means: a customer number (C0324…) or the internal number audit rows record;
     None when there is no such customer. Only the id is read: the audit search shows no customer data."""
     _require_admin(actor)
-    text = text.strip()
+    text = clean(text, 32)  # PostgreSQL refuses NUL in a parameter; a customer number is short
+    if not text:
+        return None
     c = s.customer
     if text.isascii() and text.isdigit():
-        if len(text) > 18:  # past a 64-bit id: no such customer
+        if len(text) > 10 or int(text) > 2**31 - 1:  # past the id column's 32-bit integer: no such customer
             return None
         return int(text) if conn.execute(select(c.c.id).where(c.c.id == int(text))).first() else None
     return conn.execute(select(c.c.id).where(c.c.customer_no == text.upper())).scalar()
