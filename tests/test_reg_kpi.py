@@ -220,7 +220,7 @@ def test_g11_workbook_keeps_names_as_text_and_stays_in_scope(bank):
     import io
     from openpyxl import load_workbook
     from sqlalchemy import update
-    bank.execute(update(s.product).values(name='=HYPERLINK("http://x.example","点我")'))
+    bank.execute(update(s.product).values(name='=HYPERLINK("//x.invalid","点我")'))
     wb = load_workbook(io.BytesIO(g11.build(bank, HQ, "2026-03", "t")))
     cell = wb["一、按产品"]["A2"]
     assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
