@@ -25,12 +25,13 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-def upgrade(engine: Engine) -> bool:
-    """Upgrade the schema to head; returns True when anything was applied."""
-    if current_revision(engine) == head_revision():
+def upgrade(engine: Engine, to: str = "head") -> bool:
+    """Upgrade the schema to ``to`` (head, or a revision: tests build older databases); returns True when
+    anything was applied."""
+    if current_revision(engine) == (head_revision() if to == "head" else to):
         return False
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, to)
     return True

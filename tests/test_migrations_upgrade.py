@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from data_access.engine import make_engine
-from data_access.migrate import _config, current_revision, head_revision
+from data_access.migrate import current_revision, head_revision, upgrade
 from tests.conftest import BACKENDS, _new_database
 
 
@@ -18,19 +17,14 @@ def test_upgrade_keeps_trained_models_and_their_monitoring(backend, tmp_path_fac
     url, drop = _new_database(backend, tmp_path_factory)
     engine = make_engine(url)
     try:
-        cfg = _config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0019")
+        upgrade(engine, "0019")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO model_registry (id, name, version, trained_at, trained_by, active) "
                               "VALUES (1, 'behaviour_pd', 1, :at, 'bootstrap', :t)"),
                          {"at": dt.datetime(2026, 11, 1, 8, 0), "t": True})
             conn.execute(text("INSERT INTO model_monitor (model_id, month, metric, feature, value) "
                               "VALUES (1, '2026-09', 'auc', '', 0.81)"))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        upgrade(engine)
         assert current_revision(engine) == head_revision()
         with engine.connect() as conn:
             row = conn.execute(text("SELECT name, kind, role FROM model_registry WHERE id = 1")).one()

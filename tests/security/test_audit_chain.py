@@ -13,13 +13,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from data_access import audit_chain, schema as s
 from data_access.engine import make_engine
-from data_access.migrate import _config
+from data_access.migrate import upgrade
 from data_access.users import audit
 
 from ..conftest import BACKENDS, _new_database
@@ -218,19 +217,14 @@ def test_the_migration_chains_the_rows_already_there(backend, tmp_path_factory):
     url, drop = _new_database(backend, tmp_path_factory)
     engine = make_engine(url)
     try:
-        cfg = _config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0018")
+        upgrade(engine, "0018")
         with engine.begin() as conn:
             for i, (user, action, cust, target, detail) in enumerate(TRICKY * 2):
                 conn.execute(text("INSERT INTO audit_log (id, at, username, action, customer_id, target, detail) "
                                   "VALUES (:i, :at, :u, :a, :c, :t, :d)"),
                              {"i": i + 1 + 10 * (i >= 4), "at": dt.datetime(2026, 11, 1 + i, 8, 30, 0, 123456),
                               "u": user, "a": action, "c": cust, "t": target, "d": str(detail) if detail else None})
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        upgrade(engine)
         r = _verify(engine)
         assert r.ok and r.rows == 8 and r.head_id == 18, r
         _write(engine, TRICKY[:1])
