@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import time
 import zipfile
@@ -29,6 +30,29 @@ def _templates_zip() -> bytes:
             z.writestr(f"{name}.csv", template_csv(name))
             z.writestr(f"{name}.xlsx", template_xlsx(name))
     return buf.getvalue()
+
+
+def readable_detail(detail: str | None) -> str:
+    """An audit row's detail as an administrator reads it: ``key: value`` pairs, nested ones inline, empty values left
+    out (the stored JSON, with its braces and nulls, stays in the database and in the export)."""
+    if not detail:
+        return ""
+    try:
+        value = json.loads(detail)
+    except (TypeError, ValueError):
+        return str(detail)
+
+    def flat(v) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k}={flat(x)}" for k, x in v.items() if x is not None)
+        if isinstance(v, list):
+            return ", ".join(flat(x) for x in v)
+        if isinstance(v, bool):
+            return t("common.yes") if v else t("common.no")
+        return str(v)
+    if not isinstance(value, dict):
+        return flat(value)
+    return "；".join(f"{k}: {flat(v)}" for k, v in value.items() if v is not None and v != "" and v != {})
 
 
 def action_label(action: str) -> str:
@@ -177,6 +201,7 @@ def audit_panel() -> None:
         st.info(t("admin.audit_none"))
         return
     log["action"] = [action_label(a) for a in log["action"]]
+    log["detail"] = [readable_detail(d) for d in log["detail"]]
     log["at"] = log["at"].astype(str).str.slice(0, 19)  # to the second: the table would otherwise show the day only
     table(log.drop(columns=["id"]), {c: Col(f"admin.col.{c}") for c in ("at", "username", "action", "customer_id",
                                                                           "target", "detail")},

@@ -317,3 +317,12 @@ def test_database_restart_every_page_shows_the_panel_then_recovers(app_env):
         proxy.stop()
         os.environ["COCKPIT_DATABASE_URL"] = good
         get_engine.cache_clear()
+
+
+def test_audit_detail_reads_as_pairs_without_nulls():
+    from components.admin_panels import readable_detail
+    raw = '{"reason": "wrong", "failures": {"pair": 1, "user": 2}, "waits_until": null, "client": null, "note": ""}'
+    assert readable_detail(raw) == "reason: wrong；failures: pair=1, user=2"
+    assert readable_detail(None) == "" and readable_detail("not json {") == "not json {"
+    assert readable_detail('["a", 1]') == "a, 1"
+    assert readable_detail('{"masked": true, "unmasked": false}') == "masked: 是；unmasked: 否"

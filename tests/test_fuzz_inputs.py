@@ -3,6 +3,8 @@ the data functions answer or refuse with their own error, never a database error
 not; the pages show a clear message, never an exception."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
@@ -19,6 +21,18 @@ NASTY = ["'", "\"", "' OR '1'='1", "'; DROP TABLE customer; --", "%", "_", "\\",
          "😀" * 40, "x" * 10_000, "   ", "\n\n", "C0001'", "1" * 11, "张三' --", "<script>alert(1)</script>",
          "SELECT * FROM app_user", "null", "NaN", "-1", "𠀀𠀁"]
 text = st.one_of(st.sampled_from(NASTY), st.text(max_size=200))
+@contextmanager
+def scratch(engine):
+    """A connection whose writes are all rolled back: the hostile strings written here (a note of "NaN", a name of
+    "<script>") stay out of the shared demo bank that the rendered-text and page tests read afterwards."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn
+        finally:
+            trans.rollback()
+
+
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -46,13 +60,12 @@ def test_customer_search_never_fails(demo_engine, q):
 @given(name=text)
 def test_scenario_names_are_saved_clean_or_refused(demo_engine, name):
     lab = Scope(username="fuzz", role="strategy")
-    try:
-        with demo_engine.begin() as conn:
+    with scratch(demo_engine) as conn:
+        try:
             sid = strategy.save_scenario(conn, lab, name, "fuzz", {"x": name[:20]}, {})
-    except ValueError:
-        assert not 1 <= len(clean(name)) <= 64
-        return
-    with demo_engine.connect() as conn:
+        except ValueError:
+            assert not 1 <= len(clean(name)) <= 64
+            return
         saved = conn.execute(select(s.scenario.c.name).where(s.scenario.c.id == sid)).scalar()
     assert saved == clean(name) and "\x00" not in saved
 
@@ -61,15 +74,12 @@ def test_scenario_names_are_saved_clean_or_refused(demo_engine, name):
 @given(username=text, display=text)
 def test_user_admin_refuses_bad_names_and_writes_nothing(demo_engine, username, display):
     actor = Scope(username="admin", role="admin")
-    with demo_engine.connect() as conn:
+    with scratch(demo_engine) as conn:
         before = conn.execute(select(func.count()).select_from(s.app_user)).scalar()
-    try:
-        with demo_engine.begin() as conn:
+        try:
             admin.add_user(conn, actor, username, "Start2026x", "strategy", display)
-    except UserError:
-        with demo_engine.connect() as conn:
+        except UserError:  # refused before anything is written, not only rolled back afterwards
             assert conn.execute(select(func.count()).select_from(s.app_user)).scalar() == before
-    with demo_engine.connect() as conn:
         log = admin.audit_log(conn, actor, username=username, limit=5)
     if clean(username, 64):  # a filter that is empty once cleaned filters nothing
         assert log.empty or set(log["username"]) == {clean(username, 64)}
@@ -85,15 +95,14 @@ def test_case_notes_are_stored_clean_or_refused(demo_engine, note):
             s.collection_case.c.agency_id == agency.agency_id, s.collection_case.c.status == "open")).scalar()
     if case is None:
         pytest.skip("no open case for agency1 in this demo bank")
-    try:
-        with demo_engine.begin() as conn:
-            # an SMS at noon yesterday: no conduct rule applies, however many examples run
+    with scratch(demo_engine) as conn:
+        try:
+            # an SMS at noon yesterday: no conduct rule applies, however many examples run (none is kept)
             record_action(conn, agency, case, "no_answer", dt.datetime.combine(dt.date.today() - dt.timedelta(days=1),
                                                                                dt.time(12)), note=note, way="sms")
-    except ActionError as exc:
-        assert exc.key == "action.err_note" and len(clean(note)) > 256
-        return
-    with demo_engine.connect() as conn:
+        except ActionError as exc:
+            assert exc.key == "action.err_note" and len(clean(note)) > 256
+            return
         stored = conn.execute(select(s.collection_action.c.note).order_by(s.collection_action.c.id.desc())).scalar()
     assert stored == (clean(note) or None)
 

@@ -47,6 +47,12 @@ def test_page_shows_nothing_raw(app_env, role, key, path, lang):  # noqa: F811
     # a running page says so: Streamlit's own status widget is not drawn under client.toolbarMode "minimal"
     assert at.cockpit_running or _running(at, lang), "no running indicator"
     codes = key != "data_admin"  # the import format names tables and columns for the administrator who fills them
+    if key == "data_admin":  # the audit log shows what users typed (a search for "NaN" is denied and logged as typed)
+        import re
+        from data_access.schema import audit_log
+        with app_env.connect() as conn:
+            typed = conn.execute(select(audit_log.c.target).where(audit_log.c.action == "view_denied")).scalars()
+            logins |= {w for v in typed if v for w in re.findall(r"\w+", v)}
     found = findings(at, lang, logins, codes)
     if key == "customer_360":  # the empty search first, then a customer with loans, cases and actions
         from data_access.schema import collection_action, collection_case, customer
