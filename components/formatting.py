@@ -103,6 +103,22 @@ def month_label(month: str, lang: str = "zh") -> str:
     return f"{names[int(m) - 1]} {y}"
 
 
+def month_span(span: str | None, lang: str = "zh") -> str:
+    """A model window as stored ('2025-10..2025-12', or one month) → '2025年10月至2025年12月' / 'Oct 2025 – Dec 2025'."""
+    if not span:
+        return "—"
+    first, _, last = str(span).partition("..")
+    if not last or last == first:
+        return month_label(first, lang)
+    return f"{month_label(first, lang)}{'至' if lang == 'zh' else ' – '}{month_label(last, lang)}"
+
+
+def validation_months(metrics: dict, lang: str = "zh") -> str:
+    """A model's out-of-time validation months from its registered metrics (``valid_months``; models registered
+    before the windows of migration 0020 carry one ``valid_month``)."""
+    return month_span(metrics.get("valid_months") or metrics.get("valid_month"), lang)
+
+
 def prev_month(month: str, n: int = 1) -> str:
     """The month ``n`` months before ``month``."""
     from data_access.queries import shift_month

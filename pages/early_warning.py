@@ -3,7 +3,7 @@ import streamlit as st
 
 from components import navigation, pii, risk_charts as rc, task_results
 from components.filters import filter_bar
-from components.formatting import month_label, pct
+from components.formatting import month_label, month_span, pct, validation_months
 from components.i18n import code_label, current_lang, t
 from components.panels import empty_state, model_missing
 from components.safe_text import md
@@ -66,7 +66,7 @@ else:
     c1.plotly_chart(rc.capture_chart(m, lang), key="ew_capture")
     with c2:
         st.markdown(t("ew.model_card", version=md(model["version"]), trained=str(model["trained_at"])[:16],
-                      window=md(model["data_window"]), valid=m["valid_month"], auc=m["auc"], ks=m["ks"]))
+                      window=month_span(model["data_window"], lang), valid=validation_months(m, lang), auc=m["auc"], ks=m["ks"]))
         five = next(p for p in m["capture"] if abs(p["workload"] - 0.05) < 1e-9)
         st.success(t("ew.justification", risk_w=pct(five["workload"], 0), risk_c=pct(five["caught"], 0),
                      per_w=pct(m["periodic"]["workload"], 0), per_c=pct(m["periodic"]["caught"], 0)))

@@ -5,7 +5,7 @@ import streamlit as st
 
 from components import collection_charts as cc, lab_approval, navigation, strategy_charts as sc
 from components.filters import filter_bar
-from components.formatting import delta_money, delta_pp, money, pct
+from components.formatting import delta_money, delta_pp, money, pct, validation_months
 from components.i18n import current_lang, t
 from components.panels import empty_state, model_missing
 from components.provision_panels import provision_stress_row
@@ -75,7 +75,7 @@ def inspection_tab():
         model_missing("ew.no_model")
     else:
         m = model["metrics"]
-        st.caption(t("lab.inspection_intro", valid=m["valid_month"], auc=f"{m['auc']:.2f}"))
+        st.caption(t("lab.inspection_intro", valid=validation_months(m, lang), auc=f"{m['auc']:.2f}"))
         share = st.slider(t("lab.inspect_share"), 0.5, 30.0, 5.0, 0.5, key="lab_share", help=t("lab.inspect_help")) / 100
         caught = caught_at(m["capture"], share)
         base_n = read(strategy.inspection_base, f)
@@ -90,7 +90,7 @@ def inspection_tab():
                     help=t("lab.tasks_help"))
         k[3].metric(t("lab.efficiency"), f"{caught / share:.1f}×" if share else "—", help=t("lab.efficiency_help"))
         st.plotly_chart(sc.capture_chart(m["capture"], per, share, caught, lang), key="lab_capture")
-        st.info(t("lab.inspection_backtest", valid=m["valid_month"]))
+        st.info(t("lab.inspection_backtest", valid=validation_months(m, lang)))
         save_box("inspection", {"month": f.month, "share": share},
                  {"caught": round(caught, 4), "periodic_caught": per["caught"], "periodic_workload": per["workload"]})
         compare("inspection", {"share": ("lab.workload", "rate"), "caught": ("lab.caught", "rate"),

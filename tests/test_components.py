@@ -140,3 +140,12 @@ def test_table_helper_formats_each_column_one_way():
     assert pd.api.types.is_float_dtype(shown[next(c for c in shown.columns if c.startswith("余额(元)"))])
     assert config["余额(万元)"]["alignment"] == "right" and shown["余额(万元)"].isna().sum() == 0
     assert config["客户经理"]["pinned"] is True  # the row's name stays in view when a wide table scrolls
+
+
+def test_model_windows_read_as_months():
+    from components.formatting import month_span, validation_months
+    assert month_span("2025-10..2025-12") == "2025年10月至2025年12月"
+    assert month_span("2025-10..2025-12", "en") == "Oct 2025 – Dec 2025"
+    assert month_span("2025-10..2025-10") == "2025年10月" and month_span(None) == "—"
+    assert validation_months({"valid_month": "2024-03"}, "en") == "Mar 2024"  # a model registered before 0020
+    assert validation_months({"valid_months": "2024-01..2024-03", "valid_month": "x"}) == "2024年1月至2024年3月"
