@@ -13,13 +13,12 @@ import pandas as pd
 import streamlit as st
 from fpdf import FPDF
 
-from data_access import users
 from models import validation_report as vr
 
 from .formatting import pct
 from .i18n import catalogue, translate
 from .post_loan_report import FONTS
-from .session import engine, scope
+from . import downloads
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 DASH = "—"
@@ -160,22 +159,13 @@ def section(name: str, entry: dict, lang: str) -> None:
 
 
 def offer_pdf(report: dict, lang: str) -> None:
-    """One button; the PDF is built (and the export audited) only when it is clicked."""
-    sc, eng = scope(), engine()
-    st.download_button(translate("vr.pdf", lang), lambda: export_pdf(eng, sc.username, report, lang),
-                       file_name=f"validation_report_{report['name']}.pdf", mime="application/pdf",
-                       key=f"vr_pdf_{report['name']}", on_click="ignore", type="primary",
-                       help=translate("vr.pdf_help", lang, model=translate(f"mon.name.{report['name']}", lang)))
-
-
-def export_pdf(eng, username: str, report: dict, lang: str) -> bytes:
-    """The PDF, with its audit row (who, which model name and registry entries, language, size)."""
-    data = build_pdf(report, lang)
-    with eng.begin() as conn:
-        users.audit(conn, username, "export", target=f"validation_report:{report['name']}",
-                    detail={"format": "pdf", "models": [m["id"] for m in report["models"]], "lang": lang,
-                            "bytes": len(data)})
-    return data
+    """One button (components.downloads, like every export): the PDF is built only when clicked, after the user's
+    session and rights are checked again, and the export is audited with the registry entries it reports on."""
+    downloads.offer(translate("vr.pdf", lang), lambda: build_pdf(report, lang),
+                    file_name=f"validation_report_{report['name']}.pdf", mime="application/pdf",
+                    what=f"validation_report:{report['name']}", key=f"vr_pdf_{report['name']}",
+                    filters={"models": [m["id"] for m in report["models"]], "lang": lang}, type="primary",
+                    help=translate("vr.pdf_help", lang, model=translate(f"mon.name.{report['name']}", lang)))
 
 
 def build_pdf(report: dict, lang: str) -> bytes:

@@ -162,12 +162,13 @@ def test_a_model_registered_before_windows_and_evidence_still_gets_its_report():
 
 # ---------------------------------------------------------------- on the demo bank, every registered model
 from tests.test_app import app_env, errors, logged_in  # noqa: E402,F401 - the app's fixture and helpers
+from tests.security.served import served  # noqa: E402,F401 - a fixture
 
 
-def test_the_report_opens_for_every_registered_model_and_traces_to_the_registry(app_env):
+def test_the_report_opens_for_every_registered_model_and_traces_to_the_registry(app_env, served):  # noqa: F811
     import json
     from sqlalchemy import select
-    from components.validation_report import document, export_pdf
+    from components.validation_report import document
     from data_access import schema as s, strategy
     from data_access.scope import scope_for_user
     from models import bootstrap, validation_report as vr
@@ -197,15 +198,6 @@ def test_the_report_opens_for_every_registered_model_and_traces_to_the_registry(
             assert low <= auc["value"] <= high
             assert report["challenger"] is not None and report["calibration"]["source"] == "validation"
             assert report["sample"]["valid_rows"] == metrics["evidence"]["rows"] == metrics["valid_rows"]
-    # the PDF of one: built on demand and audited
-    pdf = export_pdf(app_env, "strategy_chen", vr.build("application_scorecard", entries["application_scorecard"]),
-                     "en")
-    assert pdf.startswith(b"%PDF")
-    with app_env.connect() as conn:
-        row = conn.execute(select(s.audit_log).where(s.audit_log.c.target == "validation_report:application_scorecard")
-                           .order_by(s.audit_log.c.id.desc())).mappings().first()
-    assert row["username"] == "strategy_chen" and row["action"] == "export"
-    assert json.loads(row["detail"])["bytes"] == len(pdf)
     # the page: the report's expander and its PDF button for each model (English: the document test above)
     at = logged_in("strategy_chen", "pages/model_monitor.py")
     for name in entries:
@@ -213,3 +205,21 @@ def test_the_report_opens_for_every_registered_model_and_traces_to_the_registry(
         assert not at.exception and not errors(at)
         assert any(e.label == "模型验证报告" for e in at.expander), name
         assert any(b.proto.label == "验证报告（PDF）" for b in at.get("download_button")), name
+    # the PDF of the last one: built only when clicked, audited with the registry entries it reports on, and
+    # refused once the session has ended (components.downloads, as every export)
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "验证报告（PDF）"]
+    assert served.stored() == {} and button.proto.deferred_file_id and not button.proto.url
+    pdf = served.fetch(button)
+    assert pdf.startswith(b"%PDF")
+    with app_env.connect() as conn:
+        row = conn.execute(select(s.audit_log).where(s.audit_log.c.target == f"validation_report:{name}")
+                           .order_by(s.audit_log.c.id.desc())).mappings().first()
+    detail = json.loads(row["detail"])
+    assert row["username"] == "strategy_chen" and row["action"] == "export" and detail["bytes"] == len(pdf)
+    assert set(detail["filters"]["models"]) == {r["id"] for r in registry.values() if r["name"] == name}
+    from streamlit.runtime.media_file_manager import MediaFileStorageError
+    from data_access import sessions
+    with app_env.begin() as conn:
+        sessions.end_token(conn, at.session_state["session_token"], "logout")
+    with pytest.raises(MediaFileStorageError):
+        served.fetch(button)
