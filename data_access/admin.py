@@ -2,6 +2,12 @@
 ``Scope`` and refuses anyone else; every change is written to the audit log in the same transaction.
 
 The last active admin can neither be disabled nor lose the admin role, so the bank can always administer itself.
+
+On PostgreSQL the app's role may not write ``app_user`` or ``user_branch`` (deploy/postgres_roles.sql): every change
+of a user is one call of a SECURITY DEFINER function of migration 0027 (``users.call_definer``), which checks that the
+actor is an enabled admin, makes the change, ends the sessions it must and writes the audit row, all in the caller's
+transaction. The checks and their messages (``UserError``) stay here, before the call; on SQLite the same change is
+written here.
 """
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from . import schema as s, throttle
 from .scope import ROLES, Scope
 from .sessions import end_all
 from .text import clean
-from .users import UserError, audit, create_user, hash_password, set_active
+from .users import (UserError, audit, call_definer, check_new_user, check_password_rule, check_set_active, create_user,
+                    hash_password, set_active, through_definer)
 
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
@@ -24,10 +31,8 @@ def _require_admin(actor: Scope) -> None:
         raise PermissionError("only administrators manage users and read the audit log.")
 
 
-def _check_password(password: str) -> None:
-    # the bank's usual rule: 8+ characters with letters and digits
-    if len(password or "") < 8 or not any(c.isdigit() for c in password) or not any(c.isalpha() for c in password):
-        raise UserError("the password needs at least 8 characters, letters and digits.", "password")
+_check_password = check_password_rule
+PII_ROLES = ("head_office", "branch_leader")  # the roles for which a PII right means anything (scope.ROW_ROLES)
 
 
 def users_table(conn: Connection, actor: Scope) -> pd.DataFrame:
@@ -63,11 +68,18 @@ def add_user(conn: Connection, actor: Scope, username: str, password: str, role:
     if not 3 <= len(username) <= 32 or not set(username) <= USERNAME_CHARS:
         raise UserError("a username has 3–32 lowercase letters, digits, '_', '.' or '-'.", "username")
     _check_password(password)
-    uid = create_user(conn, username, password, role, clean(display_name, 32) or None,
-                      list(branch_ids or []) if role == "branch_leader" else None,
-                      agency_id if role == "agency" else None, can_see_pii and role in ("head_office", "branch_leader"))
+    display = clean(display_name, 32) or None
+    branches = sorted(set(branch_ids or [])) if role == "branch_leader" else []
+    agency = agency_id if role == "agency" else None
+    pii = bool(can_see_pii) and role in PII_ROLES
+    if through_definer(conn):  # PostgreSQL: the function checks the actor, writes the user and the audit row
+        check_new_user(conn, username, password, role, branches, agency)
+        return call_definer(conn, "app_user_create", actor=actor.username, username=username,
+                            display_name=display or username, password_hash=hash_password(password), role=role,
+                            branch_ids=branches, agency_id=agency, can_see_pii=pii)
+    uid = create_user(conn, username, password, role, display, branches or None, agency, pii)
     audit(conn, actor.username, "user_create", target=username,
-          detail={"role": role, "branches": list(branch_ids or []), "agency_id": agency_id, "pii": can_see_pii})
+          detail={"role": role, "branches": branches, "agency_id": agency, "pii": pii})
     return uid
 
 
@@ -86,11 +98,16 @@ def update_user(conn: Connection, actor: Scope, username: str, role: str, branch
         raise UserError("an agency user needs an agency.", "agency")
     if u["role"] == "admin" and role != "admin" and u["active"] and _admins(conn) <= 1:
         raise UserError("this is the last active admin; make another user admin first.", "last_admin")
+    new_agency = agency_id if role == "agency" else None
+    new_pii = bool(can_see_pii) and role in PII_ROLES
+    new_branches = sorted(set(branch_ids or [])) if role == "branch_leader" else []
+    if through_definer(conn):  # the function also ends the user's sessions when what they may see changed
+        call_definer(conn, "app_user_update", actor=actor.username, username=username, role=role,
+                     branch_ids=new_branches, agency_id=new_agency, can_see_pii=new_pii,
+                     display_name=clean(display_name, 32) or None)
+        return
     before_branches = sorted(conn.execute(select(s.user_branch.c.branch_id)
                                           .where(s.user_branch.c.user_id == u["id"])).scalars())
-    new_agency = agency_id if role == "agency" else None
-    new_pii = bool(can_see_pii) and role in ("head_office", "branch_leader")
-    new_branches = sorted(set(branch_ids or [])) if role == "branch_leader" else []
     conn.execute(update(s.app_user).where(s.app_user.c.id == u["id"]).values(
         role=role, agency_id=new_agency, can_see_pii=new_pii, display_name=clean(display_name, 32) or u["display_name"]))
     conn.execute(delete(s.user_branch).where(s.user_branch.c.user_id == u["id"]))
@@ -100,18 +117,21 @@ def update_user(conn: Connection, actor: Scope, username: str, role: str, branch
         # what the user may see changed: every open session (all tabs, all browsers) ends now
         end_all(conn, username, "role")
     audit(conn, actor.username, "user_update", target=username,
-          detail={"from": u["role"], "role": role, "branches": list(branch_ids or []), "agency_id": agency_id,
-                  "pii": bool(can_see_pii)})
+          detail={"from": u["role"], "role": role, "branches": new_branches, "agency_id": new_agency, "pii": new_pii})
 
 
 def reset_password(conn: Connection, actor: Scope, username: str, password: str) -> None:
     """A new password set by the admin (given to the user out of band); unlocks the account."""
     _require_admin(actor)
     _check_password(password)
-    n = conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(
-        password_hash=hash_password(password), failed_logins=0, locked_until=None)).rowcount
-    if not n:
+    if conn.execute(select(s.app_user.c.id).where(s.app_user.c.username == username)).first() is None:
         raise UserError(f"no user named {username!r}.", "unknown")
+    if through_definer(conn):  # sets the hash, ends the sessions, clears the back-off, audits
+        call_definer(conn, "app_user_reset_password", actor=actor.username, username=username,
+                     password_hash=hash_password(password))
+        return
+    conn.execute(update(s.app_user).where(s.app_user.c.username == username).values(
+        password_hash=hash_password(password), failed_logins=0, locked_until=None))
     end_all(conn, username, "password")
     throttle.unlock(conn, username)
     audit(conn, actor.username, "user_password_reset", target=username)
@@ -120,6 +140,8 @@ def reset_password(conn: Connection, actor: Scope, username: str, password: str)
 def unlock_user(conn: Connection, actor: Scope, username: str) -> int:
     """Clear the login back-off of ``username`` from every client (``throttle``); returns how many counters."""
     _require_admin(actor)
+    if through_definer(conn):
+        return call_definer(conn, "app_user_unlock", actor=actor.username, username=username)
     n = throttle.unlock(conn, username)
     audit(conn, actor.username, "user_unlock", target=username, detail={"counters": n})
     return n
@@ -130,6 +152,10 @@ def set_user_active(conn: Connection, actor: Scope, username: str, active: bool)
     _require_admin(actor)
     if not active and username == actor.username:
         raise UserError("you cannot disable your own account.", "self")
+    if through_definer(conn):  # disabling ends the user's sessions there too
+        check_set_active(conn, username, active)
+        call_definer(conn, "app_user_set_active", actor=actor.username, username=username, active=bool(active))
+        return
     set_active(conn, username, active)
     audit(conn, actor.username, "user_enable" if active else "user_disable", target=username)
 
@@ -138,7 +164,7 @@ def set_user_active(conn: Connection, actor: Scope, username: str, active: bool)
 AUDIT_ACTIONS = ("login", "login_failed", "logout", "session_resume", "view_customer", "view_denied", "export", "import",
                  "refresh_marts", "postloan_batch", "complete_task", "allocation_run", "case_action",
                  "case_action_denied", "user_create", "user_update", "user_password_reset", "user_disable",
-                 "user_enable", "user_unlock", "audit_verify")
+                 "user_enable", "user_unlock", "password_change", "audit_verify")
 
 
 def audit_log(conn: Connection, actor: Scope, username: str | None = None, action: str | None = None,
