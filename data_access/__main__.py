@@ -5,6 +5,7 @@
     python -m data_access demo --size county --seed 7
     python -m data_access refresh              # rebuild marts, new data version
     python -m data_access status               # row counts and data version
+    python -m data_access plans evaluate [--as-of 2026-10-31]   # judge the active repayment plans (refresh does too)
     python -m data_access user add NAME --role head_office [--branch 2] [--agency 1] [--pii]
     python -m data_access user disable NAME
     python -m data_access import FILE_OR_DIR ... [--dry-run] [--report bad_rows.csv] [--user NAME]
@@ -18,6 +19,7 @@ Every failure ends in a one-line message and exit code 1 or 2, never a traceback
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import re
@@ -94,6 +96,22 @@ def cmd_reclassify(args) -> None:
         users.audit(conn, args.user, "reclassify", detail={"from": args.from_month, "class_deviations": found})
     print(f"{len(found)} months reclassified in {time.perf_counter() - t:.1f} s; marts refreshed; "
           f"{sum(found.values()):,} snapshots classed better than their floor")
+
+
+def cmd_plans(args) -> None:
+    """Judge the active repayment plans on the payments loaded (the mart refresh does this too, every night)."""
+    from . import plans
+    as_of = None
+    if args.as_of:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise ValueError(f"--as-of must be a date YYYY-MM-DD; got {args.as_of!r}") from None
+    with _engine().begin() as conn:
+        day = as_of or plans.data_date(conn)
+        counts = plans.evaluate(conn, day, username=args.user)
+    print(f"repayment plans judged as of {day}: {counts['evaluated']} active before, {counts['kept']} kept, "
+          f"{counts['broken']} broken, {counts['active']} still active")
 
 
 def cmd_status(args) -> None:
@@ -234,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     d.set_defaults(fn=cmd_demo)
     sub.add_parser("refresh", help="rebuild all marts").set_defaults(fn=cmd_refresh)
     sub.add_parser("status", help="row counts and data version").set_defaults(fn=cmd_status)
+    pl = sub.add_parser("plans", help="judge the active repayment plans on the payments loaded")
+    pl.add_argument("action", choices=["evaluate"])
+    pl.add_argument("--as-of", help="judge as of this date (default: the newest payment loaded, never after today)")
+    pl.add_argument("--user", default="system", help="user named in the audit log for kept and broken plans")
+    pl.set_defaults(fn=cmd_plans)
     rc = sub.add_parser("reclassify", help="recompute the classification floors (after a rule setting changed)")
     rc.add_argument("--from", dest="from_month", help="first month to recompute (default: all)")
     rc.add_argument("--user", default="cli", help="user named in the audit log")

@@ -458,19 +458,25 @@ def my_cases(conn: Connection, scope: Scope, status: str | None = "open", limit:
              offset: int = 0, bucket: int | None = None) -> pd.DataFrame:
     """One page of the cases in scope for a work list (newest entry first), masked, with the last action.
     Columns: id, case_no, entry_date, entry_bucket, entry_dpd, overdue_at_entry, status, channel, name, phone,
-    address, last_action_on, actions. ``bucket`` narrows to one entry bucket; :func:`count_cases` gives the total."""
-    k, c, a = s.collection_case, s.customer, s.collection_action
+    address, last_action_on, actions, plan_status (the newest repayment plan's: active, kept, broken — a broken plan's
+    case is back in ordinary collection —, None without a plan). ``bucket`` narrows to one entry bucket;
+    :func:`count_cases` gives the total."""
+    k, c, a, p = s.collection_case, s.customer, s.collection_action, s.repayment_plan
     conds = _case_conds(scope, status, bucket)
     page = (select(k.c.id).where(*conds).order_by(k.c.entry_date.desc(), k.c.id.desc())
             .limit(max(int(limit), 0)).offset(max(int(offset), 0)).subquery())
     # the last action of the page's cases only: its cost follows the page, not the bank's action history
     last = (select(a.c.case_id, func.max(a.c.action_on).label("last_action_on"), func.count().label("actions"))
             .where(a.c.case_id.in_(select(page.c.id))).group_by(a.c.case_id).subquery())
+    newest = (select(p.c.case_id, func.max(p.c.id).label("plan_id")).where(p.c.case_id.in_(select(page.c.id)))
+              .group_by(p.c.case_id).subquery())
+    plan = p.alias("plan")
     stmt = (select(k.c.id, k.c.case_no, k.c.entry_date, k.c.entry_bucket, k.c.entry_dpd, k.c.overdue_at_entry,
                    k.c.status, k.c.channel, c.c.name, c.c.phone, c.c.address, last.c.last_action_on,
-                   func.coalesce(last.c.actions, 0).label("actions"))
+                   func.coalesce(last.c.actions, 0).label("actions"), plan.c.status.label("plan_status"))
             .join(page, page.c.id == k.c.id).join(c, c.c.id == k.c.customer_id)
-            .outerjoin(last, last.c.case_id == k.c.id).order_by(k.c.entry_date.desc(), k.c.id.desc()))
+            .outerjoin(last, last.c.case_id == k.c.id).outerjoin(newest, newest.c.case_id == k.c.id)
+            .outerjoin(plan, plan.c.id == newest.c.plan_id).order_by(k.c.entry_date.desc(), k.c.id.desc()))
     return mask_frame(_df(conn, stmt), scope)
 
 

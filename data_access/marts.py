@@ -521,6 +521,8 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
         conn.execute(text(area_sql(level)))
     from .authenticity import refresh_flags
     refresh_flags(conn)
+    from .plans import evaluate as evaluate_plans
+    evaluate_plans(conn)  # the active repayment plans against the day's payments (breaks audited)
     ext = text(manager_ext_sql()).bindparams(*[bindparam(n, type_=Date) for n in
                                                ("month_start", "month_end", "d12", "orig_from", "orig_to")],
                                              *[bindparam(n, type_=DateTime) for n in ("ts_end", "ts_90")])

@@ -262,6 +262,8 @@ repayment = Table(
     Column("interest", MONEY, nullable=False),
     Column("case_id", Integer, ForeignKey("collection_case.id"), index=True, comment="set when collected"),
 )
+# the nightly plan evaluation reads the data's date (the newest payment) by this index
+Index("ix_repayment_paid_on", repayment.c.paid_on)
 
 dim_month = Table(
     "dim_month", metadata,
@@ -470,6 +472,41 @@ allocation_policy = Table(
     Column("since", DateTime, nullable=False),
     Column("set_by", String(32), nullable=False),
     Column("test_id", Integer, ForeignKey("strategy_test.id"), comment="the test whose arm was promoted"),
+)
+
+repayment_plan = Table(
+    "repayment_plan", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("collection_case.id"), nullable=False, index=True),
+    Column("status", String(8), nullable=False, comment="active | kept | broken (data_access.plans.evaluate)"),
+    Column("start_on", Date, nullable=False, comment="the day it was agreed: payments on the loan from this day count"),
+    Column("instalments", Integer, nullable=False),
+    Column("total_amount", MONEY, nullable=False),
+    Column("grace_days", Integer, nullable=False, comment="days after a due date a payment still counts (at agreement)"),
+    Column("agreed_by", String(32), nullable=False, comment="the user who recorded the agreement"),
+    Column("agreed_at", DateTime, nullable=False),
+    Column("debtor_party", String(10), nullable=False, comment="debtor | guarantor: who agreed on the debtor's side"),
+    Column("agency_id", Integer, ForeignKey("agency.id"), comment="the agency that agreed it; NULL for the bank's staff"),
+    Column("note", String(256)),
+    Column("paid_amount", MONEY, nullable=False, default=0, comment="paid towards the plan as of evaluated_on"),
+    Column("evaluated_on", Date, comment="the data date of the last evaluation"),
+    Column("closed_on", Date, comment="kept: the day the last instalment was covered; broken: the day after the "
+                                      "missed instalment's grace ended"),
+    Column("broken_seq", Integer, comment="the instalment that was missed"),
+    Column("source", String(8), nullable=False, comment="app | demo"),
+)
+Index("ix_repayment_plan_status", repayment_plan.c.status)
+
+repayment_plan_instalment = Table(
+    "repayment_plan_instalment", metadata,
+    Column("plan_id", Integer, ForeignKey("repayment_plan.id"), nullable=False),
+    Column("seq", Integer, nullable=False, comment="1, 2, … in due-date order"),
+    Column("due_on", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("paid_amount", MONEY, nullable=False, default=0, comment="payments allotted to it (oldest instalment first)"),
+    Column("status", String(8), nullable=False, comment="pending | kept | missed | void (after an earlier miss)"),
+    Column("covered_on", Date, comment="the day the payments covered it"),
+    PrimaryKeyConstraint("plan_id", "seq"),
 )
 
 # ---------------------------------------------------------------- manager behaviour
