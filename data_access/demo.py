@@ -158,6 +158,12 @@ def month_end(idx: np.ndarray) -> np.ndarray:
     return month_start(idx + 1) - np.timedelta64(1, "D")
 
 
+def _split(total: float, n: int) -> list[float]:
+    """``n`` amounts in cents summing to ``total`` exactly (the last takes the remainder)."""
+    each = np.floor(total * 100 / n) / 100
+    return [float(each)] * (n - 1) + [round(total - float(each) * (n - 1), 2)]
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -183,6 +189,7 @@ class Ids:
     action: int = 1
     breach: int = 1
     event: int = 1
+    plan: int = 1
     branch_seq: dict = field(default_factory=dict)
 
     def take(self, name: str, n: int) -> np.ndarray:
@@ -248,6 +255,9 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
     steps = len(spec.counties) * len(CountyBank.STAGES) + 2
     bar = Steps(steps, "demo bank", enabled=progress)
     seeds = np.random.SeedSequence(seed).spawn(len(spec.counties) + 1)
+    # repayment plans draw from their own streams (children after the counties'), so adding them left every other
+    # figure of a seed's bank as it was
+    plan_seeds = np.random.SeedSequence(seed).spawn(2 * len(spec.counties) + 1)[len(spec.counties) + 1:]
     counts: dict[str, int] = {}
     ids = Ids()
     with engine.begin() as conn:
@@ -255,7 +265,11 @@ def generate(engine: Engine, size: str = "county", seed: int = 7, progress: bool
         _static(conn, counts, spec.households_per_county * len(spec.counties) / 100_000)
         bar.update(1)
         for i, code in enumerate(spec.counties):
-            CountyBank(conn, code, spec.households_per_county, np.random.default_rng(seeds[i + 1]), ids, counts).build(bar)
+            CountyBank(conn, code, spec.households_per_county, np.random.default_rng(seeds[i + 1]), ids, counts,
+                       plan_rng=np.random.default_rng(plan_seeds[i])).build(bar)
+        # the plans judged on the payments generated, as the nightly refresh would (their history predates the log)
+        from .plans import evaluate
+        evaluate(conn, as_of=month_end(np.array([month_idx(END_MONTH)])).astype(object)[0], audited=False)
         _strategy_tests(conn, counts)
         bar.set_postfix_str("users")
         _users(conn, counts)
@@ -366,8 +380,10 @@ def _users(conn, counts) -> None:
 class CountyBank:
     """Generates one county's slice of the bank and writes it through ``conn``."""
 
-    def __init__(self, conn, county_code: str, households: int, rng: np.random.Generator, ids: Ids, counts: dict):
+    def __init__(self, conn, county_code: str, households: int, rng: np.random.Generator, ids: Ids, counts: dict,
+                 plan_rng: np.random.Generator | None = None):
         self.conn, self.code, self.n_hh, self.rng, self.ids, self.counts = conn, county_code, households, rng, ids, counts
+        self.plan_rng = plan_rng if plan_rng is not None else np.random.default_rng(int(county_code))
         self.end = month_idx(END_MONTH)
         self.w0 = self.end - WINDOW_MONTHS + 1
         self.asof = month_end(np.array([self.end]))[0]
@@ -944,7 +960,123 @@ class CountyBank:
             principal=np.round(recovered[paid_i] * 0.9, 2), interest=np.round(recovered[paid_i] * 0.1, 2),
             case_id=ids[paid_i]))
         rep["paid_on"] = rep["paid_on"].clip(upper=pd.Timestamp(self.asof))
+        plan_rows, inst_rows, rep = self._plans(cases, rep)
         self.write(s.repayment, rep)
+        self.write(s.repayment_plan, plan_rows)
+        self.write(s.repayment_plan_instalment, inst_rows)
+
+    PLAN_NOTES = ("卖粮后分期还款", "外出务工工资到账后还款", "家庭困难，协商分期", "经营周转困难，分期偿还", "养殖出栏后还款", None, None)
+
+    def _plans(self, cases: pd.DataFrame, rep: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Negotiated repayment plans (协商还款) on some worked cases, with the payments that follow them: a cured or
+        settled case paid its plan (instalments on or a few days before their dates, now and then in the grace days);
+        a case that rolled on or was written off paid some instalments, perhaps part of the next, then stopped; an
+        open case pays as it goes (or has paid nothing: broken, back in collection). The payments are the case's
+        recovered amount split over the plan, replacing its one collected payment, so the collection figures stay as
+        they were; statuses come from judging them (:func:`data_access.plans.evaluate`). Own random stream."""
+        rng, grace = self.plan_rng, 3
+        asof = pd.Timestamp(self.asof).date()
+        ch = cases["channel"].to_numpy()
+        bucket = cases["entry_bucket"].to_numpy()
+        chosen = np.flatnonzero(np.isin(ch, ("phone", "field", "agency", "mediation"))
+                                & (rng.random(len(cases)) < np.where(bucket >= 2, 0.22, 0.06)))
+        seen: set = set()
+        plans_out, inst_out, pays = [], [], []
+        for ix in chosen:
+            c = cases.iloc[ix]
+            if c["loan_id"] in seen:
+                continue
+            entry = pd.Timestamp(c["entry_date"]).date()
+            agreed = entry + dt.timedelta(days=int(rng.integers(3, 11)))
+            if agreed > asof - dt.timedelta(days=5):
+                continue
+            rec, over, status = round(float(c["recovered_amount"]), 2), float(c["overdue_at_entry"]), c["status"]
+            closed = None if pd.isna(c["closed_on"]) else pd.Timestamp(c["closed_on"]).date()
+            paid: list[tuple[dt.date, float]] = []
+            if status in ("cured", "settled"):
+                span = (closed - agreed).days if closed else 0
+                if span < 10 or rec <= 0:
+                    continue
+                n = int(np.clip(span // 30, 1, 6))
+                dues = [agreed + dt.timedelta(days=round(span * i / n)) for i in range(1, n + 1)]
+                amounts = _split(rec, n)
+                for due, a in zip(dues, amounts):
+                    late = rng.random() < 0.2 and due < closed
+                    day = due + dt.timedelta(days=int(rng.integers(1, grace + 1))) if late else \
+                        due - dt.timedelta(days=int(rng.integers(0, 5)))
+                    paid.append((min(max(day, agreed), asof), a))
+            elif status in ("rolled", "written_off"):
+                if closed is None or rec >= over - 1:
+                    continue
+                n = int(rng.integers(3, 7))
+                amounts = _split(round(over, 2), n)
+                k = int(np.searchsorted(np.cumsum(amounts), rec + 0.005, side="right"))  # instalments paid in full
+                avail = (closed.replace(day=1) - agreed).days - grace - 1  # the break before the month it rolled
+                if k >= n or avail < 7 * (k + 1):
+                    continue
+                spacing = min(30, avail // (k + 1))
+                dues = [agreed + dt.timedelta(days=spacing * i) for i in range(1, n + 1)]
+                paid = [(dues[i] - dt.timedelta(days=int(rng.integers(0, 4))), amounts[i]) for i in range(k)]
+                rest = round(rec - sum(amounts[:k]), 2)
+                if rest >= 0.01:
+                    paid.append((dues[k] - dt.timedelta(days=int(rng.integers(0, 4))), rest))
+            elif status == "open":
+                if rec <= 0 and rng.random() < 0.6:  # agreed lately, nothing due yet (the others have broken theirs)
+                    agreed = max(agreed, asof - dt.timedelta(days=int(rng.integers(5, 28))))
+                n = int(rng.integers(3, 9))
+                dues = [agreed + dt.timedelta(days=30 * i) for i in range(1, n + 1)]
+                k_due = sum(d + dt.timedelta(days=grace) < asof for d in dues)
+                if k_due >= n:
+                    n = k_due + int(rng.integers(1, 4))
+                    dues = [agreed + dt.timedelta(days=30 * i) for i in range(1, n + 1)]
+                if rec > 0 and k_due >= 1:
+                    each = rec / (k_due + rng.uniform(0.2, 0.8))
+                    amounts = [round(each, 2)] * n
+                    paid = [(dues[i] - dt.timedelta(days=int(rng.integers(0, 4))), amounts[i]) for i in range(k_due)]
+                    rest = round(rec - sum(amounts[:k_due]), 2)
+                    if rest >= 0.01:
+                        paid.append((min(asof, dues[k_due] - dt.timedelta(days=int(rng.integers(0, 10)))), rest))
+                else:
+                    amounts = _split(round(over, 2), n)
+                    if rec > 0:
+                        paid = [(min(asof, agreed + dt.timedelta(days=int(rng.integers(0, 10)))), rec)]
+                if sum(amounts) > float(c["balance_at_entry"]) + over:
+                    continue
+            else:
+                continue
+            seen.add(c["loan_id"])
+            pid = int(self.ids.take("plan", 1)[0])
+            agency = c["agency_id"]
+            ag = None if agency is None or pd.isna(agency) else int(agency)
+            plans_out.append(dict(
+                id=pid, case_id=int(c["id"]), status="active", start_on=agreed, instalments=len(dues),
+                total_amount=round(sum(amounts), 2), grace_days=grace,
+                agreed_by=f"agency{ag}" if ag else "collector",
+                agreed_at=dt.datetime.combine(agreed, dt.time(int(rng.integers(9, 18)), int(rng.integers(0, 60)))),
+                debtor_party="guarantor" if rng.random() < 0.1 else "debtor", agency_id=ag,
+                note=self.PLAN_NOTES[int(rng.integers(0, len(self.PLAN_NOTES)))], paid_amount=0.0, source="demo"))
+            inst_out += [dict(plan_id=pid, seq=i, due_on=d, amount=a, paid_amount=0.0, status="pending")
+                         for i, (d, a) in enumerate(zip(dues, amounts), start=1)]
+            pays += [dict(loan_id=int(c["loan_id"]), paid_on=min(max(d, agreed), asof), amount=a, case_id=int(c["id"]))
+                     for d, a in paid]
+        planned = {p["case_id"] for p in plans_out}
+        rep = rep[~rep["case_id"].isin(planned)]
+        if pays:
+            pay = pd.DataFrame(pays)
+            principal = (pay["amount"] * 0.9).round(2)
+            more = pd.DataFrame(dict(id=self.ids.take("repayment", len(pay)), loan_id=pay["loan_id"],
+                                     paid_on=pd.to_datetime(pay["paid_on"]), month=pd.to_datetime(pay["paid_on"]).dt.strftime("%Y-%m"),
+                                     principal=principal, interest=(pay["amount"] - principal).round(2),
+                                     case_id=pay["case_id"]))
+            rep = pd.concat([rep, more], ignore_index=True)
+        cols_p = [c.name for c in s.repayment_plan.c]
+        cols_i = [c.name for c in s.repayment_plan_instalment.c if c.name != "covered_on"]
+        plan_df = pd.DataFrame(plans_out, columns=cols_p).drop(columns=["evaluated_on", "closed_on", "broken_seq"])
+        # whole numbers and NULL (PostgreSQL's COPY refuses the float a None makes of the column)
+        plan_df["agency_id"] = pd.Series([None if pd.isna(x) else int(x) for x in plan_df["agency_id"]], dtype=object,
+                                         index=plan_df.index)
+        return (plan_df,
+                pd.DataFrame(inst_out, columns=cols_i), rep)
 
     def _contacts(self, acts: pd.DataFrame, agency_ix: np.ndarray, cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Each action's time, party, way, duration and recording, then the conduct breaches among them.
@@ -1418,7 +1550,7 @@ def summary(engine: Engine) -> dict[str, int]:
     out = {}
     with engine.connect() as conn:
         for t in (s.region, s.org_unit, s.manager, s.customer, s.credit_line, s.application, s.loan, s.loan_snapshot,
-                  s.repayment, s.collection_case, s.collection_action, s.warning_signal, s.postloan_task,
+                  s.repayment, s.collection_case, s.collection_action, s.repayment_plan, s.warning_signal, s.postloan_task,
                   s.activity_event, s.app_user):
             out[t.name] = conn.execute(select(func.count()).select_from(t)).scalar_one()
     return out

@@ -157,7 +157,8 @@ def data_date(conn: Connection) -> dt.date:
     return min(newest, today)
 
 
-def evaluate(conn: Connection, as_of: dt.date | None = None, username: str = SYSTEM_USER) -> dict[str, int]:
+def evaluate(conn: Connection, as_of: dt.date | None = None, username: str = SYSTEM_USER,
+             audited: bool = True) -> dict[str, int]:
     """Judge every **active** plan on the payments up to ``as_of`` (default :func:`data_date`), in the caller's
     transaction: instalments' paid amounts and statuses, the plan's status; a plan that is kept or broken now is
     audited (``repayment_plan_kept`` / ``repayment_plan_broken``). Its cost follows the active plans and their loans'
@@ -189,7 +190,7 @@ def evaluate(conn: Connection, as_of: dt.date | None = None, username: str = SYS
                               b_seq=j.broken_seq, b_eval=as_of))
         inst_rows += [dict(b_plan=pl.id, b_sq=x["seq"], b_paid=x["paid_amount"], b_status=x["status"],
                            b_cov=x["covered_on"]) for x in j.instalments]
-        if j.status != "active":
+        if j.status != "active" and audited:  # the demo's history predates the log: it judges unaudited
             detail = {"plan": pl.id, "as_of": as_of.isoformat(), "paid": j.paid_amount,
                       "total": round(float(pl.total_amount), 2)}
             if j.status == "broken":

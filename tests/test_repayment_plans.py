@@ -289,3 +289,68 @@ def test_equal_split_sums_to_the_total():
     rows = plans.equal_split(1000.0, 3, D(2026, 1, 31))
     assert [d for d, _ in rows] == [D(2026, 1, 31), D(2026, 2, 28), D(2026, 3, 31)]
     assert [a for _, a in rows] == [333.33, 333.33, 333.34] and sum(a for _, a in rows) == pytest.approx(1000)
+
+
+# ---------------------------------------------------------------- the demo bank
+def _demo_plans(conn):
+    p, k = s.repayment_plan, s.collection_case
+    return conn.execute(select(p.c.id, p.c.case_id, p.c.status, p.c.start_on, p.c.grace_days, p.c.total_amount,
+                               p.c.paid_amount, p.c.agency_id, k.c.loan_id, k.c.agency_id.label("case_agency"),
+                               k.c.status.label("case_status"), k.c.recovered_amount)
+                        .join(k, k.c.id == p.c.case_id).where(p.c.source == "demo").order_by(p.c.id)).all()
+
+
+def test_the_demo_banks_plans_follow_its_repayments(demo_engine):
+    """Some kept, some broken, some active; each status is what judging the generated payments gives; the payments
+    of a planned case add up to its recovered amount (the collection figures are unchanged by the plans)."""
+    from data_access.demo import END_MONTH
+    as_of = D(int(END_MONTH[:4]), int(END_MONTH[5:]), 31)
+    with demo_engine.connect() as conn:
+        rows = _demo_plans(conn)
+        by = {st: [r for r in rows if r.status == st] for st in plans.STATUSES}
+        assert all(len(by[st]) >= 3 for st in plans.STATUSES), {k: len(v) for k, v in by.items()}
+        assert {r.case_status for r in by["kept"]} <= {"cured", "settled", "open"}
+        assert {r.case_status for r in by["active"]} == {"open"}
+        assert all(r.agency_id == r.case_agency for r in rows)
+        i, r_ = s.repayment_plan_instalment, s.repayment
+        for row in rows:
+            inst = [(x.seq, x.due_on, float(x.amount)) for x in conn.execute(
+                select(i.c.seq, i.c.due_on, i.c.amount).where(i.c.plan_id == row.id).order_by(i.c.seq))]
+            assert sum(a for *_, a in inst) == pytest.approx(float(row.total_amount))
+            assert all(a > 0 for *_, a in inst) and all(x[1] < y[1] for x, y in zip(inst, inst[1:]))
+            pays = [(d, float(a)) for d, a in conn.execute(select(r_.c.paid_on, r_.c.principal + r_.c.interest)
+                                                           .where(r_.c.loan_id == row.loan_id))]
+            assert plans.judge(row.start_on, row.grace_days, inst, pays, as_of).status == row.status, row.id
+            on_case = conn.execute(select(func.sum(r_.c.principal + r_.c.interest))
+                                   .where(r_.c.case_id == row.case_id)).scalar() or 0
+            assert float(on_case) == pytest.approx(float(row.recovered_amount), abs=0.011)
+
+
+def test_the_demo_banks_plans_are_its_seeds(tmp_path):
+    from data_access import demo
+    from data_access.engine import make_engine
+    from data_access.migrate import upgrade
+    seen = []
+    for n in (1, 2):
+        e = make_engine(f"sqlite:///{tmp_path}/d{n}.db")
+        upgrade(e)
+        demo.generate(e, size="tiny", seed=3, progress=False)
+        with e.connect() as conn:
+            seen.append([tuple(r) for r in _demo_plans(conn)])
+        e.dispose()
+    assert seen[0] == seen[1] and len(seen[0]) > 10
+
+
+def test_demo_plans_reach_only_their_own_agency(demo_engine):
+    """Whichever plan id or case id is asked, an agency reaches the plans of its own cases and nothing else."""
+    from data_access.scope import scope_for_user
+    with demo_engine.connect() as conn:
+        rows = _demo_plans(conn)
+        assert {r.case_agency for r in rows if r.case_agency} >= {1}
+        ids = [r.id for r in rows]
+        for user in ("agency1", "agency2", "strategy_chen", "admin"):
+            sc = scope_for_user(conn, user)
+            own = {r.id for r in rows if sc.role == "agency" and r.case_agency == sc.agency_id}
+            assert set(plans.plan_instalments(conn, sc, ids)["plan_id"]) == own, user
+            for r in rows[:40]:
+                assert set(plans.case_plans(conn, sc, r.case_id)["id"]) == ({r.id} & own), (user, r.id)
