@@ -1,15 +1,15 @@
 """negotiated repayment plans (协商还款) on collection cases and their instalments (data_access/plans.py); an index on
 repayment.paid_on for the nightly evaluation's data date
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0027"
-down_revision = "0026"
+revision = "0028"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
