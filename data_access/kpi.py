@@ -267,18 +267,25 @@ def cbirc_migration_parts(migration: pd.DataFrame) -> pd.DataFrame:
 
     Columns: start (期初余额), reduction (期间减少金额), moved (向下迁徙金额: period-END balance of the
     period-start loans then classified in the target classes), denominator = start − reduction, rate.
+
+    With a ``reduction`` column (the marts keep it per loan, before grouping) the moved amount is the period-start
+    loans' part of their end balance, start − reduction: the end balance itself for a loan that was only repaid,
+    less what was drawn again in the period for a revolving loan (new lending is no period-start loan). Without it
+    each row is taken as one loan: reduction = start − end (never below 0), moved = end.
     """
     if "reduction" in migration.columns:
         reduction = migration["reduction"].astype(float)
+        remaining = migration["balance"].astype(float) - reduction
     else:
         reduction = cbirc_reduction(migration["balance"].to_numpy(), migration["balance_next"].to_numpy())
         reduction.index = migration.index
+        remaining = migration["balance_next"].astype(float)
     rows = []
     for key, (froms, targets) in CBIRC_RATES.items():
         sel = migration["from_class"].isin(froms)
         start = float(migration.loc[sel, "balance"].astype(float).sum())
         red = float(reduction[sel].sum())
-        moved = float(migration.loc[sel & migration["to_class"].isin(targets), "balance_next"].astype(float).sum())
+        moved = float(remaining[sel & migration["to_class"].isin(targets)].sum())
         rows.append({"rate": key, "start": start, "reduction": red, "moved": moved, "denominator": start - red,
                      "value": ratio(moved, start - red)})
     return pd.DataFrame(rows).set_index("rate")
@@ -296,8 +303,10 @@ def cbirc_migration_rates(migration: pd.DataFrame) -> pd.Series:
       (期初正常类余额 − 其期间减少 + 期初关注类余额 − 其期间减少).
 
     期间减少金额 is what the period-start loans of the class lost during the period through 正常收回, 不良处置 or 核销:
-    per row start balance − end balance, never below 0 (a frame with a ``reduction`` column, kept per loan by the
-    marts, is used as it is). A loan written off (to_class 7) or paid off (6) has a period-end balance of 0: all of
+    per loan the sum of its balance's decreases over the period, at most its start balance (the marts keep it per
+    loan in a ``reduction`` column, see :func:`cbirc_migration_parts`; a frame without one is read a row a loan,
+    start − end, never below 0). A revolving loan's redraw in the period is new lending: it offsets none of the
+    loan's repayments and is not counted as moved (the per-loan-reduction decision of issue #16). A loan written off (to_class 7) or paid off (6) has a period-end balance of 0: all of
     its start balance is a reduction and none of it is counted as moved, whatever its class was.
 
     Worked exam example: 10,000 正常 at the start, 800 of it 关注 or worse at the end, 600 repaid → 800 ÷ 9,400 =

@@ -78,7 +78,8 @@ def migration_trend(conn: Connection, scope: Scope, f: Filters, months: int = 12
     window = _month_window(conn, shift_month(f.month, -1), months)
     keys = [mm.c.month, mm.c.from_bucket, mm.c.to_bucket, mm.c.from_class, mm.c.to_class]
     return _df(conn, select(*keys, func.sum(mm.c.loans).label("loans"), func.sum(mm.c.balance).label("balance"),
-                            func.sum(mm.c.balance_next).label("balance_next"))
+                            func.sum(mm.c.balance_next).label("balance_next"),
+                            func.sum(mm.c.reduction).label("reduction"))
                .where(mm.c.month.in_(window), _mart_filter(mm, scope, f)).group_by(*keys).order_by(mm.c.month))
 
 
@@ -125,5 +126,6 @@ def migration_ytd(conn: Connection, scope: Scope, f: Filters, months: int = 12) 
     window = _month_window(conn, f.month, months)
     keys = [mm.c.month, mm.c.from_class, mm.c.to_class]
     return _df(conn, select(*keys, func.sum(mm.c.balance).label("balance"),
-                            func.sum(mm.c.balance_next).label("balance_next"))
+                            func.sum(mm.c.balance_next).label("balance_next"),
+                            func.sum(mm.c.reduction).label("reduction"))
                .where(mm.c.month.in_(window), _mart_filter(mm, scope, f)).group_by(*keys).order_by(mm.c.month))

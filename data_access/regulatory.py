@@ -22,7 +22,8 @@ def migration_period(conn: Connection, scope, f: Filters, period: str = "ytd", m
     mm = PERIODS[period]
     keys = [mm.c.month, mm.c.from_class, mm.c.to_class]
     return _df(conn, select(*keys, func.sum(mm.c.balance).label("balance"),
-                            func.sum(mm.c.balance_next).label("balance_next"))
+                            func.sum(mm.c.balance_next).label("balance_next"),
+                            func.sum(mm.c.reduction).label("reduction"))
                .where(mm.c.month.in_(_month_window(conn, f.month, months)), _mart_filter(mm, scope, f))
                .group_by(*keys).order_by(mm.c.month))
 

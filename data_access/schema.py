@@ -777,6 +777,10 @@ mart_branch = Table(
     PrimaryKeyConstraint("month", "branch_id"),
 )
 
+# the regulator's 期间减少金额, per loan before grouping (data_access.marts._migration_sql)
+REDUCTION_COMMENT = ("期间减少金额 summed per loan: its balance decreases over the period, at most its start "
+                     "balance; a redraw is new lending, not an offset")
+
 mart_migration = Table(
     "mart_migration", metadata,
     Column("month", String(7), nullable=False, comment="month t; the loan's state at t+1 is the 'to' side"),
@@ -790,6 +794,7 @@ mart_migration = Table(
     Column("loans", Integer, nullable=False),
     Column("balance", MONEY, nullable=False, comment="balance at month t"),
     Column("balance_next", MONEY, nullable=False, server_default="0", comment="balance at t+1; 0 once closed"),
+    Column("reduction", MONEY, nullable=False, server_default="0", comment=REDUCTION_COMMENT),
 )
 Index("ix_mart_migration_month_branch", mart_migration.c.month, mart_migration.c.branch_id)
 Index("ix_mart_migration_branch_month", mart_migration.c.branch_id, mart_migration.c.month)
@@ -808,6 +813,7 @@ def _class_migration_table(name: str, start: str) -> Table:
         Column("loans", Integer, nullable=False),
         Column("balance", MONEY, nullable=False, comment=f"balance at {start}"),
         Column("balance_next", MONEY, nullable=False, comment="balance at the period end; 0 once closed"),
+        Column("reduction", MONEY, nullable=False, server_default="0", comment=REDUCTION_COMMENT),
     )
 
 
