@@ -1,14 +1,14 @@
 """migration marts: 期间减少金额 per loan (reduction), so that a revolving loan's redraw offsets no other loan's repayment
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
