@@ -35,7 +35,7 @@ def _templates_zip() -> bytes:
 def readable_detail(detail: str | None) -> str:
     """An audit row's detail as an administrator reads it: ``key: value`` pairs, nested ones inline, empty values left
     out (the stored JSON, with its braces and nulls, stays in the database and in the export)."""
-    if not detail:
+    if not isinstance(detail, str) or not detail:  # None, or NaN where pandas filled a column's missing details
         return ""
     try:
         value = json.loads(detail)

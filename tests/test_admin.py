@@ -324,6 +324,6 @@ def test_audit_detail_reads_as_pairs_without_nulls():
     from components.admin_panels import readable_detail
     raw = '{"reason": "wrong", "failures": {"pair": 1, "user": 2}, "waits_until": null, "client": null, "note": ""}'
     assert readable_detail(raw) == "reason: wrong；failures: pair=1, user=2"
-    assert readable_detail(None) == "" and readable_detail("not json {") == "not json {"
+    assert readable_detail(None) == "" and readable_detail(float("nan")) == "" and readable_detail("not json {") == "not json {"
     assert readable_detail('["a", 1]') == "a, 1"
     assert readable_detail('{"masked": true, "unmasked": false}') == "masked: 是；unmasked: 否"
