@@ -222,6 +222,14 @@ def outstanding(conn: Connection, case_id: int) -> float:
     return round(float(snap.balance) + float(snap.overdue_amount), 2)
 
 
+def plan_cap(conn: Connection, scope: Scope, case_id: int) -> float:
+    """:func:`outstanding` of a case in the caller's reach (the form's cap); 0 when out of reach."""
+    from .collections import _case_in_scope
+    if _case_in_scope(conn, scope, case_id) is None:
+        return 0.0
+    return outstanding(conn, case_id)
+
+
 def _as_date(v) -> dt.date | None:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
         return None
@@ -416,5 +424,5 @@ def summary(conn: Connection, scope: Scope, month: str, months: int = 12, by: st
 
 ROW_FUNCTIONS = ("case_plans", "customer_plans", "plan_instalments")
 
-__all__ = ["judge", "evaluate", "data_date", "propose", "equal_split", "outstanding", "case_plans", "customer_plans",
+__all__ = ["judge", "evaluate", "data_date", "propose", "equal_split", "outstanding", "plan_cap", "case_plans", "customer_plans",
            "plan_instalments", "summary", "PlanError", "PARTIES", "grace_days", "max_months", "add_months"]

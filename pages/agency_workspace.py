@@ -11,6 +11,7 @@ from components.conduct_panels import my_breaches
 from components.formatting import money, pct
 from components.i18n import code_label, current_lang, t
 from components.panels import empty_state
+from components.plan_panels import case_plans, flag_label, plan_form
 from components.safe_text import md, t_md
 from components.session import engine, read, scope
 from components.shell import scope_label
@@ -55,11 +56,13 @@ with left:
         empty_state("agency.no_cases")
     else:
         st.caption(t("agency.showing", a=f"{offset + 1:,}", b=f"{offset + len(cases):,}", n=f"{total:,}"))
-        shown = cases.assign(entry_bucket=[BUCKETS.get(int(b), b) for b in cases["entry_bucket"]])
+        shown = cases.assign(entry_bucket=[BUCKETS.get(int(b), b) for b in cases["entry_bucket"]],
+                             plan=[flag_label(x, lang) for x in cases["plan_status"]])
         table(shown, {"case_no": Col("agency.case_no"), "entry_date": Col("agency.entry_date"),
                       "entry_bucket": Col("agency.bucket"), "overdue_at_entry": Col("agency.overdue", "money_wan"),
                       "name": Col("agency.name"), "phone": Col("agency.phone"), "address": Col("agency.address"),
-                      "last_action_on": Col("agency.last_action"), "actions": Col("agency.actions", "count")},
+                      "last_action_on": Col("agency.last_action"), "actions": Col("agency.actions", "count"),
+                      "plan": Col("plan.tab", missing="")},
               name="agency_cases", downloads=False, height=420)
         when = dt.datetime.now().replace(second=0, microsecond=0)
         label, who = scope_label(), scope().username
@@ -125,3 +128,6 @@ if not cases.empty:
                               "promise_kept": Col("agency.kept"),
                               "note": Col("agency.note"), "created_by": Col("agency.by")},
                       name="case_actions", downloads=False, height=360)
+        st.markdown(f"**{t('plan.title')}**")
+        plans = case_plans(case_id, lang)
+        plan_form(case_id, detail, plans, lang)

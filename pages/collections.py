@@ -6,6 +6,7 @@ from components import collection_charts as cc, navigation
 from components.collection_panels import allocation_tab, performance_tab
 from components.conduct_panels import conduct_tab, league_tab
 from components.filters import filter_bar
+from components.plan_panels import plans_tab
 from components.i18n import current_lang, t
 from components.panels import empty_state
 from components.session import read
@@ -24,7 +25,7 @@ window = st.segmented_control(t("coll.window"), [3, 6, 12, 24], default=12, key=
 st.caption(t("coll.cohort_note", n=window))
 
 tabs = st.tabs([t("coll.tab.allocation"), t("coll.tab.performance"), t("coll.tab.funnel"), t("coll.tab.agencies"),
-                t("conduct.tab"), t("coll.tab.legal")])
+                t("conduct.tab"), t("plan.tab"), t("coll.tab.legal")])
 with tabs[0]:
     allocation_tab(f, lang)
 with tabs[1]:
@@ -54,6 +55,8 @@ with tabs[3]:
 with tabs[4]:
     conduct_tab(f, window, lang)
 with tabs[5]:
+    plans_tab(f, window, lang)
+with tabs[6]:
     a, b = st.columns(2)
     with a:
         pipe = read(dc.litigation_pipeline, f, 36)

@@ -5,6 +5,7 @@ from components import customer_view as cv
 from components import downloads, navigation, pii
 from components.i18n import current_lang, t, value_label
 from components.panels import empty_state
+from components.plan_panels import customer_plans
 from components.post_loan_report import build_report
 from components.safe_text import md
 from components.session import read_scoped, scope
@@ -115,6 +116,8 @@ with tabs[3]:
     cv.frame(parts["actions"], {"action_on": "col.date", "channel": "col.channel", "contacted": "col.contacted",
                                 "promise_amount": "col.promise", "promise_kept": "col.kept", "result": "col.result"},
              codes=("channel", "result"), kinds={"promise_amount": "money_yuan"})
+    st.markdown(f"**{t('plan.title')}**")
+    customer_plans(int(p["id"]), lang)
 with tabs[4]:
     st.markdown(f"**{t('c360.visits')}**")
     cv.frame(parts["visits"], {"event_at": "col.time", "event_type": "col.event", "manager": "col.manager",

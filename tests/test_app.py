@@ -297,7 +297,7 @@ def test_collections_page_matches_the_data_functions(app_env, user):
     from data_access import collections as dc
     at = logged_in(user, "pages/collections.py")
     assert not at.exception and not errors(at)
-    assert [tab.label for tab in at.tabs] == ["分案", "回收绩效", "渠道漏斗", "委外机构", "行为合规", "诉讼与核销"]
+    assert [tab.label for tab in at.tabs] == ["分案", "回收绩效", "渠道漏斗", "委外机构", "行为合规", "协商还款", "诉讼与核销"]
     with app_env.connect() as conn:
         sc = scope_for_user(conn, user)
         month = queries.available_months(conn)[-1]

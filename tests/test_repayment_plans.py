@@ -352,5 +352,5 @@ def test_demo_plans_reach_only_their_own_agency(demo_engine):
             sc = scope_for_user(conn, user)
             own = {r.id for r in rows if sc.role == "agency" and r.case_agency == sc.agency_id}
             assert set(plans.plan_instalments(conn, sc, ids)["plan_id"]) == own, user
-            for r in rows[:40]:
-                assert set(plans.case_plans(conn, sc, r.case_id)["id"]) == ({r.id} & own), (user, r.id)
+            for r in rows[:40]:  # (a page test may have added an app plan to a demo case since: demo ones only)
+                assert set(plans.case_plans(conn, sc, r.case_id)["id"]) & set(ids) == ({r.id} & own), (user, r.id)
