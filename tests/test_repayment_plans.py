@@ -354,3 +354,29 @@ def test_demo_plans_reach_only_their_own_agency(demo_engine):
             assert set(plans.plan_instalments(conn, sc, ids)["plan_id"]) == own, user
             for r in rows[:40]:  # (a page test may have added an app plan to a demo case since: demo ones only)
                 assert set(plans.case_plans(conn, sc, r.case_id)["id"]) & set(ids) == ({r.id} & own), (user, r.id)
+
+
+def test_the_command_line_judges_the_plans(bank):
+    import subprocess
+    import sys
+    from tests.test_cli import ROOT
+    with bank.begin() as conn:
+        a, b, c = _agree_all(conn)
+        _pay(conn, PAYMENTS)
+    url = bank.url.render_as_string(hide_password=False)
+
+    def run(*args):
+        import os
+        return subprocess.run([sys.executable, "-m", "data_access", "plans", "evaluate", *args], cwd=ROOT,
+                              env=dict(os.environ, COCKPIT_DATABASE_URL=url), capture_output=True, text=True,
+                              timeout=120)
+    bad = run("--as-of", "2026-13-01")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--as-of" in bad.stderr
+    ok = run("--as-of", "2026-05-19", "--user", "nightly")
+    assert ok.returncode == 0, ok.stderr
+    assert "3 active before, 0 kept, 2 broken, 1 still active" in ok.stdout
+    with bank.connect() as conn:
+        assert [_plan(conn, x)["status"] for x in (a, b, c)] == ["active", "broken", "broken"]
+        who = set(conn.execute(select(s.audit_log.c.username).where(s.audit_log.c.action == "repayment_plan_broken"))
+                  .scalars())
+    assert who == {"nightly"}
