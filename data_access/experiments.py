@@ -1,8 +1,11 @@
 """Champion/challenger strategy tests (策略测试) on the collection allocation.
 
-A test has a champion and one or more challengers, each an allocation strategy (``rules``: the rules in force
-alone; ``optimised``: the optimiser of :mod:`models.allocation`), the share of the intake each arm gets, a seed, the
-intake months, the measure and the date it matures. Every case of the intake gets its arm by :func:`arms`, a pure
+A test has a champion and one or more challengers, each an allocation strategy with its parameters (:data:`STRATEGIES`:
+``rules``, the rules in force alone; ``optimised``, the optimiser of :mod:`models.allocation`; ``channel_mix``, the
+optimiser with channels' shares of the arm's cases capped; ``digital``, the rules with early buckets sent to AI voice
+and SMS first; ``capacity``, the optimiser with channels' capacity changed — extra visits at their cost per case),
+the share of the intake each arm gets, a seed, the intake months, the measure and the date it matures. The
+parameters are recorded with the test (``strategy_test.params``), so every arm can be recomputed from the record. Every case of the intake gets its arm by :func:`arms`, a pure
 function of (seed, case id, shares): anyone can recompute the split from what the test records, and a case keeps
 its arm (``strategy_test_case``). The allocation run allocates each arm's cases by the arm's strategy within the
 arm's share of every channel's capacity.
@@ -17,19 +20,33 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from . import schema as s
 from .queries import _df
 from .scope import Scope
 from .users import audit
 
-STRATEGIES = ("rules", "optimised")
+STRATEGIES = ("rules", "optimised", "channel_mix", "digital", "capacity")
 MEASURES = ("recovery", "cure", "net", "cost_per_100")
+# each strategy's parameters with their defaults (the form's starting values; a test records the ones it ran)
+DEFAULT_PARAMS: dict[str, dict] = {
+    "rules": {}, "optimised": {},
+    "channel_mix": {"max_share": {"agency": 0.15}},       # at most 15 % of the arm's cases to the agencies
+    "digital": {"buckets": [1, 2], "channels": ["ai_voice", "sms"]},  # M1 and M2: AI voice, then SMS, first
+    "capacity": {"scale": {"field": 1.2}},                # +20 % field visits for the arm, at their cost per case
+}
+MIX_CHANNELS = ("ai_voice", "sms", "phone", "field", "agency", "mediation", "litigation")
+DIGITAL_CHANNELS = ("ai_voice", "sms")
+CAPACITY_CHANNELS = ("ai_voice", "phone", "field", "agency", "mediation", "litigation")  # channels with a capacity
+SCALE_RANGE = (0.5, 2.0)
+MAX_MONTHS, MAX_MATURITY = 12, 24
 Z95, Z80 = 1.959964, 0.841621
 BOOTSTRAP = 2000
 
@@ -40,6 +57,55 @@ class ExperimentError(ValueError):
     def __init__(self, key: str, **values):
         super().__init__(key)
         self.key, self.values = key, values
+
+
+def strategy_params(name: str, params: dict | None = None) -> dict:
+    """``params`` of strategy ``name`` checked and normalised (the defaults of :data:`DEFAULT_PARAMS` when None);
+    raises ExperimentError('test.err_params') when they say nothing sensible.
+
+    * channel_mix — ``max_share``: {channel: share of the arm's cases, 0 ≤ share < 1}, at least one channel of
+      MIX_CHANNELS (agency: all agencies together).
+    * digital — ``buckets``: entry buckets 1–4 whose cases go to ``channels`` (ordered, of DIGITAL_CHANNELS) first,
+      the rules in force after them.
+    * capacity — ``scale``: {channel: factor on the arm's share of its capacity, 0.5 ≤ factor ≤ 2, ≠ 1}, channels of
+      CAPACITY_CHANNELS (agency: every agency's).
+    """
+    if name not in STRATEGIES:
+        raise ExperimentError("test.err_arms")
+    p = DEFAULT_PARAMS[name] if params is None else params
+    if not isinstance(p, dict):
+        raise ExperimentError("test.err_params", arm=name)
+    try:
+        if name == "channel_mix":
+            caps = {str(c): round(float(v), 4) for c, v in dict(p["max_share"]).items()}
+            if not caps or any(c not in MIX_CHANNELS or not 0 <= v < 1 for c, v in caps.items()):
+                raise ValueError
+            return {"max_share": {c: caps[c] for c in MIX_CHANNELS if c in caps}}
+        if name == "digital":
+            buckets = sorted({int(b) for b in p["buckets"]})
+            chans = list(dict.fromkeys(str(c) for c in p["channels"]))
+            if not buckets or any(b not in (1, 2, 3, 4) for b in buckets) or not chans or \
+                    any(c not in DIGITAL_CHANNELS for c in chans):
+                raise ValueError
+            return {"buckets": buckets, "channels": chans}
+        if name == "capacity":
+            scale = {str(c): round(float(v), 4) for c, v in dict(p["scale"]).items()}
+            lo, hi = SCALE_RANGE
+            if not scale or any(c not in CAPACITY_CHANNELS or not lo <= v <= hi or v == 1 for c, v in scale.items()):
+                raise ValueError
+            return {"scale": {c: scale[c] for c in CAPACITY_CHANNELS if c in scale}}
+    except (KeyError, TypeError, ValueError):
+        raise ExperimentError("test.err_params", arm=name) from None
+    return {}
+
+
+def arm_params(test) -> dict[str, dict]:
+    """Every arm's parameters as the test recorded them (``strategy_test.params``; tests recorded before there were
+    parameters, and arms without any, get the strategy's defaults)."""
+    names = [test["champion"], *test["challengers"].split(",")]
+    raw = test.get("params")
+    recorded = json.loads(raw) if isinstance(raw, str) and raw else {}
+    return {a: strategy_params(a, recorded.get(a)) for a in names}
 
 
 def arms(case_ids, shares, seed: int) -> np.ndarray:
@@ -82,44 +148,82 @@ def cases_needed(p1: float, p2: float) -> float:
 
 # ---------------------------------------------------------------- the tests in the database
 def create(conn: Connection, scope: Scope, name: str, champion: str, challengers: list[str], shares: list[float],
-           seed: int, first_month: str, months: int, measure: str = "recovery", maturity_months: int = 3) -> int:
-    """Record a test (head office only), audited. Returns its id."""
+           seed: int, first_month: str, months: int, measure: str = "recovery", maturity_months: int = 3,
+           params: dict[str, dict] | None = None) -> int:
+    """Record a test (head office only), audited. Returns its id.
+
+    ``params``: {arm: parameters} for the arms whose strategy takes any (the defaults otherwise), checked by
+    :func:`strategy_params` and recorded. Refused (ExperimentError with the message's key): another role; no name or
+    one over 64 characters; an unknown or repeated strategy, or no challenger; shares not > 0 or not summing to 1;
+    a seed not a whole number in 0 … 2³¹−1; a first month not YYYY-MM or before the newest intake month (its cases
+    are already allocated); months not 1 … MAX_MONTHS; maturity not 1 … MAX_MATURITY months; an intake month a
+    running test already covers (the allocation run applies one test a month: :func:`running_test`)."""
     if scope.role != "head_office":
         raise ExperimentError("test.err_role")
     arms_ = [champion, *challengers]
-    if not name or not name.strip() or len(name) > 64:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
         raise ExperimentError("test.err_name")
     if any(a not in STRATEGIES for a in arms_) or len(set(arms_)) != len(arms_) or not challengers:
         raise ExperimentError("test.err_arms")
     if len(shares) != len(arms_):
         raise ExperimentError("test.err_shares")
-    arms([1], shares, seed)  # validates the shares
+    shares = [float(x) for x in shares]
+    arms([1], shares, 0)  # validates the shares
+    given = params or {}
+    arm_params = {a: strategy_params(a, given.get(a)) for a in arms_}
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 31:
+        raise ExperimentError("test.err_seed")
     if measure not in MEASURES:
         raise ExperimentError("test.err_measure")
+    if not isinstance(first_month, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", first_month):
+        raise ExperimentError("test.err_month")
+    if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or not 1 <= months <= MAX_MONTHS:
+        raise ExperimentError("test.err_months", n=MAX_MONTHS)
+    if isinstance(maturity_months, bool) or not isinstance(maturity_months, (int, np.integer)) or \
+            not 1 <= maturity_months <= MAX_MATURITY:
+        raise ExperimentError("test.err_maturity", n=MAX_MATURITY)
+    newest = intake_month(conn)
+    if newest is not None and first_month < newest:
+        raise ExperimentError("test.err_month_past", month=newest)
     y, m = int(first_month[:4]), int(first_month[5:])
     end = y * 12 + m - 1 + months + maturity_months
     matures = dt.date(end // 12, end % 12 + 1, 1)
     last = y * 12 + m - 1 + months - 1
+    last_month = f"{last // 12:04d}-{last % 12 + 1:02d}"
     t = s.strategy_test
+    clash = conn.execute(select(t.c.name).where(t.c.status == "running", t.c.first_month <= last_month,
+                                                t.c.last_month >= first_month).order_by(t.c.id)).scalar()
+    if clash is not None:
+        raise ExperimentError("test.err_overlap", name=clash)
+    recorded = {a: p for a, p in arm_params.items() if p}
     test_id = conn.execute(insert(t).values(
         name=name.strip(), champion=champion, challengers=",".join(challengers),
         shares=",".join(f"{x:g}" for x in shares), seed=int(seed), measure=measure, first_month=first_month,
-        last_month=f"{last // 12:04d}-{last % 12 + 1:02d}", matures_on=matures, status="running",
+        last_month=last_month, matures_on=matures, status="running",
+        params=json.dumps(recorded, ensure_ascii=False, sort_keys=True) if recorded else None,
         created_by=scope.username, created_at=dt.datetime.now().replace(microsecond=0)).returning(t.c.id)).scalar_one()
     audit(conn, scope.username, "strategy_test_create", target=f"strategy_test:{test_id}",
-          detail={"name": name, "arms": arms_, "shares": shares, "seed": seed, "first_month": first_month,
-                  "months": months, "measure": measure})
+          detail={"name": name.strip(), "arms": arms_, "shares": shares, "seed": int(seed), "first_month": first_month,
+                  "months": int(months), "measure": measure, "maturity_months": int(maturity_months),
+                  "params": recorded})
     return test_id
 
 
+def intake_month(conn: Connection) -> str | None:
+    """The newest entry month of the collection cases (the month the allocation run is working on), or None."""
+    return conn.execute(select(func.max(s.collection_case.c.entry_month))).scalar()
+
+
 def tests(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """Every test (bank-wide figures: head office and strategy). Columns as strategy_test plus arms (list)."""
+    """Every test (bank-wide figures: head office and strategy). Columns as strategy_test plus arms (list) and
+    arm_params ({arm: parameters})."""
     if scope.role not in ("head_office", "strategy"):
         return pd.DataFrame()
     t = s.strategy_test
     df = _df(conn, select(t).order_by(t.c.first_month.desc(), t.c.id.desc()))
     if not df.empty:
         df["arms"] = [[c, *ch.split(",")] for c, ch in zip(df["champion"], df["challengers"])]
+        df["arm_params"] = [arm_params(r) for _, r in df.iterrows()]
     return df
 
 
@@ -241,17 +345,28 @@ def promote(conn: Connection, scope: Scope, test_id: int, arm: str) -> None:
     if arm not in [row["champion"], *row["challengers"].split(",")]:
         raise ExperimentError("test.err_arms")
     now = dt.datetime.now().replace(microsecond=0)
+    params = arm_params(row)[arm]
     conn.execute(update(t).where(t.c.id == test_id).values(status="promoted", promoted_arm=arm, promoted_at=now,
                                                            promoted_by=scope.username))
-    conn.execute(insert(s.allocation_policy).values(method=arm, since=now, set_by=scope.username, test_id=test_id))
+    conn.execute(insert(s.allocation_policy).values(
+        method=arm, since=now, set_by=scope.username, test_id=test_id,
+        params=json.dumps(params, ensure_ascii=False, sort_keys=True) if params else None))
     audit(conn, scope.username, "strategy_promote", target=f"strategy_test:{test_id}",
-          detail={"arm": arm, "name": row["name"]})
+          detail={"arm": arm, "name": row["name"], "params": params})
 
 
 def policy(conn: Connection) -> str:
     """The allocation strategy in force: the latest promotion's, else the optimiser."""
+    return policy_in_force(conn)[0]
+
+
+def policy_in_force(conn: Connection) -> tuple[str, dict]:
+    """The allocation strategy in force and its parameters (as the promoted arm ran them in its test)."""
     p = s.allocation_policy
-    return conn.execute(select(p.c.method).order_by(p.c.id.desc()).limit(1)).scalar() or "optimised"
+    row = conn.execute(select(p.c.method, p.c.params).order_by(p.c.id.desc()).limit(1)).first()
+    if row is None:
+        return "optimised", {}
+    return row.method, strategy_params(row.method, json.loads(row.params) if row.params else None)
 
 
 def finish_matured(conn: Connection, today: dt.date) -> int:
@@ -262,5 +377,6 @@ def finish_matured(conn: Connection, today: dt.date) -> int:
 
 
 __all__ = ["arms", "diff_of_rates", "bootstrap_ratio_diff", "cases_needed", "create", "tests", "running_test",
-           "assign", "arm_cases", "results", "predicted", "promote", "policy", "finish_matured", "ExperimentError",
-           "STRATEGIES", "MEASURES"]
+           "assign", "arm_cases", "results", "predicted", "promote", "policy", "policy_in_force", "finish_matured",
+           "strategy_params", "arm_params", "intake_month", "ExperimentError", "STRATEGIES", "MEASURES",
+           "DEFAULT_PARAMS"]

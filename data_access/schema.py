@@ -442,7 +442,7 @@ strategy_test = Table(
     "strategy_test", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False),
-    Column("champion", String(12), nullable=False, comment="rules | optimised"),
+    Column("champion", String(12), nullable=False, comment="a strategy of data_access.experiments.STRATEGIES"),
     Column("challengers", String(64), nullable=False, comment="comma-separated strategies"),
     Column("shares", String(64), nullable=False, comment="intake shares, champion first, comma-separated"),
     Column("seed", Integer, nullable=False, comment="the split's seed (data_access.experiments.arms)"),
@@ -456,6 +456,8 @@ strategy_test = Table(
     Column("promoted_arm", String(12)),
     Column("promoted_at", DateTime),
     Column("promoted_by", String(32)),
+    Column("params", Text, comment="JSON {arm: parameters} of the arms whose strategy takes any "
+                                   "(data_access.experiments.strategy_params); NULL: none"),
 )
 
 strategy_test_case = Table(
@@ -468,10 +470,11 @@ strategy_test_case = Table(
 allocation_policy = Table(
     "allocation_policy", metadata,
     Column("id", Integer, primary_key=True),
-    Column("method", String(12), nullable=False, comment="rules | optimised: what the allocation run applies"),
+    Column("method", String(12), nullable=False, comment="the strategy the allocation run applies"),
     Column("since", DateTime, nullable=False),
     Column("set_by", String(32), nullable=False),
     Column("test_id", Integer, ForeignKey("strategy_test.id"), comment="the test whose arm was promoted"),
+    Column("params", Text, comment="JSON parameters of the strategy, as its arm ran them; NULL: none"),
 )
 
 repayment_plan = Table(

@@ -16,6 +16,7 @@ shown side by side.
 from __future__ import annotations
 
 import argparse
+import math
 import pickle
 import sys
 
@@ -77,11 +78,13 @@ def within_caps(cases: pd.DataFrame, options: pd.DataFrame, lim: conduct.Limits 
     return need[None, :] <= room[:, None]
 
 
-def optimise(value: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def optimise(value: np.ndarray, eligible: np.ndarray, capacity: np.ndarray,
+             groups: list[tuple[np.ndarray, float]] | None = None) -> np.ndarray:
     """Option index per case (−1: queued) maximising first the number of cases assigned, then the total value.
 
     ``value``: cases × options expected net recovery; ``capacity``: cases each option can still take (inf or nan:
-    no limit; fractions are floored, a case is whole).
+    no limit; fractions are floored, a case is whole); ``groups``: (boolean mask over options, most cases) — at most
+    that many cases to those options together (the channel-mix strategy's cap on a channel, all its agencies).
 
     Solved as a linear program by HiGHS' dual simplex: case rows and option rows make a transportation matrix,
     which is totally unimodular, so with whole capacities the basic optimum is already 0/1 — an order of
@@ -108,8 +111,16 @@ def optimise(value: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> n
         rows.append(n + pos[jj[sel]])
         cols.append(sel)
         upper.append(np.floor(np.maximum(cap[limited], 0)))
+    # a group is a union of options, the options' rows a partition: both families are laminar, so with the case rows
+    # the matrix stays totally unimodular and the optimum whole
+    base = n + len(limited)
+    for g, (mask, most) in enumerate(groups or ()):
+        sel = np.flatnonzero(np.asarray(mask, dtype=bool)[jj])
+        rows.append(np.full(len(sel), base + g))
+        cols.append(sel)
+        upper.append(np.array([np.floor(max(float(most), 0))]))
     a = csr_matrix((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
-                   shape=(n + len(limited), k))
+                   shape=(base + len(groups or ()), k))
     ub = np.concatenate(upper)
     res = linprog(cost, A_ub=a, b_ub=ub, bounds=(0, 1), method="highs-ds")
     x = res.x if res.status == 0 else None
@@ -287,7 +298,7 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
         options = dc.capacity(conn, month)
         rules = dc.allocation_rules(conn)
         test = experiments.running_test(conn, month)
-        in_force = experiments.policy(conn)
+        in_force = experiments.policy_in_force(conn)
     options = options[options["channel"] != "write_off"].reset_index(drop=True)
     loaded = None if retrain else active_model(engine)
     model_id, model = loaded if loaded else train(engine, month, run_by, register_models=not dry_run)
@@ -296,10 +307,10 @@ def run(engine: Engine, run_by: str = "batch", retrain: bool = False, dry_run: b
     elig = eligibility(cases, options, rules) & fits
     cap = options["left"].to_numpy(dtype=float)
     base = rule_allocation(cases, options, rules, cap, fits)
-    best = optimise(net, elig, cap) if in_force == "optimised" else base.copy()
+    best = base.copy() if in_force[0] == "rules" else allocate(*in_force, cases, options, rules, net, elig, fits, cap)
     arm_of = None
     if test is not None:  # a champion/challenger test on this month's intake: each arm by its own strategy
-        best, arm_of = by_arm(test, cases, options, rules, net, elig, fits, cap)
+        best, arm_of = by_arm(test, cases, options, rules, net, elig, fits, cap, in_force)
 
     def total(choice, m):
         i = np.flatnonzero(choice >= 0)
@@ -341,34 +352,94 @@ def split_capacity(cap: np.ndarray, shares) -> list[np.ndarray]:
     return [np.where(finite, whole[a], cap) for a in range(len(shares))]
 
 
+def digital_rules(rules: pd.DataFrame, buckets, channels) -> pd.DataFrame:
+    """The rules with ``channels`` (in their order, from 0 元) put first for the entry ``buckets``: the digital-first
+    strategy. The rules in force follow them for a case the digital channels cannot take (capacity, conduct caps);
+    a rule of the bucket naming one of ``channels`` is replaced by the new first one."""
+    keep = rules[~(rules["entry_bucket"].astype(int).isin(buckets) & rules["channel"].isin(channels))]
+    first = pd.DataFrame([dict(entry_bucket=int(b), min_amount=0.0, channel=c, priority=-len(channels) + i,
+                               description="") for b in buckets for i, c in enumerate(channels)])
+    cols = [c for c in rules.columns if c in first.columns] or list(first.columns)
+    return pd.concat([first[cols], keep[cols]], ignore_index=True).sort_values(["entry_bucket", "priority"],
+                                                                               kind="stable").reset_index(drop=True)
+
+
+def scaled_capacity(cap: np.ndarray, options: pd.DataFrame, scale: dict[str, float]) -> np.ndarray:
+    """``cap`` with the options of each channel in ``scale`` multiplied by its factor, floored (the capacity
+    strategy: +20 % field visits is {"field": 1.2}; 'agency' scales every agency). Unlimited options stay so."""
+    factor = np.array([scale.get(ch, 1.0) for ch in options["channel"]], dtype=float)
+    out = np.asarray(cap, dtype=float) * factor
+    return np.where(np.isfinite(out), np.floor(np.maximum(out, 0)), out)
+
+
+def mix_groups(options: pd.DataFrame, max_share: dict[str, float], n_cases: int) -> list[tuple[np.ndarray, float]]:
+    """The channel-mix strategy's caps as :func:`optimise` groups: at most ⌊share × the arm's cases⌋ to a channel
+    (all its agencies together)."""
+    chan = options["channel"].to_numpy()
+    return [(chan == ch, math.floor(share * n_cases + 1e-9)) for ch, share in max_share.items()]
+
+
+def allocate(strategy: str, params: dict, cases: pd.DataFrame, options: pd.DataFrame, rules: pd.DataFrame,
+             net: np.ndarray, elig: np.ndarray, fits: np.ndarray | None, cap: np.ndarray) -> np.ndarray:
+    """``cases`` allocated by one strategy of :data:`data_access.experiments.STRATEGIES` with its parameters
+    (:func:`data_access.experiments.strategy_params`). Option index per case, −1 queued.
+
+    ``net``: expected net recovery, cases × options; ``elig``: the rules' eligibility already and-ed with ``fits``
+    (the conduct caps, :func:`within_caps`), which every strategy keeps; ``cap``: what the cases may use of every
+    option.
+
+    * rules — :func:`rule_allocation`; optimised — :func:`optimise`.
+    * channel_mix — the optimiser with at most ``max_share`` of the cases to each channel named.
+    * digital — the rules with AI voice / SMS first for the buckets named (:func:`digital_rules`); a case whose
+      entry date leaves no room for AI voice's calls under the daily cap goes on to SMS.
+    * capacity — the optimiser with the channels named at ``scale`` × their capacity (:func:`scaled_capacity`):
+      the extra cases are extra work, at the channel's cost per case, which the arm's cost and net carry.
+    """
+    from data_access.experiments import strategy_params
+    p = strategy_params(strategy, params)
+    if strategy == "rules":
+        return rule_allocation(cases, options, rules, cap, fits)
+    if strategy == "optimised":
+        return optimise(net, elig, cap)
+    if strategy == "channel_mix":
+        return optimise(net, elig, cap, mix_groups(options, p["max_share"], len(cases)))
+    if strategy == "digital":
+        return rule_allocation(cases, options, digital_rules(rules, p["buckets"], p["channels"]), cap, fits)
+    if strategy == "capacity":
+        return optimise(net, elig, scaled_capacity(cap, options, p["scale"]))
+    raise ValueError(f"unknown allocation strategy {strategy!r}")
+
+
 def by_arm(test, cases: pd.DataFrame, options: pd.DataFrame, rules: pd.DataFrame, net: np.ndarray, elig: np.ndarray,
-           fits: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+           fits: np.ndarray, cap: np.ndarray, in_force: tuple[str, dict] = ("optimised", {})
+           ) -> tuple[np.ndarray, pd.DataFrame]:
     """The plan under a running strategy test: the cases of the test's months split by
-    :func:`data_access.experiments.arms` (seed and shares of the test), each arm allocated by its own strategy
-    within its share of every option's capacity (:func:`split_capacity`: together exactly the capacity); other cases by the
+    :func:`data_access.experiments.arms` (seed and shares of the test), each arm allocated by its own strategy with
+    the parameters the test recorded (:func:`allocate`) within its share of every option's capacity
+    (:func:`split_capacity`: together exactly the capacity; a capacity arm's extra is on top); other cases by the
     strategy in force with what is left. Returns the choice per case and case_id, arm of the test's cases."""
     names = [test["champion"], *test["challengers"].split(",")]
     shares = [float(x) for x in test["shares"].split(",")]
+    params = experiments.arm_params(test)
     inside = ((cases["entry_month"] >= test["first_month"]) & (cases["entry_month"] <= test["last_month"])).to_numpy()
     idx = np.flatnonzero(inside)
     arm = experiments.arms(cases["case_id"].to_numpy()[idx], shares, test["seed"])
     out = np.full(len(cases), -1)
     left = np.asarray(cap, dtype=float).copy()
     caps = split_capacity(cap, shares)
-    for a, (name, share) in enumerate(zip(names, shares)):
+    for a, name in enumerate(names):
         rows = idx[arm == a]
         if not len(rows):
             continue
-        arm_cap = caps[a]
         sub = cases.iloc[rows].reset_index(drop=True)
-        choice = optimise(net[rows], elig[rows], arm_cap) if name == "optimised" else \
-            rule_allocation(sub, options, rules, arm_cap, fits[rows])
+        choice = allocate(name, params[name], sub, options, rules, net[rows], elig[rows], fits[rows], caps[a])
         out[rows] = choice
-        used = np.bincount(choice[choice >= 0], minlength=len(options))
-        left = left - used
+        left = left - np.bincount(choice[choice >= 0], minlength=len(options))
     rest = np.flatnonzero(~inside)
     if len(rest):
-        out[rest] = optimise(net[rest], elig[rest], np.maximum(left, 0))
+        sub = cases.iloc[rest].reset_index(drop=True)
+        out[rest] = allocate(in_force[0], in_force[1], sub, options, rules, net[rest], elig[rest], fits[rest],
+                             np.maximum(left, 0))
     return out, pd.DataFrame({"case_id": cases["case_id"].to_numpy()[idx], "arm": [names[a] for a in arm]})
 
 
