@@ -14,8 +14,52 @@ from .theme import BUCKET_COLORS, FONT_STACK, PRIMARY, SERIES
 MONTH_TICK = {"zh": "%Y年%-m月", "en": "%b %Y"}
 
 
+# trace fields whose strings come from data (names of branches, villages, agencies, products, customers) and that
+# plotly draws through its pseudo-HTML: a branch named '<a href="http://…">核验</a>' would be a link in the legend,
+# a tick label or a hover box. Templates (hovertemplate, texttemplate) are the cockpit's own and keep their tags.
+DATA_TEXT_FIELDS = ("x", "y", "text", "hovertext", "labels", "parents", "ids", "name", "customdata",
+                    "legendgroup", "legendgrouptitle")
+
+
+def _inert(value):
+    """``value`` with every '<' and '>' of its strings written as entities, which plotly shows as the characters
+    (it splits tags before decoding entities, so '&lt;a&gt;' is never a tag); idempotent, numbers untouched."""
+    if isinstance(value, str):
+        return value.replace("<", "&lt;").replace(">", "&gt;") if ("<" in value or ">" in value) else value
+    if isinstance(value, (list, tuple)):
+        out = [_inert(v) for v in value]
+        return out if any(a is not b for a, b in zip(out, value)) else value
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "OUS":  # numpy arrays of strings or objects
+        return [_inert(v) for v in value.tolist()]
+    return value
+
+
+def inert_data_text(fig: go.Figure) -> go.Figure:
+    """Data strings in every trace and in category tick labels shown as text, never as plotly markup."""
+    for trace in fig.data:
+        for field in DATA_TEXT_FIELDS:
+            if field not in trace:
+                continue
+            value = trace[field]
+            if field == "legendgrouptitle":
+                if value is not None and value.text:
+                    value.text = _inert(value.text)
+                continue
+            if value is None:
+                continue
+            new = _inert(value)
+            if new is not value:
+                trace[field] = new
+    for name in fig.layout:
+        if name.startswith(("xaxis", "yaxis")) and fig.layout[name].ticktext:
+            fig.layout[name].ticktext = _inert(fig.layout[name].ticktext)
+    return fig
+
+
 def apply_theme(fig: go.Figure, title: str, lang: str = "zh", height: int = 360) -> go.Figure:
-    """The house style: title top-left, legend under the plot, quiet grid, Chinese-capable fonts."""
+    """The house style: title top-left, legend under the plot, quiet grid, Chinese-capable fonts; data text inert
+    (:func:`inert_data_text`)."""
+    inert_data_text(fig)
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", y=0.97, font=dict(size=16)),
         font=dict(family=FONT_STACK, size=12, color="#1f2937"),

@@ -21,6 +21,7 @@ from .markup import hostile_markup, links_and_images
 
 IMAGE = "![](http://127.0.0.1:8629/p.png)"
 LINK = "[核验](http://x.invalid/a)"
+PLOTLY_LINK = '<a href="http://x.invalid/p">核验</a>'
 PAYLOADS = [IMAGE, LINK, "<img src=http://127.0.0.1:8629/q.png>", "http://x.invalid/b", "www.x.invalid",
             ":red[**x**] $x$ `y` *z* _w_ # h", "a\n\n# heading\n[l](http://x.invalid/c)"]
 
@@ -62,6 +63,11 @@ def hostile_bank(tmp_path_factory):
         cid, village = conn.execute(select(c.c.id, c.c.village_code).order_by(c.c.id)).first()
         conn.execute(update(c).where(c.c.id == cid).values(name=IMAGE, address=LINK))
         conn.execute(update(s.region).where(s.region.c.code == village).values(name=LINK))
+        # a branch and an agency named in plotly's pseudo-HTML (a link plotly would draw in a legend, tick or hover)
+        branch = conn.execute(select(s.org_unit.c.id).where(s.org_unit.c.level == "branch")
+                              .order_by(s.org_unit.c.id)).scalar()
+        conn.execute(update(s.org_unit).where(s.org_unit.c.id == branch).values(name=PLOTLY_LINK))
+        conn.execute(update(s.agency).values(name=PLOTLY_LINK))
     marts.refresh(engine)
     with app_on(engine):
         yield engine, cid, village
@@ -136,3 +142,44 @@ def test_trajectory_tooltip_has_real_line_breaks():
     lines = _tooltip_lines(deck, layer.data[0])
     assert lines[1:] == ["10-09 09:30 · 走访", f"C0000007 {IMAGE}", "⚠ 离家过远"]
     assert not any("<br" in line for line in lines)
+
+
+def _chart_data_texts(spec: str) -> list[str]:
+    """The strings a plotly figure takes from data (trace values, names, labels, custom data, tick texts); the
+    templates are the cockpit's own and may hold tags."""
+    fig = json.loads(spec)
+    out = []
+
+    def strings(v):
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                strings(x)
+        elif isinstance(v, dict) and "text" in v:
+            strings(v["text"])
+    for trace in fig.get("data", []):
+        for field in ("x", "y", "text", "hovertext", "labels", "parents", "ids", "name", "customdata",
+                      "legendgroup", "legendgrouptitle"):
+            strings(trace.get(field))
+    for key, axis in fig.get("layout", {}).items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            strings(axis.get("ticktext"))
+    return out
+
+
+@pytest.mark.parametrize("user, page", [("hq_wang", "pages/overview.py"), ("hq_wang", "pages/portfolio_risk.py"),
+                                        ("hq_wang", "pages/collections.py"), ("hq_wang", "pages/managers.py"),
+                                        ("hq_wang", "pages/grid_map.py")])
+def test_charts_draw_hostile_names_as_text(hostile_bank, user, page):
+    """Plotly draws a subset of HTML in its text (a, b, i, span, br…): a branch or agency named as a link shows as
+    the text it is, in every chart of the page."""
+    import re
+    at = logged_in(user, page)
+    assert not at.exception
+    texts = [x for e in at.get("plotly_chart") for x in _chart_data_texts(e.proto.spec)]
+    assert texts, "the page draws charts"
+    tags = [x for x in texts if re.search(r"<\s*/?\s*(a|b|i|em|span|br|sup|sub|img)\b", x, re.IGNORECASE)]
+    assert tags == [], tags[:5]
+    if page.endswith("collections.py"):  # the hostile agency is in its charts, as text
+        assert any("核验" in x and "&lt;a" in x for x in texts)
