@@ -39,8 +39,9 @@ def attention_list(f: queries.Filters, league: pd.DataFrame) -> None:
     if not items:
         st.success(t("attention.none"))
         return
-    st.markdown("".join(f'<div class="attention-item {"warn" if sev == "warn" else ""}">{html_text(text)}</div>'
-                        for sev, text in items[:12]), unsafe_allow_html=True)
+    st.markdown('<div class="attention-grid">' + "".join(
+        f'<div class="attention-item {"warn" if sev == "warn" else ""}">{html_text(text)}</div>'
+        for sev, text in items[:12]) + "</div>", unsafe_allow_html=True)
 
 
 def league_style(shown: pd.DataFrame):

@@ -81,20 +81,20 @@ c1, c2, c3 = st.columns(3)
 c1.plotly_chart(charts.balance_npl_chart(trend, lang), width="stretch", key="ch_balance")
 c2.plotly_chart(charts.overdue_chart(trend, lang), width="stretch", key="ch_overdue")
 c3.plotly_chart(charts.coverage_chart(trend, lang), width="stretch", key="ch_coverage")
-c4, _c5, _c6 = st.columns(3)
+league = read(queries.branch_league, f.month, prev_month(f.month), prev_month(f.month, 12))
+# today's attention list beside the fourth chart, so that the league below has the page's full width: at 1600 px
+# its last columns were cut off beside the list
+c4, right = st.columns([1, 2])
 c4.plotly_chart(overdue_npl_chart(trend, lang), width="stretch", key="ch_overdue_npl")
-
-left, right = st.columns([2.2, 1])
-with left:
-    st.subheader(t("overview.league"))
-    league = read(queries.branch_league, f.month, prev_month(f.month), prev_month(f.month, 12))
-    table(league, {"branch": Col("league.branch"), "balance": Col("league.balance", "money_wan"),
-                   "growth_mom": Col("league.growth_mom", "change"), "growth_yoy": Col("league.growth_yoy", "change"),
-                   "npl_ratio": Col("league.npl_ratio", "rate"), "npl_change_pp": Col("league.npl_change", "pp"),
-                   "overdue_ratio": Col("league.overdue_ratio", "rate"), "recovery_rate": Col("league.recovery", "rate"),
-                   "households_with_loan": Col("league.borrowers", "count"),
-                   "tasks_overdue": Col("league.tasks_overdue", "count")},
-          name=f"branch_league_{f.month}", styler=league_style, height="fit")
 with right:
     st.subheader(t("overview.attention"))
     attention_list(f, league)
+
+st.subheader(t("overview.league"))
+table(league, {"branch": Col("league.branch"), "balance": Col("league.balance", "money_wan"),
+               "growth_mom": Col("league.growth_mom", "change"), "growth_yoy": Col("league.growth_yoy", "change"),
+               "npl_ratio": Col("league.npl_ratio", "rate"), "npl_change_pp": Col("league.npl_change", "pp"),
+               "overdue_ratio": Col("league.overdue_ratio", "rate"), "recovery_rate": Col("league.recovery", "rate"),
+               "households_with_loan": Col("league.borrowers", "count"),
+               "tasks_overdue": Col("league.tasks_overdue", "count")},
+      name=f"branch_league_{f.month}", styler=league_style, height="fit")
