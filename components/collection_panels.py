@@ -42,7 +42,9 @@ def allocation_tab(f: Filters, lang: str) -> None:
                           **{c: Col(cc.channel_label(c, lang), "count", raw=True) for c in grid.columns}},
                   name=f"collection_today_{latest}", height="fit", downloads=False)
 
-    a, b = st.columns([1, 1.25])  # the rules table needs room for its notes
+    # the rules table at the page's width below the chart: beside it the notes were cut off at 1600 px
+    a, _ = st.columns([1, 1])
+    b = st.container()
     with a:
         if board.empty:
             empty_state()
