@@ -86,7 +86,8 @@ def comparison_chart(df: pd.DataFrame, metric: str, level: str, lang: str) -> go
                            textangle=0, cliponaxis=False,
                            name=t(f"metric.{metric}")))
     fig.update_xaxes(title_text=f"{t(f'metric.{metric}')}（{unit}）" if unit else t(f"metric.{metric}"))
-    fig.update_yaxes(title_text=t(f"map.level.{level}"))
+    level_name = t(f"map.level.{level}")
+    fig.update_yaxes(title_text=level_name[:1].upper() + level_name[1:])  # an axis title starts with a capital
     fig = apply_theme(fig, t("map.chart_title", metric=t(f"metric.{metric}"), level=t(f"map.level.{level}")), lang,
                       height=max(320, 22 * len(d) + 90))
     fig.update_xaxes(tickformat=None, dtick=None, hoverformat=None)
