@@ -19,10 +19,15 @@ What a validator checks, and where:
   ``cross_val_score`` and ``GridSearchCV`` rank scorecards the way validators do; the points are ``points(X)``.
 * **Regularisation.** ``C="cv"`` (default) picks the L2 strength by repeated stratified cross-validation
   (3 × 5 folds, log-loss) on the training data only, with each fold's WOE re-estimated from that fold's training
-  rows; nothing outside the training data is seen.
+  rows; nothing outside the training data is seen. The penalty acts on the WOE columns divided by their standard
+  deviation (coefficients are reported back on the WOE scale): on raw WOE a weak variable, whose WOE values
+  spread little, is shrunk far harder than a strong one for the same penalty, so a strong penalty silently
+  turned the weak variables off; standardised, every variable is shrunk alike.
 * **Binning.** optbinning's own trend choice for numbers (``"auto"``: ascending, descending, peak or valley;
-  ``"auto_asc_desc"`` forces a monotonic one), categories ordered by WOE, at most ``max_n_bins`` bins, every
-  variable offered (``min_iv`` 0: a weak variable is shrunk by the regularisation rather than cut by a rule).
+  ``"auto_asc_desc"`` forces a monotonic one), categories ordered by WOE with the categories rarer than
+  ``cat_cutoff`` (5 % of the training rows) pooled into one bin (a category of 9 applicants has a WOE that is
+  noise), no cap on the number of bins but optbinning's own (``max_n_bins`` sets one), every variable offered
+  (``min_iv`` 0: a weak variable is shrunk by the regularisation rather than cut by a rule).
   ``models.german_credit`` compares this with optbinning's defaults on the same splits.
 """
 from __future__ import annotations
@@ -45,6 +50,16 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 #: why a variable is not in the score (``selection_["status"]``), in the CLI's words
 STATUS_TEXT = {"scored": "scored", "low_iv": "left out: information value below min_iv",
                "wrong_sign": "dropped: wrong sign (a riskier bin would get more points)"}
+
+
+def _fit_lr(W, y, C: float) -> LogisticRegression:
+    """L2 logistic regression on the WOE columns divided by their standard deviation (so that the penalty shrinks
+    every variable alike), its coefficients then put back on the WOE scale: the fitted model takes WOE as it is."""
+    sd = np.asarray(W, dtype=float).std(axis=0)
+    sd[sd == 0] = 1.0  # a one-bin variable: WOE 0 everywhere, coefficient 0
+    lr = LogisticRegression(C=C, max_iter=1000).fit(W / sd, y)  # a frame stays one: its names are checked at predict
+    lr.coef_ = lr.coef_ / sd
+    return lr
 
 
 def _fold_woe(idx_tr: np.ndarray, y_tr: np.ndarray, idx_te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,10 +87,14 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
         Scaling: ``base_score`` points at good:bad odds ``base_odds``; ``pdo`` points double the odds.
     min_iv : float, default 0.0
         Variables with a lower information value (on the training data) are left out.
-    max_n_bins : int, default 6
+    max_n_bins : int or None, default None
+        At most this many bins per variable (None: optbinning's own limits, ``min_prebin_size`` 5 % of the rows).
+    cat_cutoff : float or None, default 0.05
+        Categories rarer than this share of the training rows are pooled into one bin (None: every category its
+        own).
     C : float or "cv", default "cv"
-        Inverse L2 strength of the logistic regression, or "cv": chosen from ``C_GRID`` by inner cross-validation
-        on the training data (see above).
+        Inverse L2 strength of the logistic regression on the standardised WOE, or "cv": chosen from ``C_GRID``
+        by inner cross-validation on the training data (see above).
     monotonic_trend : str, default "auto"
         optbinning's trend for numeric variables ("auto" lets the solver choose a peak or valley too).
     min_rows : int, default 100
@@ -84,8 +103,9 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, categorical: list[str] | None = None, base_score: float = 600.0, base_odds: float = 50.0,
-                 pdo: float = 20.0, min_iv: float = 0.0, max_n_bins: int = 6, C="cv", min_rows: int = 100,
-                 min_per_class: int = 20, monotonic_trend: str = "auto"):
+                 pdo: float = 20.0, min_iv: float = 0.0, max_n_bins: int | None = None, C="cv",
+                 min_rows: int = 100, min_per_class: int = 20, monotonic_trend: str = "auto",
+                 cat_cutoff: float | None = 0.05):
         self.categorical = categorical
         self.base_score = base_score
         self.base_odds = base_odds
@@ -96,6 +116,7 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
         self.min_rows = min_rows
         self.min_per_class = min_per_class
         self.monotonic_trend = monotonic_trend
+        self.cat_cutoff = cat_cutoff
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -119,8 +140,10 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
         names = list(df.columns)
         F = check_frame(df, names, set(cat), at_fit=True)
         y = check_target(y, len(F), self.min_rows, self.min_per_class)
-        # numeric variables: the trend ``monotonic_trend`` (optbinning's "auto" by default); categories by WOE
-        params = {n: ({"dtype": "categorical", "max_n_bins": self.max_n_bins} if n in cat else
+        # numeric variables: the trend ``monotonic_trend`` (optbinning's "auto" by default); categories by WOE,
+        # the rare ones pooled
+        params = {n: ({"dtype": "categorical", "max_n_bins": self.max_n_bins, "cat_cutoff": self.cat_cutoff}
+                      if n in cat else
                       {"dtype": "numerical", "monotonic_trend": self.monotonic_trend, "max_n_bins": self.max_n_bins})
                   for n in names}
         self.binning_ = BinningProcess(names, categorical_variables=cat, binning_fit_params=params,
@@ -137,7 +160,7 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
         selected = list(candidates)
         while True:
             self.C_ = self._choose_C(F, y, selected)
-            self.lr_ = LogisticRegression(C=self.C_, max_iter=1000).fit(W_all[selected], y)
+            self.lr_ = _fit_lr(W_all[selected], y, self.C_)
             coef = self.lr_.coef_[0]
             wrong = [n for n, c in zip(selected, coef) if c > 0]
             if not wrong:
@@ -176,7 +199,7 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
         for tr, te in folds:
             W_tr, W_te = _fold_woe(idx[tr], y[tr], idx[te])
             for k, C in enumerate(C_GRID):
-                lr = LogisticRegression(C=C, max_iter=1000).fit(W_tr, y[tr])
+                lr = _fit_lr(W_tr, y[tr], C)
                 loss[k] += log_loss(y[te], lr.predict_proba(W_te)[:, 1], labels=[0, 1])
         return float(C_GRID[int(np.argmin(loss))])
 
@@ -268,8 +291,10 @@ class ApplicationScorecard(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         """Models pickled before the input checks: their columns' kinds from ``categorical``, no category list
-        (so no unseen-category count) and no variable dropped for its sign."""
+        (so no unseen-category count) and no variable dropped for its sign. Models pickled before rare categories
+        were pooled pooled none (``cat_cutoff`` None)."""
         self.__dict__.update(state)
+        self.__dict__.setdefault("cat_cutoff", None)
         if "lr_" in state and "kinds_" not in state:
             cat = set(self.categorical or [])
             names = list(self.binning_.variable_names)
