@@ -38,7 +38,10 @@ if k:
     cols[5].metric(t("agency.complaints"), int(k["complaints"]), help=t("agency.breaches", n=int(k["compliance_breaches"])))
 
 counts = read(dc.count_cases, "open")
-left, right = st.columns([1.9, 1])
+# the work list at the page's width (beside the ranking its address column wrapped every row into ten lines), the
+# ranking and the agency's own breaches side by side below it
+left = st.container()
+right, below = st.columns([1, 1])
 with left:
     st.subheader(t("agency.cases"))
     f1, f2 = st.columns([3, 1])
@@ -81,6 +84,7 @@ with right:
                   "me": Col("agency.me", missing="")},
           name="agency_league", downloads=False, height="fit")
     st.caption(t("agency.ranking_note") + " " + t("conduct.league_short"))
+with below:
     my_breaches(lang)
 
 
