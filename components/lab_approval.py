@@ -9,7 +9,7 @@ from data_access.queries import Filters
 from models import approval
 
 from . import strategy_charts as sc
-from .formatting import delta_pp, money as fmt_money, pct
+from .formatting import delta_pp, money as fmt_money, month_span, pct
 from .i18n import t
 from .panels import empty_state, model_missing
 from .scenarios import compare, save_box
@@ -102,14 +102,14 @@ def render(f: Filters, lang: str) -> None:
                  "amount": Col("appr.amount_wan", "money_wan"), "expected_bad_rate": Col("appr.expected_bad", "rate"),
                  "known": Col("appr.known", "count"), "realised_bad_rate": Col("appr.realised_bad")},
           name="approval_swap_set", height="fit")
-    months = oot["months"].replace("..", " – ")
+    months = month_span(oot["months"], lang)
     if not oot["in_sample"]:
         st.caption(t("appr.swap_oot", months=months, label_to=oot["label_to"]))
     else:
         st.warning(t("appr.swap_in_sample", months=months))
     bt = m.get("approval_backtest")
     if bt:
-        st.info(t("appr.backtest", months=bt["months"], n=f"{bt['applications']:,}", pred=pct(bt["predicted"]),
+        st.info(t("appr.backtest", months=month_span(bt["months"], lang), n=f"{bt['applications']:,}", pred=pct(bt["predicted"]),
                   real=pct(bt["realised"]), gap=f"{(bt['predicted'] - bt['realised']) * 100:+.2f}"))
     back = approval.backtest(back_cells)
     if back:
