@@ -27,6 +27,9 @@ html, body, [class*="css"] {{ font-family: {FONT_STACK}; }}
 .attention-item {{ border-left: 4px solid {BAD}; background: #fff7f5; padding: 6px 10px; margin-bottom: 6px;
                    border-radius: 4px; font-size: 0.92rem; }}
 .attention-item.warn {{ border-left-color: #fb8c00; background: #fffaf0; }}
+/* the static tables an agency sees (no export control) keep a date or a number on one line; the table scrolls */
+[data-testid="stTable"] td {{ white-space: nowrap; }}
+[data-testid="stTable"] {{ overflow-x: auto; }}
 .attention-grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); column-gap: 10px; }}
 .block-container {{ padding-top: 2.2rem; }}
 /* every export goes through the audited download buttons: the grid's own CSV download is hidden */
