@@ -28,7 +28,7 @@ html, body, [class*="css"] {{ font-family: {FONT_STACK}; }}
                    border-radius: 4px; font-size: 0.92rem; }}
 .attention-item.warn {{ border-left-color: #fb8c00; background: #fffaf0; }}
 /* the static tables an agency sees (no export control) keep a date or a number on one line; the table scrolls */
-[data-testid="stTable"] td {{ white-space: nowrap; }}
+[data-testid="stTable"] td, [data-testid="stTable"] td p {{ white-space: nowrap !important; }}
 [data-testid="stTable"] {{ overflow-x: auto; }}
 .attention-grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); column-gap: 10px; }}
 .block-container {{ padding-top: 2.2rem; }}
