@@ -5,8 +5,8 @@ A test has a champion and one or more challengers, each an allocation strategy w
 optimiser with channels' shares of the arm's cases capped; ``digital``, the rules with early buckets sent to AI voice
 and SMS first; ``capacity``, the optimiser with channels' capacity changed — extra visits at their cost per case),
 the share of the intake each arm gets, a seed, the intake months, the measure and the date it matures. The
-parameters are recorded with the test (``strategy_test.params``), so every arm can be recomputed from the record. Every case of the intake gets its arm by :func:`arms`, a pure
-function of (seed, case id, shares): anyone can recompute the split from what the test records, and a case keeps
+parameters are recorded with the test (``strategy_test.params``), so every arm can be recomputed from the record.
+Every case of the intake gets its arm by :func:`arms`, a pure function of (seed, case id, shares): anyone can recompute the split from what the test records, and a case keeps
 its arm (``strategy_test_case``). The allocation run allocates each arm's cases by the arm's strategy within the
 arm's share of every channel's capacity.
 
@@ -61,7 +61,7 @@ class ExperimentError(ValueError):
 
 def strategy_params(name: str, params: dict | None = None) -> dict:
     """``params`` of strategy ``name`` checked and normalised (the defaults of :data:`DEFAULT_PARAMS` when None);
-    raises ExperimentError('test.err_params') when they say nothing sensible.
+    raises ExperimentError('test.err_params_<name>') when they say nothing sensible.
 
     * channel_mix — ``max_share``: {channel: share of the arm's cases, 0 ≤ share < 1}, at least one channel of
       MIX_CHANNELS (agency: all agencies together).
@@ -74,7 +74,7 @@ def strategy_params(name: str, params: dict | None = None) -> dict:
         raise ExperimentError("test.err_arms")
     p = DEFAULT_PARAMS[name] if params is None else params
     if not isinstance(p, dict):
-        raise ExperimentError("test.err_params", arm=name)
+        raise ExperimentError(f"test.err_params_{name}", arm=name)
     try:
         if name == "channel_mix":
             caps = {str(c): round(float(v), 4) for c, v in dict(p["max_share"]).items()}
@@ -95,7 +95,7 @@ def strategy_params(name: str, params: dict | None = None) -> dict:
                 raise ValueError
             return {"scale": {c: scale[c] for c in CAPACITY_CHANNELS if c in scale}}
     except (KeyError, TypeError, ValueError):
-        raise ExperimentError("test.err_params", arm=name) from None
+        raise ExperimentError(f"test.err_params_{name}", arm=name) from None
     return {}
 
 
@@ -207,6 +207,25 @@ def create(conn: Connection, scope: Scope, name: str, champion: str, challengers
                   "months": int(months), "measure": measure, "maturity_months": int(maturity_months),
                   "params": recorded})
     return test_id
+
+
+def form_context(conn: Connection, scope: Scope, ahead: int = 12) -> dict:
+    """What the Strategy lab's new-test form offers (bank-wide: head office and strategy): ``months``, the newest
+    intake month and the ``ahead`` after it, each with the running test covering it (``taken``: month → name), and
+    the strategy in force with its parameters (``in_force``)."""
+    if scope.role not in ("head_office", "strategy"):
+        return {"months": [], "taken": {}, "in_force": ("optimised", {})}
+    newest = intake_month(conn) or dt.date.today().strftime("%Y-%m")
+    y, m = int(newest[:4]), int(newest[5:])
+    months = [f"{(y * 12 + m - 1 + i) // 12:04d}-{(y * 12 + m - 1 + i) % 12 + 1:02d}" for i in range(ahead + 1)]
+    t = s.strategy_test
+    taken: dict[str, str] = {}
+    for r in conn.execute(select(t.c.name, t.c.first_month, t.c.last_month).where(t.c.status == "running")
+                          .order_by(t.c.id)):
+        for month in months:
+            if r.first_month <= month <= r.last_month:
+                taken.setdefault(month, r.name)
+    return {"months": months, "taken": taken, "in_force": policy_in_force(conn)}
 
 
 def intake_month(conn: Connection) -> str | None:
@@ -378,5 +397,5 @@ def finish_matured(conn: Connection, today: dt.date) -> int:
 
 __all__ = ["arms", "diff_of_rates", "bootstrap_ratio_diff", "cases_needed", "create", "tests", "running_test",
            "assign", "arm_cases", "results", "predicted", "promote", "policy", "policy_in_force", "finish_matured",
-           "strategy_params", "arm_params", "intake_month", "ExperimentError", "STRATEGIES", "MEASURES",
+           "strategy_params", "arm_params", "intake_month", "form_context", "ExperimentError", "STRATEGIES", "MEASURES",
            "DEFAULT_PARAMS"]

@@ -387,6 +387,94 @@ def test_strategy_test_results_and_promotion(app_env, user):
     assert last == "strategy_promote"
 
 
+def test_head_office_creates_a_strategy_test_through_the_form(app_env):
+    """The 策略测试 tab's form: the seed is drawn and shown; shares not making 100 % and months a running test already
+    covers are refused with their message and nothing is written; a valid test is recorded with the seed shown and
+    its arms' parameters, audited, listed and picked. Other roles get no form. (The test is removed afterwards: the
+    demo bank is shared with tests that count its tests.)"""
+    import json
+    from sqlalchemy import delete, func, select
+    from data_access import experiments as ex
+    from data_access.schema import audit_log, strategy_test
+    reader = logged_in("strategy_chen", "pages/strategy_lab.py")
+    reader.session_state["lab_tab"] = "策略测试"
+    reader.run()
+    assert not reader.exception and not [b for b in reader.button if b.key == "test_create"]
+    assert any("只读" in c.value for c in reader.caption)
+    at = logged_in("hq_wang", "pages/strategy_lab.py")
+    at.session_state["lab_tab"] = "策略测试"
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    seed = at.number_input(key="test_new_seed").value
+    assert 0 < seed < 2 ** 31  # drawn at random, shown, editable
+    with app_env.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(strategy_test)).scalar_one()
+        ctx = ex.form_context(conn, scope_for_user(conn, "hq_wang"))
+    at.text_input(key="test_new_name").input("委外上限与加派外访")
+    at.multiselect(key="test_new_challengers_optimised").set_value(["channel_mix", "capacity"]).run()
+    at.number_input(key="test_mix_share").set_value(10)
+    at.number_input(key="test_cap_change").set_value(25)
+    for arm, share in (("optimised", 50), ("channel_mix", 30), ("capacity", 30)):
+        at.number_input(key=f"test_share_3_{arm}").set_value(share)
+    at.button(key="test_create").click().run()
+    assert "各组比例合计为110%，须为100%。" in errors(at)
+    at.number_input(key="test_share_3_optimised").set_value(40)
+    taken = next(m for m in ctx["months"] if m in ctx["taken"])  # the demo's running test has the newest month
+    at.selectbox(key="test_new_first").set_value(taken)
+    at.button(key="test_create").click().run()
+    assert any("已有进行中的测试" in e for e in errors(at)), errors(at)
+    with app_env.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(strategy_test)).scalar_one() == before
+    free = next(m for m in ctx["months"] if m not in ctx["taken"])
+    at.selectbox(key="test_new_first").set_value(free)
+    at.number_input(key="test_new_months").set_value(2)
+    at.button(key="test_create").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    try:
+        assert any("已创建测试“委外上限与加派外访”" in s.value and str(seed) in s.value for s in at.success)
+        with app_env.connect() as conn:
+            row = conn.execute(select(strategy_test).where(strategy_test.c.name == "委外上限与加派外访")).mappings().one()
+            last = conn.execute(select(audit_log.c.action, audit_log.c.target).order_by(audit_log.c.id.desc())).first()
+        assert (row["champion"], row["challengers"], row["shares"], row["seed"], row["first_month"]) == \
+            ("optimised", "channel_mix,capacity", "0.4,0.3,0.3", seed, free)
+        assert json.loads(row["params"]) == {"channel_mix": {"max_share": {"agency": 0.1}},
+                                             "capacity": {"scale": {"field": 1.25}}}
+        assert tuple(last) == ("strategy_test_create", f"strategy_test:{row['id']}")
+        assert at.selectbox(key="test_pick").value == row["id"]  # listed and picked
+        listing = next(d.value for d in at.dataframe if "各组策略及比例" in d.value.columns)
+        assert "委外上限与加派外访" in set(listing["测试名称"])
+        shown = listing.set_index("测试名称").loc["委外上限与加派外访", "各组策略及比例"]
+        assert shown == "智能分案优化 40% / 渠道结构调整(委外不超过10%) 30% / 产能调整(外访+25%) 30%"
+        assert any("渠道结构调整(委外不超过10%)" in m.value for m in at.markdown)
+        assert at.number_input(key="test_new_seed").value != seed  # a fresh seed is drawn for the next one
+        from tests.rendered import findings
+        assert not findings(at, "zh", {"hq_wang", "strategy_chen"})  # the listing with the new arms' parameters
+    finally:
+        with app_env.begin() as conn:
+            conn.execute(delete(strategy_test).where(strategy_test.c.name == "委外上限与加派外访"))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_new_test_form_with_every_strategy_shows_nothing_raw(app_env, lang):
+    """Every strategy's parameter inputs on screen at once (a champion of the rules and every other strategy as a
+    challenger), in both languages, checked for raw codes, None, snake_case and the like (tests/rendered.py)."""
+    from data_access import experiments as ex
+    from tests.rendered import findings
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["session_token"] = session_token("hq_wang")
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/strategy_lab.py").run()
+    at.session_state["lab_tab"] = at.tabs[-1].label
+    at.run()
+    at.selectbox(key="test_new_champion").set_value("rules").run()
+    at.multiselect(key="test_new_challengers_rules").set_value([a for a in ex.STRATEGIES if a != "rules"]).run()
+    assert not at.exception and not errors(at), errors(at)
+    assert {n.key for n in at.number_input} >= {"test_mix_share", "test_cap_change", "test_new_seed",
+                                                *(f"test_share_5_{a}" for a in ex.STRATEGIES)}
+    assert not findings(at, lang, {"hq_wang", "strategy_chen"})
+
+
 def test_head_office_runs_the_allocation_from_the_page(app_env):
     from sqlalchemy import func, select
     from data_access.schema import allocation_run, collection_case
