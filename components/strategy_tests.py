@@ -13,7 +13,7 @@ import streamlit as st
 from data_access import experiments as ex
 
 from .charts import apply_theme
-from .formatting import month_label
+from .formatting import month_label, month_span
 from .i18n import code_label, current_lang, t, translate
 from .panels import empty_state
 from .session import engine, read, scope
@@ -90,8 +90,8 @@ def tests_tab(lang: str) -> None:
     listing = tests.assign(
         arms_text=[" / ".join(f"{arm_text(a, ps.get(a), lang)} {float(x):.0%}" for a, x in zip(arms_, sh.split(",")))
                    for arms_, ps, sh in zip(tests["arms"], tests["arm_params"], tests["shares"])],
-        months_text=[f"{month_label(a, lang)} – {month_label(b, lang)}" for a, b in zip(tests["first_month"],
-                                                                                        tests["last_month"])],
+        months_text=[month_span(a if a == b else f"{a}..{b}", lang) for a, b in zip(tests["first_month"],
+                                                                                     tests["last_month"])],
         measure_text=[t(f"test.measure.{m}") for m in tests["measure"]],
         status_text=[t(f"test.status.{x}") for x in tests["status"]],
         matures_text=[str(d) for d in tests["matures_on"]])
