@@ -431,3 +431,82 @@ def test_admin_imports_a_file_and_reads_the_bad_row_report(server, browser):
         assert_clean(page, f"admin {tab}")
         page.screenshot(path=str(SHOTS / f"admin_{tab}.png"), full_page=True)
     ctx.close()
+
+
+def test_strategy_test_created_in_the_lab_and_an_agencys_repayment_plans(server, browser):
+    """Head office creates a champion/challenger test through the Strategy lab's form (a capacity challenger added,
+    the seed as drawn) and sees it listed and picked; an agency sees the 协商还款 column of its work list and a case's
+    plan history with its instalments."""
+    import json
+    from sqlalchemy import create_engine, select
+    from data_access.schema import app_user, collection_case, repayment_plan, strategy_test
+    base, env = server
+    SHOTS.mkdir(exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1600, "height": 2600})
+    page = ctx.new_page()
+    login(page, base, "hq_wang")
+    page.goto(f"{base}/strategy-lab")
+    page.wait_for_selector("h1", timeout=90_000)
+    settle(page)
+    page.get_by_role("tab", name="策略测试").click()
+    settle(page)
+    assert_clean(page, "strategy tests tab")
+    page.locator("[data-testid=stExpander] summary", has_text="新建策略测试").click()
+    settle(page)
+    page.locator(".st-key-test_new_name input").fill("浏览器测试：加派外访")
+    page.locator(".st-key-test_new_name input").press("Enter")
+    settle(page)
+    page.locator(".st-key-test_new_challengers_optimised input").click()
+    page.get_by_role("option", name="产能调整").click()
+    page.keyboard.press("Escape")
+    settle(page)
+    page.wait_for_selector(".st-key-test_cap_change input", timeout=30_000)  # the capacity arm's parameters
+    seed = int(page.locator(".st-key-test_new_seed input").input_value())
+    page.screenshot(path=str(SHOTS / "hq_wang_strategy_test_form.png"), full_page=True)
+    page.get_by_role("button", name="创建测试").click()
+    page.wait_for_selector("text=已创建测试“浏览器测试：加派外访”", timeout=60_000)
+    settle(page)
+    assert_clean(page, "strategy test created")
+    page.screenshot(path=str(SHOTS / "hq_wang_strategy_test_created.png"), full_page=True)
+    # picked: its card names the new arm with its parameters (the demo's tests have no capacity arm) …
+    cards = page.locator("[data-testid=stMarkdownContainer]", has_text="冠军：").all_inner_texts()
+    assert any("挑战者：现行规则、产能调整(外访+20%)" in c for c in cards), cards
+    # … and listed among the tests to pick from (the listing grid draws on a canvas)
+    page.locator(".st-key-test_pick button[aria-label=Open]").click()
+    listed = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    assert any("浏览器测试：加派外访" in o for o in listed), listed
+    eng = create_engine(env["COCKPIT_DATABASE_URL"])
+    with eng.connect() as conn:
+        row = conn.execute(select(strategy_test).where(strategy_test.c.name == "浏览器测试：加派外访")).mappings().one()
+    assert (row["champion"], row["challengers"], row["seed"], row["status"]) == ("optimised", "rules,capacity", seed,
+                                                                               "running")
+    assert json.loads(row["params"]) == {"capacity": {"scale": {"field": 1.2}}}
+    ctx.close()
+
+    # the agency: an open case of its own with a plan, on its work list's first page (newest entry first)
+    with eng.connect() as conn:
+        k, p = collection_case, repayment_plan
+        mine = conn.execute(select(app_user.c.agency_id).where(app_user.c.username == "agency1")).scalar_one()
+        first_page = (select(k.c.id).where(k.c.agency_id == mine, k.c.status == "open", k.c.channel != "pending")
+                      .order_by(k.c.entry_date.desc(), k.c.id.desc()).limit(100).subquery())
+        case = conn.execute(select(k.c.id, k.c.case_no, p.c.id.label("plan_id")).join(p, p.c.case_id == k.c.id)
+                            .where(k.c.id.in_(select(first_page.c.id))).order_by(p.c.id.desc())).first()
+    eng.dispose()
+    assert case is not None, "the demo gives agency1 an open case with a plan on its first page"
+    ctx = browser.new_context(viewport={"width": 1600, "height": 2600})
+    page = ctx.new_page()
+    login(page, base, "agency1")
+    settle(page)
+    work = page.locator("[data-testid=stTable]").filter(has_text="案件号").first
+    assert "协商还款" in work.locator("thead").inner_text()
+    assert any(f in work.inner_text() for f in ("协商还款中", "协商已履约", "协商违约"))
+    page.locator(".st-key-agency_case button[aria-label=Open]").click()
+    page.keyboard.type(case.case_no)
+    page.get_by_role("option", name=case.case_no).first.click()
+    page.wait_for_selector(f"text=计划 {case.plan_id}", timeout=60_000)
+    settle(page)
+    assert_clean(page, "agency plan history")
+    assert page.locator("[data-testid=stTable]", has_text="到期日").count() >= 1  # the plan's instalments
+    page.screenshot(path=str(SHOTS / "agency1_plan_history.png"), full_page=True)
+    ctx.close()
