@@ -207,3 +207,20 @@ def test_replay_after_password_reset(app, browser):
 def test_malformed_cookie_shows_the_login_form(app, browser, value):
     base, _ = app
     assert _shows_login_form(browser, base, value)
+
+
+@pytest.mark.parametrize("path", ["/", "/_stcore/health", "/api/session", "/media/nothing.csv", "/static/x.js"])
+def test_every_answer_forbids_framing_and_outside_sources(app, path):
+    """Finding 11 (clickjacking): the page, Streamlit's own routes, the cookie routes and a 404 all carry the
+    Content-Security-Policy (frame-ancestors 'none', nothing from another origin) and X-Frame-Options DENY."""
+    import urllib.error
+    import urllib.request
+    base, _ = app
+    try:
+        with urllib.request.urlopen(base + path, timeout=30) as resp:
+            headers = resp.headers
+    except urllib.error.HTTPError as exc:  # a 404 or 405 answers with the headers too
+        headers = exc.headers
+    csp = headers.get("Content-Security-Policy") or ""
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "http" not in csp, csp
+    assert headers.get("X-Frame-Options") == "DENY" and headers.get("X-Content-Type-Options") == "nosniff"
