@@ -103,7 +103,7 @@ def customer_plans(customer_id: int, lang: str) -> None:
 # ---------------------------------------------------------------- the form
 def plan_form(case_id: int, detail: dict, plans: pd.DataFrame, lang: str) -> None:
     """Record a plan on an open case without an active one: a count and a total split evenly from a first due date
-    (monthly), then every row's date and amount editable (rows may be added or removed)."""
+    (monthly), then every instalment's date and amount editable (the count sets how many there are)."""
     if detail.get("status") != "open":
         st.caption(t("plan.closed_case"))
         return
@@ -125,25 +125,25 @@ def plan_form(case_id: int, detail: dict, plans: pd.DataFrame, lang: str) -> Non
         agreed_on = c4.date_input(t("plan.agreed_on"), value=today, max_value=today, key=f"plan_agreed_{case_id}")
         party = c5.selectbox(t("plan.party"), dp.PARTIES, key=f"plan_party_{case_id}",
                              format_func=lambda x: t(f"plan.party.{x}"))
-        due_col, amount_col = t("plan.due_on"), t("plan.amount")
         rows = dp.equal_split(float(total or 0.0), n, first or dp.add_months(today, 1))
-        start = pd.DataFrame({due_col: [d for d, _ in rows], amount_col: [a for _, a in rows]})
         st.markdown(f"**{t('plan.rows')}**")
-        # the editor restarts from the split whenever the count, total or first date changes
-        edited = st.data_editor(
-            start, key=f"plan_rows_{case_id}_{n}_{total}_{first}", num_rows="dynamic", hide_index=True,
-            width="stretch",
-            column_config={due_col: st.column_config.DateColumn(due_col, format="YYYY-MM-DD", required=True),
-                           amount_col: st.column_config.NumberColumn(amount_col, min_value=0.0, format="%.2f",
-                                                                    required=True)})
-        st.caption(t("plan.rows_total", total=money(float(pd.to_numeric(edited[amount_col], errors="coerce")
-                                                          .fillna(0).sum()), lang)))
+        # one date and one amount per instalment, as widgets: an interactive grid (st.data_editor) carries the
+        # table's own CSV download, and an agency gets no export control at all (issue #15, finding 10); the rows
+        # restart from the split whenever the count, total or first date changes
+        split = f"{n}_{total}_{first}"
+        instalments = []
+        for i, (due, amount) in enumerate(rows, start=1):
+            r0, r1, r2 = st.columns([0.4, 2, 2], vertical_alignment="center")
+            r0.markdown(f"**{i}**")
+            d = r1.date_input(f"{t('plan.due_on')} {i}", value=due, key=f"plan_due_{case_id}_{i}_{split}",
+                              label_visibility="visible" if i == 1 else "collapsed")
+            a = r2.number_input(f"{t('plan.amount')} {i}", min_value=0.0, value=float(amount), step=100.0,
+                                format="%.2f", key=f"plan_amount_{case_id}_{i}_{split}",
+                                label_visibility="visible" if i == 1 else "collapsed")
+            instalments.append((d, None if a is None else float(a)))
+        st.caption(t("plan.rows_total", total=money(sum(a or 0.0 for _, a in instalments), lang)))
         note = st.text_input(t("plan.note_label"), key=f"plan_note_{case_id}", max_chars=dp.MAX_NOTE)
         if st.button(t("plan.submit"), type="primary", key=f"plan_submit_{case_id}"):
-            instalments = [(None if pd.isna(d) else pd.Timestamp(d).date(),
-                            None if pd.isna(a) else float(a))
-                           for d, a in zip(edited[due_col], edited[amount_col])
-                           if not (pd.isna(d) and pd.isna(a))]
             try:
                 with engine().begin() as conn:
                     dp.propose(conn, scope(), case_id, instalments, party, note, agreed_on=agreed_on)

@@ -308,7 +308,8 @@ def test_manager_trajectory_on_the_map(server, browser):
     page.wait_for_selector("h1", timeout=90_000)
     settle(page)
     assert_clean(page, "managers team")
-    assert page.locator(".js-plotly-plot").count() >= 2
+    # the script run has ended when settle returns; plotly draws its charts a moment later (its code loads on demand)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
     page.screenshot(path=str(SHOTS / "branch01_managers_team.png"), full_page=True)
     page.get_by_role("tab", name="轨迹").click()
     settle(page)
