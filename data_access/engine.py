@@ -21,7 +21,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA cache_size=-200000")
     cur.execute("PRAGMA temp_store=MEMORY")
-    cur.execute("PRAGMA busy_timeout=10000")
+    # a write (a login's session and audit rows) waits for another's transaction rather than failing: the
+    # early-warning batch's scores and mart rebuild hold the write lock for about 30 s on a county bank (measured on
+    # a first start: with 10 s, a login during it failed with "database is locked")
+    cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
 
 
