@@ -334,6 +334,29 @@ def refresh_collection_month(conn: Connection, month: str) -> None:
     stamp(conn, "refresh_collection")
 
 
+def refresh_task_months(conn: Connection, first_month: str) -> list[str]:
+    """Rebuild the two marts that count post-loan tasks (the branch league's due / overdue / on-time columns and the
+    managers' tasks) for the snapshot months from ``first_month`` on, roll-up rows included; returns those months.
+
+    The early-warning batch calls it after writing its tasks instead of rebuilding every mart: a task counts in the
+    month it falls due and, while open, as overdue in every later month, so no month before the one it was created in
+    changes. Doing the whole rebuild inside the batch's write transaction held SQLite's write lock for a minute on
+    the first start, and a login (which writes its audit row) waited behind it."""
+    months = [m for m, _ in _months(conn) if m >= first_month]
+    mb, mm = s.mart_branch, s.mart_manager
+    branch = _date_sql(BRANCH, "month_start", "month_end")
+    mgr = _date_sql(MANAGER, "month_start", "month_end")
+    for month in months:
+        params = {"month": month, "month_start": _month_start(month), "month_end": _month_end(month)}
+        conn.execute(delete(mb).where(mb.c.month == month))
+        conn.execute(delete(mm).where(mm.c.month == month))
+        conn.execute(branch, params)
+        conn.execute(mgr, params)
+        conn.execute(text(rollup_sql(mb, "month = :month")), {"month": month})
+    stamp(conn, "refresh_tasks")
+    return months
+
+
 MANAGER = """
 INSERT INTO mart_manager (month, manager_id, branch_id, customers, borrowers, balance, npl_balance, visits, check_ins,
     tasks_due, tasks_done_on_time, new_customers)

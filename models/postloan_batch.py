@@ -122,18 +122,21 @@ def run(engine: Engine, month: str | None = None, trained_by: str = "batch") -> 
                  "reference": reference(challenger.predict_proba(train)[:, 1], train, NUMERIC, CATEGORICAL)}
     final = BehaviourPD().fit(full, full["bad_3m"])
     pd_now = final.predict_proba(book)[:, 1]
-    with engine.begin() as conn:
+    p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"},
+                 "train_rows": int(len(full)), "train_bad_rate": float(full["bad_3m"].mean()),
+                 "reference": reference(final.predict_proba(full)[:, 1], full, NUMERIC, CATEGORICAL)}
+    with engine.begin() as conn:  # everything is computed: the write transaction only stores
         validated_id = register(conn, MODEL_NAME, validated, metrics, model, trained_by)
         register(conn, MODEL_NAME, validated, c_metrics, challenger, trained_by, role="challenger")
-        p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "validated_model_id": validated_id,
-                     "train_rows": int(len(full)), "train_bad_rate": float(full["bad_3m"].mean()),
-                     "reference": reference(final.predict_proba(full)[:, 1], full, NUMERIC, CATEGORICAL)}
+        p_metrics["validated_model_id"] = validated_id
         model_id = register(conn, MODEL_NAME, production, p_metrics, final, trained_by)
         version = conn.execute(select(s.model_registry.c.version).where(s.model_registry.c.id == model_id)).scalar()
         bulk_insert(conn, s.model_score, pd.DataFrame({"model_id": model_id, "month": month,
                                                        "loan_id": book["loan_id"], "score": np.round(pd_now, 6)}))
         tasks = _tasks(conn, book.assign(pd=pd_now), month)
-        marts.refresh_in(conn)
+        # only the marts that count tasks: the training above ran outside this transaction, and a full rebuild here
+        # would hold SQLite's write lock long enough to keep a login waiting
+        marts.refresh_task_months(conn, month)
     return {"model_id": model_id, "validated_model_id": validated_id, "version": version, "month": month,
             "scored": int(len(book)), **tasks, "auc": metrics["auc"], "ks": metrics["ks"]}
 
