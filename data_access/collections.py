@@ -316,6 +316,24 @@ def _case_in_scope(conn: Connection, scope: Scope, case_id: int):
                         .where(k.c.id == case_id, scope.case_clause(k), k.c.channel != PENDING)).first()
 
 
+WORKING_ROLES = ("agency", "head_office", "branch_leader")  # who works cases; strategy and admin users only read
+
+
+def open_case_to_work(conn: Connection, scope: Scope, case_id: int, error: type[ValueError], prefix: str):
+    """The case row for a write on it (an action, a repayment plan): raises ``error`` with ``<prefix>.err_role``
+    for a role that does not work cases, ``<prefix>.err_case`` (``denied=True``) for a case out of reach (another
+    agency's, another branch's, or still waiting for allocation) and ``<prefix>.err_closed`` for a closed one. The
+    caller's transaction rolls back on the error; it records a denial (audit_denial) in its own."""
+    if scope.role not in WORKING_ROLES:
+        raise error(f"{prefix}.err_role")
+    row = _case_in_scope(conn, scope, case_id)
+    if row is None:
+        raise error(f"{prefix}.err_case", denied=True)
+    if row.status != "open":
+        raise error(f"{prefix}.err_closed")
+    return row
+
+
 def case_detail(conn: Connection, scope: Scope, case_id: int) -> dict | None:
     """One case in scope with the masked debtor facts collection needs; None if not found or not permitted.
 
@@ -361,15 +379,9 @@ def record_action(conn: Connection, scope: Scope, case_id: int, result: str, con
     take neither.
     """
     from . import conduct
-    if scope.role not in ("agency", "head_office", "branch_leader"):
-        raise ActionError("action.err_role")
+    row = open_case_to_work(conn, scope, case_id, ActionError, "action")
     if result not in RESULTS:
         raise ActionError("action.err_result")
-    row = _case_in_scope(conn, scope, case_id)
-    if row is None:  # the caller's transaction rolls back: it records the denial (audit_denial) in its own
-        raise ActionError("action.err_case", denied=True)
-    if row.status != "open":
-        raise ActionError("action.err_closed")
     today = dt.date.today()
     if not isinstance(contact_at, dt.datetime):
         raise ActionError("action.err_time")

@@ -258,14 +258,8 @@ def propose(conn: Connection, scope: Scope, case_id: int, instalments: list[tupl
 
     ``instalments``: (due_on, amount) pairs in order.
     """
-    from .collections import _case_in_scope
-    if scope.role not in ("agency", "head_office", "branch_leader"):
-        raise PlanError("plan.err_role")
-    row = _case_in_scope(conn, scope, case_id)
-    if row is None:  # the caller's transaction rolls back: it records the denial (audit_denial) in its own
-        raise PlanError("plan.err_case", denied=True)
-    if row.status != "open":
-        raise PlanError("plan.err_closed")
+    from .collections import open_case_to_work
+    row = open_case_to_work(conn, scope, case_id, PlanError, "plan")
     p = s.repayment_plan
     if conn.execute(select(p.c.id).where(p.c.case_id == case_id, p.c.status == "active")).first() is not None:
         raise PlanError("plan.err_active")
