@@ -261,12 +261,12 @@ def train(engine: Engine, month: str, trained_by: str, register_models: bool = T
     final = PropensityToPay().fit(full, full["cured"])
     if not register_models:
         return None, final
-    with engine.begin() as conn:
+    p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "train_rows": int(len(full)),
+                 "reference": reference(final.predict_proba(full)[:, 1], full, NUMERIC, CATEGORICAL)}
+    with engine.begin() as conn:  # computed above: the write transaction only stores
         validated_id = register(conn, MODEL_NAME, validated, metrics, model, trained_by)
         register(conn, MODEL_NAME, validated, c_metrics, challenger, trained_by, role="challenger")
-        p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "validated_model_id": validated_id,
-                     "train_rows": int(len(full)),
-                     "reference": reference(final.predict_proba(full)[:, 1], full, NUMERIC, CATEGORICAL)}
+        p_metrics["validated_model_id"] = validated_id
         model_id = register(conn, MODEL_NAME, production, p_metrics, final, trained_by)
     return model_id, final
 

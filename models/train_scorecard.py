@@ -102,16 +102,19 @@ def run(engine: Engine, trained_by: str = "batch") -> dict:
                                         APPLICATION_CATEGORICAL)}
     # the production model learns from every known outcome; its figures are the validated sibling's
     final = ApplicationScorecard(categorical=APPLICATION_CATEGORICAL).fit(apps[APPLICATION_FEATURES], apps["bad"])
+    p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "train_rows": int(len(apps)),
+                 "reference": reference(final.predict_proba(apps[APPLICATION_FEATURES])[:, 1], apps, NUMERIC,
+                                        APPLICATION_CATEGORICAL)}
+    with engine.connect() as conn:
+        scores = application_scores(conn, final)
+    # everything is computed: the write transaction only stores (a login waits for SQLite's write lock)
     with engine.begin() as conn:
         validated_id = register(conn, MODEL_NAME, validated, metrics, model, trained_by)
         register(conn, MODEL_NAME, validated, c_metrics, challenger, trained_by, role="challenger")
-        p_metrics = {**{k: v for k, v in metrics.items() if k != "reference"}, "validated_model_id": validated_id,
-                     "train_rows": int(len(apps)),
-                     "reference": reference(final.predict_proba(apps[APPLICATION_FEATURES])[:, 1], apps, NUMERIC,
-                                            APPLICATION_CATEGORICAL)}
+        p_metrics["validated_model_id"] = validated_id
         model_id = register(conn, MODEL_NAME, production, p_metrics, final, trained_by)
         version = conn.execute(select(s.model_registry.c.version).where(s.model_registry.c.id == model_id)).scalar()
-        scored = score_applications(conn, model_id, final)
+        scored = store_scores(conn, model_id, scores)
     return {"scored": scored, "model_id": model_id, "validated_model_id": validated_id, "version": version,
             **{k: metrics[k] for k in ("auc", "ks", "gini", "psi")}, "german_credit": metrics["german_credit"],
             "table": final.table()}
@@ -136,20 +139,27 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-def score_applications(conn, model_id: int, model: ApplicationScorecard) -> int:
-    """Score every application (approved or not) with ``model`` into ``application_score`` and rebuild the
-    approval mart, inside the caller's transaction; returns the applications scored. Rejected applicants get the
-    model's PD too: that is the simulator's reject inference (their outcome was never observed)."""
+def application_scores(conn, model: ApplicationScorecard) -> pd.DataFrame:
+    """Every application (approved or not) scored with ``model``: application_id, score (points) and pd. Rejected
+    applicants get the model's PD too: that is the simulator's reject inference (their outcome was never observed)."""
     apps = application_frame(conn, known_only=False)
+    if apps.empty:
+        return pd.DataFrame(columns=["application_id", "score", "pd"])
+    X = apps[APPLICATION_FEATURES]
+    return pd.DataFrame({"application_id": apps["id"].astype(int), "score": np.round(model.points(X)).astype(int),
+                         "pd": model.predict_proba(X)[:, 1]})
+
+
+def store_scores(conn, model_id: int, scores: pd.DataFrame) -> int:
+    """Replace ``application_score`` with ``scores`` (from :func:`application_scores`) and rebuild the approval
+    mart, inside the caller's transaction; returns the applications scored."""
     conn.execute(s.application_score.delete())
-    if not apps.empty:
-        X = apps[APPLICATION_FEATURES]
-        bulk_insert(conn, s.application_score, pd.DataFrame({
-            "application_id": apps["id"].astype(int), "model_id": model_id,
-            "score": np.round(model.points(X)).astype(int), "pd": model.predict_proba(X)[:, 1]}))
+    if not scores.empty:
+        bulk_insert(conn, s.application_score, scores.assign(model_id=model_id)[
+            ["application_id", "model_id", "score", "pd"]])
     marts.refresh_approval(conn)
-    marts.stamp(conn, "application_scores", int(len(apps)))  # new scores: the pages' caches must not serve old ones
-    return int(len(apps))
+    marts.stamp(conn, "application_scores", int(len(scores)))  # new scores: the pages' caches must not serve old ones
+    return int(len(scores))
 
 
 def ensure_scored(engine: Engine) -> int:
@@ -166,5 +176,7 @@ def ensure_scored(engine: Engine) -> int:
         total = conn.execute(select(func.count()).select_from(s.application)).scalar()
     if have == total:
         return 0
+    with engine.connect() as conn:
+        scores = application_scores(conn, pickle.loads(row.artifact))
     with engine.begin() as conn:
-        return score_applications(conn, row.id, pickle.loads(row.artifact))
+        return store_scores(conn, row.id, scores)
