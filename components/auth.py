@@ -146,7 +146,9 @@ def _login_form() -> bool:
     with mid:
         st.markdown(f"### :material/account_balance: {t('app.title')}")
         st.caption(t("login.intro"))
-        if st.session_state.pop("session_ended", None):
+        if st.session_state.pop("password_changed", None):
+            st.success(t("account.changed"), icon=":material/key:")
+        elif st.session_state.pop("session_ended", None):
             st.info(t("login.session_ended"), icon=":material/schedule:")
         with st.form("login", clear_on_submit=False):
             st.subheader(t("login.title"))
@@ -186,6 +188,49 @@ def _do_logout() -> None:
 
 def logout_button() -> None:
     st.sidebar.button(t("login.logout"), key="logout_btn", width="stretch", on_click=_do_logout)
+
+
+MAX_WRONG_CURRENT = 3  # wrong current passwords in one session before it ends: guessing goes back to the login's back-off
+
+
+def password_form() -> None:
+    """The user's own password change (``users.change_password``), in a sidebar popover: the current password,
+    the new one twice. It ends every session of the user, this one included: the login form then asks for the new
+    password. A wrong current password is audited (``password_change_refused``); after MAX_WRONG_CURRENT of them
+    the session ends, so that a borrowed session cannot guess the password without the login's back-off."""
+    ss = st.session_state
+    with st.sidebar.popover(t("account.change_password"), icon=":material/key:", width="stretch"):
+        with st.form("own_password", clear_on_submit=True):
+            current = st.text_input(t("account.current"), type="password", key="pw_current")
+            new = st.text_input(t("account.new"), type="password", key="pw_new", help=t("users.reason.password"))
+            again = st.text_input(t("account.again"), type="password", key="pw_again")
+            submitted = st.form_submit_button(t("account.submit"), type="primary", width="stretch")
+        if not submitted:
+            return
+        if new != again:
+            st.error(t("account.mismatch"))
+            return
+        username = ss.get("username")
+        try:
+            with engine().begin() as conn:
+                users.change_password(conn, username, current, new)
+        except users.UserError as exc:
+            if exc.key == "current_password":
+                ss["pw_wrong"] = ss.get("pw_wrong", 0) + 1
+                with engine().begin() as conn:
+                    users.audit(conn, username, "password_change_refused", target=username,
+                                detail={"wrong_current": ss["pw_wrong"]})
+                    if ss["pw_wrong"] >= MAX_WRONG_CURRENT:
+                        sessions.end_token(conn, ss.get(TOKEN), "password_guess")
+                if ss["pw_wrong"] >= MAX_WRONG_CURRENT:
+                    _forget()
+                    ss["logout"], ss["session_ended"] = True, True
+                    st.rerun()
+            st.error(t(f"users.reason.{exc.key}") if exc.key else t("account.failed"))
+            return
+        _forget()  # change_password ended every session of the user, this one too
+        ss["logout"], ss["password_changed"] = True, True
+        st.rerun()
 
 
 def now() -> dt.datetime:

@@ -92,5 +92,6 @@ def run() -> None:
     page = navigation.build(scope().role)
     st.sidebar.caption(t("app.title"))
     user_badge()
+    auth.password_form()
     auth.logout_button()
     guarded(page.run)

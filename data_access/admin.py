@@ -164,7 +164,7 @@ def set_user_active(conn: Connection, actor: Scope, username: str, active: bool)
 AUDIT_ACTIONS = ("login", "login_failed", "logout", "session_resume", "view_customer", "view_denied", "export", "import",
                  "refresh_marts", "postloan_batch", "complete_task", "allocation_run", "case_action",
                  "case_action_denied", "user_create", "user_update", "user_password_reset", "user_disable",
-                 "user_enable", "user_unlock", "password_change", "audit_verify")
+                 "user_enable", "user_unlock", "password_change", "password_change_refused", "audit_verify")
 
 
 def audit_log(conn: Connection, actor: Scope, username: str | None = None, action: str | None = None,
