@@ -851,9 +851,10 @@ class CountyBank:
         return np.array([a[4] for a in AGENCIES])
 
     def _snapshots_and_repayments(self) -> None:
+        """The month-end snapshots and the scheduled repayments the simulation gives; written by :meth:`_ledger` once
+        the collected payments are known, which lower the balances too."""
         sim, L = self.sim, self.loan_df
         rows = sim.snap
-        on_book = ~rows["paid_off"]
         li = rows["loan"]
         month = rows["t"]
         snap = pd.DataFrame(dict(loan_id=L["id"].to_numpy()[li], month=idx_month(month),
@@ -861,7 +862,6 @@ class CountyBank:
                                  overdue_amount=np.round(rows["overdue"], 2), dpd=rows["dpd"],
                                  bucket=np.minimum(rows["m"], 4), class5=rows["class5"], floor_class5=rows["floor"],
                                  floor_reasons=rows["reasons"]))
-        self.write(s.loan_snapshot, snap[on_book])
         # scheduled repayments: monthly for amortising loans, quarterly interest plus principal at maturity otherwise
         cur = rows["m"] == 0
         mob = month - L["start"].to_numpy()[li]
@@ -879,7 +879,97 @@ class CountyBank:
                                 paid_on=pd.to_datetime(month_start(month[d]) + (day - 1).astype("timedelta64[D]")),
                                 month=idx_month(month[d]), principal=np.round(principal[d], 2),
                                 interest=np.round(interest[d], 2), case_id=None))
-        self.write(s.repayment, rep)
+        # what collected payments leave owing at a month end: the balance the contract schedules (principal paid on
+        # time, none in advance), and past maturity one instalment's principal (the loan is still on the book)
+        instalment = np.round(amt / term, 2)
+        contract = np.where(mob >= term, instalment, np.where(amort, amt - np.maximum(mob, 0) * instalment, amt))
+        self.scheduled = (snap, rep, d, contract)
+
+    def _ledger(self, collected: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+        """Writes the snapshots and the scheduled repayments with the balances following every repayment: month by
+        month, balance(m) − balance(m + 1) = the principal repaid in m + 1 (#16: collected principal never lowered
+        the balance, and a cure after maturity paid the loan twice).
+
+        A collected payment is principal for its usual share (``collected``'s principal) as far as the loan owes it:
+        while on the book, what is overdue beyond the contract's schedule (no principal in advance through a case,
+        so a bullet loan's overdue before maturity is interest; past maturity a loan the simulation keeps on the book
+        keeps owing one instalment's principal); the month it is paid off or written off, its balance; after a
+        write-off, what was written off (recoveries); after a payoff, nothing. The rest of the payment is interest
+        and penalty, so every payment's amount stays what the case collected. The month a loan is paid off (an M4+
+        case settled after maturity too: its discount is on what the case collected, as before), its scheduled
+        repayment takes what the collected ones left; a loan written off keeps the balance left as its write-off
+        (核销). Returns ``collected`` with its principal and interest so split, the month-end balances by (loan id,
+        month) and the amounts written off by loan id."""
+        sim, L = self.sim, self.loan_df
+        snap, sched, d, contract = self.scheduled
+        rows = sim.snap
+        n = len(L)
+        pos = pd.Series(np.arange(n), index=L["id"].to_numpy())
+        li, month, payoff = rows["loan"], rows["t"], rows["paid_off"]
+        cents = lambda x: np.round(np.asarray(x, dtype=float) * 100).astype(np.int64)  # noqa: E731
+        before = cents(rows["balance_before"])
+        due = np.zeros(len(li), np.int64)
+        due[d] = cents(sched["principal"].to_numpy())
+        floor = cents(contract)
+        total = cents(collected["principal"].to_numpy() + collected["interest"].to_numpy())
+        asked = np.minimum(cents(collected["principal"].to_numpy()), total)
+        c_loan = pos.loc[collected["loan_id"].to_numpy()].to_numpy()
+        c_month = np.array([month_idx(x) for x in collected["month"]], dtype=int)
+        wo_at = sim.written_off_at
+        balance = np.full(n, -1, np.int64)    # the month before's balance; -1 before the loan's first month here
+        written = np.zeros(n, np.int64)       # written off and not yet recovered
+        write_off = np.full(n, -1, np.int64)  # the amount written off
+        state = np.zeros(n, np.int8)          # 0 not seen, 1 on the book, 2 paid off, 3 written off
+        out_balance = np.zeros(len(li), np.int64)
+        out_due = np.zeros(len(li), np.int64)
+        out_paid = np.zeros(len(collected), np.int64)
+        order = np.lexsort((np.arange(len(collected)), c_loan, c_month))
+        for t in range(min(self.w0, int(c_month.min(initial=self.w0))), self.end + 1):
+            r = np.flatnonzero(month == t)
+            lr = li[r]
+            first = balance[lr] < 0
+            balance[lr[first]] = before[r[first]]
+            on, off = ~payoff[r], payoff[r]
+            # what collected payments may repay of each loan this month
+            cap = np.where(state == 2, 0, np.where(state == 3, written, np.iinfo(np.int64).max))
+            pay = np.where(on, np.minimum(due[r], balance[lr]), 0)
+            cap[lr] = np.where(on, np.maximum(balance[lr] - pay - floor[r], 0), balance[lr])
+            gone = np.flatnonzero((wo_at == t) & (state == 1))
+            cap[gone] = balance[gone]
+            k = order[c_month[order] == t]
+            if len(k):
+                kl = c_loan[k]
+                ask = asked[k]
+                # within a loan's month, its payments repay in turn until the cap is reached
+                cum = pd.Series(ask).groupby(kl).cumsum().to_numpy()
+                got = np.clip(cap[kl] - (cum - ask), 0, ask)
+                out_paid[k] = got
+                repaid = np.bincount(kl, weights=got, minlength=n).astype(np.int64)
+            else:
+                repaid = np.zeros(n, np.int64)
+            pay[off] = balance[lr[off]] - repaid[lr[off]]
+            out_due[r] = pay
+            out_balance[r] = np.where(on, balance[lr] - pay - repaid[lr], 0)
+            recovered = state == 3
+            written[recovered] -= repaid[recovered]
+            written[gone] = balance[gone] - repaid[gone]
+            write_off[gone] = written[gone]
+            state[gone] = 3
+            balance[lr] = out_balance[r]
+            state[lr] = np.where(on, 1, 2)
+        snap["balance"] = out_balance / 100
+        snap["overdue_amount"] = np.minimum(cents(snap["overdue_amount"].to_numpy()), out_balance) / 100
+        self.write(s.loan_snapshot, snap[~payoff])
+        # a payoff the collected payments made has no scheduled repayment left
+        sched["principal"] = out_due[d] / 100
+        self.write(s.repayment, sched[(out_due[d] > 0) | ~payoff[d]])
+        collected = collected.copy()
+        collected["principal"] = out_paid / 100
+        collected["interest"] = np.round((total - out_paid) / 100, 2)
+        book = snap[~payoff]
+        balance_at = pd.Series(book["balance"].to_numpy(), index=pd.MultiIndex.from_arrays([book["loan_id"], book["month"]]))
+        gone = write_off >= 0
+        return collected, balance_at, pd.Series(write_off[gone] / 100, index=L["id"].to_numpy()[gone])
 
     # ------------------------------------------------------------ collections
     def collections(self) -> None:
@@ -948,9 +1038,6 @@ class CountyBank:
         # the case's breach count is its contacts' breaches (the mart and the league sum it)
         per_case = breaches.groupby("case_id").size()
         cases["compliance_breaches"] = cases["id"].map(per_case).fillna(0).astype(int)
-        self.write(s.collection_case, cases)
-        self.write(s.collection_action, acts)
-        self.write(s.contact_breach, breaches)
         # collected payments, linked to their case
         paid_i = np.flatnonzero(recovered > 0)
         rep = pd.DataFrame(dict(
@@ -961,6 +1048,16 @@ class CountyBank:
             case_id=ids[paid_i]))
         rep["paid_on"] = rep["paid_on"].clip(upper=pd.Timestamp(self.asof))
         plan_rows, inst_rows, rep = self._plans(cases, rep)
+        rep, balance_at, written_off = self._ledger(rep)
+        # a case's balance at entry is the loan's balance that month end after what was collected on it (a write-off
+        # case's, what was written off)
+        at_entry = balance_at.reindex(pd.MultiIndex.from_arrays([cases["loan_id"], cases["entry_month"]])).to_numpy(copy=True)
+        wo_case = cases["channel"].to_numpy() == "write_off"
+        at_entry[wo_case] = written_off.reindex(cases["loan_id"].to_numpy()[wo_case]).to_numpy()
+        cases["balance_at_entry"] = np.where(np.isnan(at_entry), cases["balance_at_entry"], at_entry)
+        self.write(s.collection_case, cases)
+        self.write(s.collection_action, acts)
+        self.write(s.contact_breach, breaches)
         self.write(s.repayment, rep)
         self.write(s.repayment_plan, plan_rows)
         self.write(s.repayment_plan_instalment, inst_rows)
