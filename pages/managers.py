@@ -70,7 +70,12 @@ with tabs[0]:
     st.caption(t("mgr.team_note"))
 
 names = dict(zip(team["manager_id"], team["name"] + " · " + team["branch"]))
-with tabs[1]:
+
+
+@st.fragment
+def trajectory() -> None:
+    """One manager's day or week: choosing another manager, day or span reruns this part only, not the team's
+    tables and charts above it."""
     a, b, c3, c4 = st.columns([1.2, 1, 0.8, 1.1])
     # the manager with the most high alerts first: that is whom a branch leader wants to look at
     order = list(team.sort_values(["flags_high_3m", "customers"], ascending=False)["manager_id"])
@@ -90,8 +95,8 @@ with tabs[1]:
             if ev.dropna(subset=["lon", "lat"]).empty:
                 empty_state()
             else:
-                st.pydeck_chart(mc.trajectory_deck(ev, lang, read(dm.manager_grid, int(mid))), height=560,
-                                key="mgr_traj_map")
+                st.plotly_chart(mc.trajectory_figure(ev, lang, read(dm.manager_grid, int(mid))), key="mgr_traj_map",
+                                config={"scrollZoom": True, "displaylogo": False})
         with m2:
             st.markdown(legend_html(t("mgr.legend"), mc.legend_items(lang)) +
                         legend_html(t("mgr.legend_ring"), mc.ring_items(lang)), unsafe_allow_html=True)
@@ -105,6 +110,10 @@ with tabs[1]:
                           "customer_no": Col("hh.customer_no"), "name": Col("hh.name"), "gps": Col("mgr.gps"),
                           "worst": Col("col.severity"), "flags": Col("mgr.evidence")},
                   name=f"trajectory_{mid}_{first}", height=320, downloads=False)
+
+
+with tabs[1]:
+    trajectory()
 
 with tabs[2]:
     summary = read(dm.flag_summary, f.month, f.branch_id)

@@ -561,6 +561,30 @@ def test_managers_page_rates_the_team_in_scope(app_env, user):
     assert any("按每人150户需要" == m.label for m in at.metric)
 
 
+def test_managers_trajectory_is_svg_and_follows_the_chosen_manager(app_env):
+    """The trajectory tab draws a plotly (SVG) map, no deck.gl canvas (3–5 s of software WebGL before it showed);
+    choosing another manager redraws it with that manager's records."""
+    import json
+    at = logged_in("hq_wang", "pages/managers.py")
+    assert not at.exception and not errors(at)
+    assert not at.get("deck_gl_json_chart")
+
+    def trajectory():
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        return next(s for s in specs if s["layout"].get("yaxis", {}).get("scaleanchor") == "x")
+    from data_access import managers as dm
+    first, seen = at.session_state["mgr_traj_manager"], trajectory()
+    with app_env.connect() as conn:
+        sc, month = scope_for_user(conn, "hq_wang"), queries.available_months(conn)[-1]
+        other = next(int(m) for m in dm.team(conn, sc, month)["manager_id"]
+                     if m != first and dm.active_days(conn, sc, int(m), month))
+    at.session_state["mgr_traj_manager"] = other
+    at.run()
+    assert not at.exception and not errors(at)
+    assert not at.get("deck_gl_json_chart")
+    assert trajectory() != seen
+
+
 @pytest.mark.parametrize("user", ["strategy_chen", "hq_li"])
 def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     from data_access import strategy
