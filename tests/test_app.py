@@ -561,6 +561,28 @@ def test_managers_page_rates_the_team_in_scope(app_env, user):
     assert any("按每人150户需要" == m.label for m in at.metric)
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_managers_team_table_fits_the_page_at_1600_px(app_env, lang):
+    """The team table's first columns fit the main area at 1600 px (it scrolled sideways with 16 columns and the
+    right-hand ones cut off); the other figures are in the expander below, beside each manager's name."""
+    import json
+    from components.tables import MAIN_PX
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["session_token"] = session_token("hq_wang")
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/managers.py").run()
+    assert not at.exception and not errors(at)
+    main, more = at.dataframe[0], at.dataframe[1]
+    widths = {k: c["width"] for k, c in json.loads(main.proto.columns).items() if c.get("width")}
+    assert sum(widths.values()) <= MAIN_PX, widths
+    manager, rating = ("客户经理", "评级") if lang == "zh" else ("Manager", "Rating")
+    assert list(main.value.columns)[:3] == [manager, main.value.columns[1], rating]
+    assert list(more.value.columns)[0] == manager and len(more.value.columns) == 7
+    assert list(more.value[manager]) == list(main.value[manager])
+    assert not set(main.value.columns[1:]) & set(more.value.columns[1:])
+
+
 def test_managers_trajectory_is_svg_and_follows_the_chosen_manager(app_env):
     """The trajectory tab draws a plotly (SVG) map, no deck.gl canvas (3–5 s of software WebGL before it showed);
     choosing another manager redraws it with that manager's records."""
