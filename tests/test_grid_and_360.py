@@ -85,6 +85,25 @@ def test_grid_deck_is_offline_and_labelled(app_env):
     assert len(fills) == len(tw) and all(len(f) == 3 for f in fills)
 
 
+def test_grid_tooltips_open_towards_the_middle_and_wrap():
+    """A grid right of and below the map's middle has its tooltip box left of and above the pointer, one left of
+    and above the middle right and below; a box wraps at its maximum width (the browser test checks the boxes stay
+    inside the map)."""
+    from components.map_layers import TIP_BEFORE, TIP_GAP, TIP_MAX_PX
+
+    def square(x, y):
+        return json.dumps({"type": "Polygon", "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1],
+                                                               [x, y]]]})
+    df = pd.DataFrame([{"code": c, "name": c, "geometry": square(x, y), "centroid_lon": x + 0.05,
+                        "centroid_lat": y + 0.05, "households": 100, "balance": 1e6, "npl_ratio": 0.01,
+                        "credit_coverage": 0.5, "manager": "王"} for c, x, y in (("NW", 117.0, 33.1), ("SE", 117.1, 33.0))])
+    deck, _ = grid_deck(df, "households", "zh")
+    place = {r["code"]: (r["tip_x"], r["tip_y"]) for r in deck.layers[0].data}
+    assert place == {"NW": (TIP_GAP, TIP_GAP), "SE": (TIP_BEFORE, TIP_BEFORE)}
+    html = deck._tooltip["html"]
+    assert "translate({tip_x},{tip_y})" in html and f"max-width:{TIP_MAX_PX}px" in html and "white-space:normal" in html
+
+
 def test_grid_map_drill_down_to_households_and_open_360(app_env):
     at = logged_in("branch01", "pages/grid_map.py")
     assert not at.exception and not errors(at)

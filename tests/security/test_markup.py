@@ -114,6 +114,8 @@ def _tooltip_lines(deck, row: dict) -> list[str]:
     import re
     spec = deck._tooltip
     template = spec.get("html") or spec["text"]
+    # the box the lines sit in (placed by the row's tip_x / tip_y, components.map_layers.tooltip)
+    template = re.sub(r'^<div style="[^"<>]*">(.*)</div>$', r"\1", template, flags=re.S)
     for k, v in row.items():
         template = template.replace("{" + k + "}", html.escape(str(v)) if "html" in spec else str(v))
     if "html" not in spec:
