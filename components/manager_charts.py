@@ -57,13 +57,16 @@ def workload_chart(team: pd.DataFrame, target: int, lang: str) -> go.Figure:
 
 
 def contributions_chart(contrib: pd.Series, lang: str) -> go.Figure:
-    """One manager's score as a waterfall: each part's points, then the total (out of 100)."""
+    """One manager's score as a waterfall: each part's points out of its maximum ("16.7/20" over the bar; a
+    second tick line for the maximum was printed as '<br>' once the theme made tick labels plain text), then the
+    total (out of 100)."""
     parts = list(WEIGHTS)
     vals = [float(contrib[p]) for p in parts]
-    labels = [translate(f"mgr.part.{p}", lang) + f"<br>(/{WEIGHTS[p]:.0f})" for p in parts]
-    fig = go.Figure(go.Waterfall(x=labels + [translate("mgr.total", lang)], y=vals + [sum(vals)],
+    labels = [translate(f"mgr.part.{p}", lang) for p in parts] + [translate("mgr.total", lang)]
+    fig = go.Figure(go.Waterfall(x=labels, y=vals + [sum(vals)],
                                  measure=["relative"] * len(parts) + ["total"],
-                                 text=[f"{v:.1f}" for v in vals] + [f"{sum(vals):.1f}"], textposition="outside",
+                                 text=[f"{v:.1f}/{WEIGHTS[p]:.0f}" for v, p in zip(vals, parts)] + [f"{sum(vals):.1f}"],
+                                 textposition="outside",
                                  increasing=dict(marker=dict(color=PRIMARY)), totals=dict(marker=dict(color=SERIES[1])),
                                  connector=dict(line=dict(color="#d1d5db")), name=translate("mgr.points", lang)))
     for cut, grade in RATINGS[:-1]:

@@ -111,7 +111,7 @@ def trajectory() -> None:
             table(shown, {"seq": Col("mgr.seq", "count"), "time": Col("mgr.time"), "event_type": Col("col.type"),
                           "customer_no": Col("hh.customer_no"), "name": Col("hh.name"), "gps": Col("mgr.gps"),
                           "worst": Col("col.severity"), "flags": Col("mgr.evidence")},
-                  name=f"trajectory_{mid}_{first}", height=320, downloads=False)
+                  name=f"trajectory_{mid}_{first}", downloads=False)
 
 
 with tabs[1]:

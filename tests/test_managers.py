@@ -254,3 +254,13 @@ def test_trajectory_is_drawn_without_webgl():
     fig = trajectory_figure(_day([HOME, (HOME[0] + 0.01, HOME[1])]), "zh", grid)
     assert {tr.type for tr in fig.data} == {"scatter"}
     assert "顾庄村" in [t for tr in fig.data if tr.mode == "text" for t in tr.text]
+
+
+def test_score_parts_are_labelled_in_plain_text_with_their_maximum():
+    """The rating's waterfall: each part's name as its tick (the maximum on a second tick line was printed as
+    '<br>' and ran the labels together), its points over its maximum above the bar."""
+    from components.manager_charts import contributions_chart
+    fig = contributions_chart(pd.Series({p: w / 2 for p, w in WEIGHTS.items()}), "zh")
+    bars = fig.data[0]
+    assert not [x for x in bars.x if "<" in x or "&lt;" in x]
+    assert list(bars.text) == [f"{w / 2:.1f}/{w:.0f}" for w in WEIGHTS.values()] + [f"{sum(WEIGHTS.values()) / 2:.1f}"]
