@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components import manager_charts as mc, navigation, pii
-from components.manager_panels import alert_day_drill
+from components.manager_panels import alert_day_drill, evidence
 from components.filters import filter_bar
 from components.formatting import month_label, pct
 from components.i18n import current_lang, t
@@ -92,6 +92,7 @@ def trajectory() -> None:
         first = day if span == "day" else day - dt.timedelta(days=day.weekday())
         last = day if span == "day" else first + dt.timedelta(days=6)
         ev, purpose = pii.gated_read("mgr_trajectory", dm.day_events, int(mid), first, last, where=c4)
+        ev = ev.assign(flags=[evidence(x, lang) for x in ev["flags"]])
         m1, m2 = st.columns([2.2, 1])
         with m1:
             if ev.dropna(subset=["lon", "lat"]).empty:
@@ -138,6 +139,7 @@ with tabs[2]:
             empty_state()
         else:
             shown = alerts.assign(rule=[t(f"mgr.rule.{r}") for r in alerts["rule"]],
+                                  detail=[evidence(x, lang) for x in alerts["detail"]],
                                   severity=[t(f"mgr.sev.{x}") for x in alerts["severity"]],
                                   time=pd.to_datetime(alerts["event_at"]).dt.strftime("%m-%d %H:%M"))
             table(shown, {"severity": Col("col.severity"), "rule": Col("mgr.rule"), "time": Col("mgr.time"),

@@ -583,6 +583,26 @@ def test_managers_team_table_fits_the_page_at_1600_px(app_env, lang):
     assert not set(main.value.columns[1:]) & set(more.value.columns[1:])
 
 
+def test_managers_alert_drill_opens_the_day_in_english(app_env):
+    """An alert picked in the list opens that manager's day (map and records); in English its evidence is English."""
+    import json
+    import re
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["session_token"] = session_token("hq_wang")
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/managers.py").run()
+    alerts = next(d.value for d in at.dataframe if "Evidence" in d.value.columns and "Rule" in d.value.columns)
+    assert len(alerts) and not alerts["Evidence"].str.contains(r"[\u4e00-\u9fff]").any(), alerts["Evidence"].head()
+    at.session_state["mgr_alert_pick"] = 0
+    at.run()
+    assert not at.exception and not errors(at)
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert sum(m["layout"].get("yaxis", {}).get("scaleanchor") == "x" for m in maps) == 2  # trajectory tab + drill
+    day = next(d.value for d in at.dataframe if list(d.value.columns) == ["#", "Time", "Type", "Customer no.", "Evidence"])
+    assert not [x for x in day["Evidence"] if re.search(r"[\u4e00-\u9fff]", x)]
+
+
 def test_managers_trajectory_is_svg_and_follows_the_chosen_manager(app_env):
     """The trajectory tab draws a plotly (SVG) map, no deck.gl canvas (3–5 s of software WebGL before it showed);
     choosing another manager redraws it with that manager's records."""

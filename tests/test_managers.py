@@ -264,3 +264,23 @@ def test_score_parts_are_labelled_in_plain_text_with_their_maximum():
     bars = fig.data[0]
     assert not [x for x in bars.x if "<" in x or "&lt;" in x]
     assert list(bars.text) == [f"{w / 2:.1f}/{w:.0f}" for w in WEIGHTS.values()] + [f"{sum(WEIGHTS.values()) / 2:.1f}"]
+
+
+def test_every_rules_evidence_reads_in_english():
+    """The evidence the five rules store (in Chinese) shows in English with its figures, and as stored in Chinese
+    (English mode showed '距客户住址 5.78 公里' in the alerts, the trajectory and the drill)."""
+    import re
+    from components.manager_panels import evidence
+    spot = [ev(i, 5 * i, customer=i, home=(HOME[0] + 0.01 * i, HOME[1])) for i in range(1, 4)]
+    details = {r: x.detail for (_, r), x in {**rules_of([ev(1, 0, lon=HOME[0] + 5 * KM_LON)]),
+                                            **rules_of([ev(1, 0, "check_in"), ev(2, 10, "check_in", lon=HOME[0] + 30 * KM_LON)]),
+                                            **rules_of(spot), **rules_of([ev(1, 13 * 60 + 30, "check_in")]),
+                                            **rules_of([ev(1, 0, lon=np.nan, lat=np.nan)])}.items()}
+    assert set(details) >= {"far_from_home", "impossible_speed", "same_spot", "off_hours", "no_gps"}
+    english = {r: evidence(d, "en") for r, d in details.items()}
+    assert not [x for x in english.values() if re.search(r"[\u4e00-\u9fff]", x)], english
+    assert english["far_from_home"] == f"{details['far_from_home'].split()[1]} km from the home"
+    assert english["off_hours"] == "recorded at 22:30" and english["no_gps"] == "visit without GPS"
+    both = f"{details['far_from_home']}；{details['off_hours']}"  # a record's several, as day_events joins them
+    assert evidence(both, "en") == f"{english['far_from_home']}; recorded at 22:30"
+    assert {r: evidence(d, "zh") for r, d in details.items()} == details
