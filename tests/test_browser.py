@@ -353,7 +353,8 @@ def test_manager_trajectory_on_the_map(server, browser):
     page.screenshot(path=str(SHOTS / "branch01_managers_team.png"), full_page=True)
     page.get_by_role("tab", name="轨迹").click()
     settle(page)
-    page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas", timeout=90_000)
+    # the trajectory is a plotly map (SVG): its numbered markers are drawn once the tab shows
+    page.wait_for_selector("[role=tabpanel]:visible [data-testid=stPlotlyChart] .scatterlayer .point", timeout=90_000)
     settle(page)
     assert_clean(page, "managers trajectory")
     page.screenshot(path=str(SHOTS / "branch01_managers_trajectory.png"), full_page=True)
