@@ -182,12 +182,15 @@ def time_pages(url: str, pages: list[str], user: str = "strategy_chen", repeat: 
     os.environ.update(COCKPIT_DATABASE_URL=url, COCKPIT_DEMO_MODE="1")
     app = str(Path(__file__).resolve().parent.parent / "app.py")
     out = {}
+    from data_access import sessions
+    from data_access.engine import get_engine
     for page in pages:
         times = []
         for _ in range(repeat + 1):
             at = AppTest.from_file(app, default_timeout=300)
-            at.session_state["authentication_status"] = True
-            at.session_state["username"] = at.session_state["name"] = user
+            # logged in as a browser is: a server-side session whose token the run carries (components.auth)
+            with get_engine(url).begin() as conn:
+                at.session_state["session_token"] = sessions.start(conn, user, user_agent="bench")[0]
             at.run()
             t = time.perf_counter()
             at.switch_page(f"pages/{page}.py").run()
@@ -207,6 +210,8 @@ def main() -> None:
     p.add_argument("--import-month", action="store_true", help="also time the import of the newest month's files")
     p.add_argument("--pages", nargs="*", metavar="PAGE",
                    help="also time opening these pages (e.g. strategy_lab overview) through AppTest")
+    p.add_argument("--page-user", default="strategy_chen",
+                   help="who opens the --pages (e.g. hq_wang or branch01 for managers, which strategy cannot see)")
     args = p.parse_args()
     DATA.mkdir(exist_ok=True)
     results, builds = {}, {}
@@ -221,7 +226,7 @@ def main() -> None:
             builds[size].update(time_import(url))
         results[size] = time_reads(url, args.repeat)
         if args.pages:
-            results[size].update(time_pages(url, args.pages))
+            results[size].update(time_pages(url, args.pages, args.page_user))
         e = make_engine(url)
         with e.connect() as conn:
             builds[size]["loans"] = conn.execute(select(func.count()).select_from(s.loan)).scalar()

@@ -1,18 +1,16 @@
-"""Charts and the trajectory map of the manager-behaviour page. Pure builders (frame → figure / deck)."""
+"""Charts and the trajectory map of the manager-behaviour page. Pure builders (frame → figure)."""
 from __future__ import annotations
 
 import math
 
 import pandas as pd
 import plotly.graph_objects as go
-import pydeck as pdk
-from pydeck.types import String
 
 from models.capability import RATINGS, WEIGHTS
 
-from .charts import apply_theme, categorical_x
+from .charts import apply_theme, categorical_x, inert_data_text
 from .i18n import translate
-from .map_layers import OFFLINE_STYLE, _rings, short_name
+from .map_layers import _rings, short_name
 from .theme import BAD, FONT_STACK, GOOD, PRIMARY, SERIES
 
 EVENT_COLOURS = {"visit": (31, 95, 168), "check_in": (42, 157, 143), "marketing": (201, 162, 39), "task": (156, 106, 222)}
@@ -59,13 +57,16 @@ def workload_chart(team: pd.DataFrame, target: int, lang: str) -> go.Figure:
 
 
 def contributions_chart(contrib: pd.Series, lang: str) -> go.Figure:
-    """One manager's score as a waterfall: each part's points, then the total (out of 100)."""
+    """One manager's score as a waterfall: each part's points out of its maximum ("16.7/20" over the bar; a
+    second tick line for the maximum was printed as '<br>' once the theme made tick labels plain text), then the
+    total (out of 100)."""
     parts = list(WEIGHTS)
     vals = [float(contrib[p]) for p in parts]
-    labels = [translate(f"mgr.part.{p}", lang) + f"<br>(/{WEIGHTS[p]:.0f})" for p in parts]
-    fig = go.Figure(go.Waterfall(x=labels + [translate("mgr.total", lang)], y=vals + [sum(vals)],
+    labels = [translate(f"mgr.part.{p}", lang) for p in parts] + [translate("mgr.total", lang)]
+    fig = go.Figure(go.Waterfall(x=labels, y=vals + [sum(vals)],
                                  measure=["relative"] * len(parts) + ["total"],
-                                 text=[f"{v:.1f}" for v in vals] + [f"{sum(vals):.1f}"], textposition="outside",
+                                 text=[f"{v:.1f}/{WEIGHTS[p]:.0f}" for v, p in zip(vals, parts)] + [f"{sum(vals):.1f}"],
+                                 textposition="outside",
                                  increasing=dict(marker=dict(color=PRIMARY)), totals=dict(marker=dict(color=SERIES[1])),
                                  connector=dict(line=dict(color="#d1d5db")), name=translate("mgr.points", lang)))
     for cut, grade in RATINGS[:-1]:
@@ -105,79 +106,115 @@ def sources_chart(src: pd.DataFrame, lang: str) -> go.Figure:
     return fig
 
 
-def trajectory_deck(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = None, width_px: int = 700,
-                    height_px: int = 560) -> pdk.Deck:
+MARKER_PX = 20  # an event's marker, in pixels: numbers inside, set off from each other by at least this much
+
+
+def spread_markers(lon: list[float], lat: list[float], width_px: int = 700, height_px: int = 560,
+                   lat_scale: float = 1.22) -> tuple[list[float], list[float]]:
+    """Marker positions that do not cover each other at the map's first zoom: the day's records are fitted into
+    ``width_px`` × ``height_px`` as the map is, and a record closer than a marker's width to one already placed (a
+    household visited twice, a check-in at its door, two visits next door) is set off around it, on a growing
+    circle, until it is clear. The first record at a spot keeps its true place."""
+    if not lon:
+        return [], []
+    lon_span = max(max(lon) - min(lon), 0.004)
+    lat_span = max(max(lat) - min(lat), 0.004)
+    # degrees of longitude per pixel once both spans fit (a degree of latitude is ``lat_scale`` of longitude)
+    per_px = max(lon_span / (0.85 * width_px), lat_span * lat_scale / (0.85 * height_px))
+    gap = MARKER_PX * 1.1 * per_px
+    placed: list[tuple[float, float]] = []
+    for x, y in zip(lon, lat):
+        # distances in longitude degrees: latitude scaled by lat_scale
+        px, py, k = x, y, 0
+        while any((px - a) ** 2 + ((py - b) * lat_scale) ** 2 < gap ** 2 for a, b in placed) and k < 60:
+            k += 1
+            ring = 1 + k // 6
+            ang = k * math.pi / 3 + ring * 0.5
+            px, py = x + gap * ring * math.cos(ang), y + gap * ring * math.sin(ang) / lat_scale
+        placed.append((px, py))
+    return [p[0] for p in placed], [p[1] for p in placed]
+
+
+def _rgb(c: tuple) -> str:
+    return f"rgb({c[0]},{c[1]},{c[2]})"
+
+
+def trajectory_figure(ev: pd.DataFrame, lang: str, grid: pd.DataFrame | None = None, width_px: int = 700,
+                      height_px: int = 560) -> go.Figure:
     """The day's events as a numbered path, coloured by type, ringed when a rule fired; a grey line from each
-    visit to the visited household's home (a long line is the 'far from home' evidence)."""
+    visit to the visited household's home (a long line is the 'far from home' evidence); the manager's own villages
+    behind. Drawn by plotly on plain longitude / latitude axes at true proportions: the map has no basemap, and
+    deck.gl's WebGL needed 3–5 s to compile its layers' shaders on a desktop without a graphics card (headless
+    Chromium, a bank's virtual desktop) before anything showed."""
     # numbered in the order of the day's records, the same numbers as the table (records without GPS included)
     pts = ev.assign(seq=range(1, len(ev) + 1)).dropna(subset=["lon", "lat"]).reset_index(drop=True)
-    rows = []
-    seen: dict[tuple, int] = {}
-    for _, r in pts.iterrows():
-        # records at one spot (a household visited twice, a check-in at the door) would hide each other's numbers:
-        # each repeat is set off a little around the first, about 40 m apart
-        spot = (round(float(r["lon"]), 4), round(float(r["lat"]), 4))
-        k = seen[spot] = seen.get(spot, -1) + 1
-        lon = float(r["lon"]) + (0.0004 * math.cos(k * 2.1) if k else 0.0)
-        lat = float(r["lat"]) + (0.0004 * math.sin(k * 2.1) if k else 0.0)
-        # plain-text lines: the tooltip template holds the line breaks (markup in a value is printed as text)
-        tip = {"tip": f"{pd.Timestamp(r['event_at']):%m-%d %H:%M} · {translate(f'mgr.ev.{r.event_type}', lang)}",
-               "tip2": f"{r['customer_no']} {r['name'] if pd.notna(r['name']) else ''}".strip()
-               if pd.notna(r["customer_no"]) and r["customer_no"] else "",
-               "tip3": f"⚠ {r['flags']}" if pd.notna(r["flags"]) and r["flags"] else ""}
-        rows.append({"position": [lon, lat], "n": str(int(r["seq"])), **tip,
-                     "name": translate(f"mgr.ev.{r.event_type}", lang),
-                     "fill": [*EVENT_COLOURS.get(r["event_type"], (120, 120, 120)), 235],
-                     "ring": [*SEVERITY_COLOURS.get(r["worst"], (255, 255, 255)), 255],
-                     "ring_w": 4 if r["worst"] else 1})
-    path = [{"path": [row["position"] for row in rows], "name": translate("mgr.path", lang), "tip": "", "tip2": "",
-             "tip3": ""}]
-    homes = [{"source": [float(r["lon"]), float(r["lat"])], "target": [float(r["home_lon"]), float(r["home_lat"])]}
-             for _, r in pts.iterrows() if r["event_type"] == "visit" and pd.notna(r["home_lon"])]
-    home_pts = [{"position": h["target"], "name": translate("mgr.home", lang), "tip": "", "tip2": "", "tip3": ""}
-                for h in homes]
-    background = []
+    lat_mid = float(pts["lat"].astype(float).mean()) if not pts.empty else 33.9
+    lat_scale = 1 / max(math.cos(math.radians(lat_mid)), 0.2)
+    xs, ys = spread_markers(pts["lon"].astype(float).tolist(), pts["lat"].astype(float).tolist(), width_px,
+                            height_px, lat_scale)
+    fig = go.Figure()
     if grid is not None and not grid.empty:
-        polys = [{"polygon": ring, "name": r["name"], "tip": translate("mgr.own_grid", lang), "tip2": "", "tip3": ""}
-                 for _, r in grid.iterrows() if r["geometry"] for ring in _rings(r["geometry"])]
-        names = [{"name": short_name(r["name"]), "position": [r["centroid_lon"], r["centroid_lat"]]}
-                 for _, r in grid.iterrows() if r["centroid_lon"] is not None]
-        background = [
-            pdk.Layer("PolygonLayer", polys, id="grid", get_polygon="polygon", get_fill_color=[225, 236, 247, 160],
-                      get_line_color=[150, 170, 200, 255], line_width_min_pixels=1, stroked=True, pickable=True),
-            pdk.Layer("TextLayer", names, id="grid_names", get_position="position", get_text="name", get_size=12,
-                      get_color=[90, 110, 140, 255], character_set=String("".join(sorted({c for n in names for c in n["name"]}))),
-                      font_family=String(FONT_STACK), pickable=False)]
-    chars = "".join(sorted(set("0123456789")))
-    layers = background + [
-        pdk.Layer("PathLayer", path, id="path", get_path="path", get_color=[80, 80, 80, 160], width_min_pixels=2,
-                  get_width=3, pickable=False),
-        pdk.Layer("LineLayer", homes, id="to_home", get_source_position="source", get_target_position="target",
-                  get_color=[150, 150, 150, 200], get_width=1.5, pickable=False),
-        pdk.Layer("ScatterplotLayer", home_pts, id="homes", get_position="position", get_radius=25,
-                  radius_min_pixels=3, get_fill_color=[255, 255, 255, 255], get_line_color=[90, 90, 90, 255],
-                  stroked=True, line_width_min_pixels=1, pickable=True),
-        pdk.Layer("ScatterplotLayer", rows, id="events", get_position="position", get_radius=60, radius_min_pixels=7,
-                  radius_max_pixels=14, get_fill_color="fill", get_line_color="ring", get_line_width="ring_w",
-                  line_width_units=String("pixels"), stroked=True, pickable=True),
-        pdk.Layer("TextLayer", rows, id="order", get_position="position", get_text="n", get_size=11,
-                  get_color=[255, 255, 255, 255], character_set=String(chars), font_family=String(FONT_STACK),
-                  font_weight=700, pickable=False),
-    ]
-    if rows:
-        lons = [r["position"][0] for r in rows] + [h["target"][0] for h in homes]
-        lats = [r["position"][1] for r in rows] + [h["target"][1] for h in homes]
-        # fit both spans into the map's pixels (a degree of latitude ≈ 1.22 of longitude here)
-        lon_span, lat_span = max(max(lons) - min(lons), 0.004), max(max(lats) - min(lats), 0.004)
-        fit = min(0.85 * width_px * 360 / (512 * lon_span), 0.85 * height_px * 360 / (512 * lat_span * 1.22))
-        zoom = max(7.0, min(16.0, math.log2(fit)))
-        view = pdk.ViewState(longitude=(max(lons) + min(lons)) / 2, latitude=(max(lats) + min(lats)) / 2, zoom=zoom)
-    else:
-        view = pdk.ViewState(longitude=117.9, latitude=33.9, zoom=9)
-    return pdk.Deck(layers=layers, initial_view_state=view, map_style=OFFLINE_STYLE, map_provider=None,
-                    tooltip={"html": "<b>{name}</b><br/>{tip}<br/>{tip2}<br/>{tip3}",
-                             "style": {"fontFamily": FONT_STACK, "fontSize": "12px", "backgroundColor": "#1f2937",
-                                       "color": "white"}})
+        for _, r in grid.iterrows():
+            if not r["geometry"]:
+                continue
+            gx, gy = [], []
+            for poly in _rings(r["geometry"]):
+                gx += [p[0] for p in poly[0]] + [None]
+                gy += [p[1] for p in poly[0]] + [None]
+            fig.add_scatter(x=gx, y=gy, mode="lines", fill="toself", fillcolor="rgba(225,236,247,0.65)",
+                            line=dict(color="rgb(150,170,200)", width=1), hoveron="fills", name=r["name"],
+                            hovertemplate=f"<b>%{{fullData.name}}</b><br>{translate('mgr.own_grid', lang)}"
+                                          "<extra></extra>")
+        named = grid[grid["centroid_lon"].notna()]
+        fig.add_scatter(x=named["centroid_lon"], y=named["centroid_lat"], mode="text",
+                        text=[short_name(n) for n in named["name"]], textfont=dict(color="rgb(90,110,140)", size=12),
+                        hoverinfo="skip", name=translate("mgr.own_grid", lang))
+    homes = [(x, y, float(r["home_lon"]), float(r["home_lat"])) for x, y, (_, r) in zip(xs, ys, pts.iterrows())
+             if r["event_type"] == "visit" and pd.notna(r["home_lon"])]
+    if homes:
+        hx = [v for x, _, hx_, _ in homes for v in (x, hx_, None)]
+        hy = [v for _, y, _, hy_ in homes for v in (y, hy_, None)]
+        fig.add_scatter(x=hx, y=hy, mode="lines", line=dict(color="rgb(150,150,150)", width=1.5), hoverinfo="skip",
+                        name=translate("mgr.home", lang))
+        fig.add_scatter(x=[h[2] for h in homes], y=[h[3] for h in homes], mode="markers",
+                        marker=dict(size=7, color="white", line=dict(color="rgb(90,90,90)", width=1)),
+                        name=translate("mgr.home", lang), hovertemplate="%{fullData.name}<extra></extra>")
+    if xs:
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(80,80,80,0.65)", width=2), hoverinfo="skip",
+                        name=translate("mgr.path", lang))
+        data, templates = [], []
+        for _, r in pts.iterrows():
+            kind = translate(f"mgr.ev.{r['event_type']}", lang)
+            who = (f"{r['customer_no']} {r['name'] if pd.notna(r['name']) else ''}".strip()
+                   if pd.notna(r["customer_no"]) and r["customer_no"] else "")
+            flags = f"⚠ {r['flags']}" if pd.notna(r["flags"]) and r["flags"] else ""
+            data.append([f"{int(r['seq'])}. {kind}", f"{pd.Timestamp(r['event_at']):%m-%d %H:%M}", who, flags])
+            # the lines this record has, no blank ones; values come in through customdata, shown as text
+            templates.append("<b>%{customdata[0]}</b><br>%{customdata[1]}" + ("<br>%{customdata[2]}" if who else "")
+                             + ("<br>%{customdata[3]}" if flags else "") + "<extra></extra>")
+        fig.add_scatter(x=xs, y=ys, mode="markers+text", text=[str(int(s)) for s in pts["seq"]],
+                        textfont=dict(color="white", size=10, family=FONT_STACK), textposition="middle center",
+                        marker=dict(size=MARKER_PX, opacity=1,
+                                    color=[_rgb(EVENT_COLOURS.get(t, (120, 120, 120))) for t in pts["event_type"]],
+                                    line=dict(color=[_rgb(SEVERITY_COLOURS.get(w, (255, 255, 255))) for w in pts["worst"]],
+                                              width=[4 if w else 1 for w in pts["worst"]])),
+                        customdata=data, hovertemplate=templates, name=translate("mgr.legend", lang))
+        all_x = xs + [h[2] for h in homes]
+        all_y = ys + [h[3] for h in homes]
+        pad_x = max(max(all_x) - min(all_x), 0.004) * 0.08
+        pad_y = max(max(all_y) - min(all_y), 0.004) * 0.08
+        fig.update_xaxes(range=[min(all_x) - pad_x, max(all_x) + pad_x])
+        fig.update_yaxes(range=[min(all_y) - pad_y, max(all_y) + pad_y])
+    inert_data_text(fig)
+    # true proportions: a degree of latitude drawn ``lat_scale`` times as long as a degree of longitude
+    fig.update_xaxes(visible=False, constrain="range")
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=lat_scale, constrain="range")
+    fig.update_layout(height=height_px, margin=dict(l=0, r=0, t=0, b=0), showlegend=False, hovermode="closest",
+                      dragmode="pan", plot_bgcolor="#f4f6f8", paper_bgcolor="#f4f6f8",
+                      font=dict(family=FONT_STACK, size=12, color="#1f2937"),
+                      hoverlabel=dict(bgcolor="#1f2937", font=dict(color="white", family=FONT_STACK, size=12),
+                                      align="left"))
+    return fig
 
 
 def legend_items(lang: str) -> list[tuple[str, tuple]]:

@@ -139,6 +139,31 @@ def view_for(df: pd.DataFrame, width_px: int = 800, height_px: int = 620) -> pdk
 
 
 TIP_FIELDS = ("tip1", "tip2", "tip3", "tip4")
+TIP_MAX_PX = 280  # a tooltip's widest; longer lines wrap
+# deck.gl sets its tooltip's top-left corner at the pointer, so a grid near the map's right or bottom edge had its
+# tooltip cut off there. The tooltip's root stays an invisible anchor at the pointer; the box inside it is moved
+# by each object's own offsets (``tip_x``, ``tip_y``: to the pointer's left for an object in the map's right half,
+# above it for one in the lower half), so that at the map's first view every box opens towards the map's middle.
+TIP_GAP = "12px"
+TIP_BEFORE = f"calc(-100% - {TIP_GAP})"
+TOOLTIP_STYLE = {"backgroundColor": "transparent", "padding": "0", "color": "white"}  # the root: an anchor only
+TIP_BOX = (f"transform:translate({{tip_x}},{{tip_y}});max-width:{TIP_MAX_PX}px;width:max-content;"
+           "white-space:normal;overflow-wrap:anywhere;background:#1f2937;color:white;padding:7px 10px;"
+           f"border-radius:4px;font-size:12px;line-height:1.45;font-family:{FONT_STACK}")
+
+
+def tooltip(lines_html: str) -> dict:
+    """A deck tooltip whose box opens towards the map's middle (see :data:`TIP_BOX`): ``lines_html`` is the
+    cockpit's own template (``{field}`` placeholders, filled in and HTML-escaped by Streamlit)."""
+    return {"html": f'<div style="{TIP_BOX}">{lines_html}</div>', "style": TOOLTIP_STYLE}
+
+
+def tip_offsets(lon: float, lat: float, view: pdk.ViewState) -> dict[str, str]:
+    """``tip_x`` / ``tip_y`` for an object at (lon, lat) under the map's first ``view``: its tooltip to the left of
+    the pointer when the object is right of the middle, above it when below."""
+    right = lon is not None and float(lon) > view.longitude
+    low = lat is not None and float(lat) < view.latitude
+    return {"tip_x": TIP_BEFORE if right else TIP_GAP, "tip_y": TIP_BEFORE if low else TIP_GAP}
 
 
 def tip_lines(metric: str, value: str, r, lang: str, who: str) -> dict[str, str]:
@@ -157,6 +182,7 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
     """The map of one level's grids coloured by ``metric``, with labels and outlets; returns (deck, legend)."""
     spec = METRICS[metric]
     fills, legend = colours(df, metric, lang)
+    view = view_for(df)
     rows = []
     for (_, r), fill in zip(df.iterrows(), fills):
         if not r["geometry"]:
@@ -166,7 +192,11 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
         who = r.get("manager") or r.get("branch") or "—"
         lines = tip_lines(metric, value, r, lang, who)
         for poly in _rings(r["geometry"]):
-            rows.append({"code": r["code"], "name": r["name"], "polygon": poly, "fill": [*fill, 200], **lines})
+            # each part's own middle places its tooltip (a township's far-off exclave opens its own way)
+            outer = poly[0]
+            mid = (sum(p[0] for p in outer) / len(outer), sum(p[1] for p in outer) / len(outer))
+            rows.append({"code": r["code"], "name": r["name"], "polygon": poly, "fill": [*fill, 200], **lines,
+                         **tip_offsets(*mid, view)})
     layers = [pdk.Layer("PolygonLayer", rows, id="grids", get_polygon="polygon", get_fill_color="fill",
                         get_line_color=[255, 255, 255, 255], line_width_min_pixels=1.2, stroked=True, filled=True,
                         pickable=True, auto_highlight=True, highlight_color=[255, 200, 0, 120])]
@@ -182,7 +212,8 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
                           & outlets["lat"].between(lat.min() - pad, lat.max() + pad)]
     if outlets is not None and not outlets.empty:
         pts = [{"name": f"{translate('map.outlet', lang)}: {o['name']}", "position": [o["lon"], o["lat"]],
-                **dict(zip(TIP_FIELDS, [o["branch"]] + [""] * (len(TIP_FIELDS) - 1)))} for _, o in outlets.iterrows()]
+                **dict(zip(TIP_FIELDS, [o["branch"]] + [""] * (len(TIP_FIELDS) - 1))),
+                **tip_offsets(o["lon"], o["lat"], view)} for _, o in outlets.iterrows()]
         layers.append(pdk.Layer("ScatterplotLayer", pts, id="outlets", get_position="position", get_radius=260,
                                 radius_min_pixels=5, radius_max_pixels=12, get_fill_color=[217, 72, 1, 230],
                                 get_line_color=[255, 255, 255], stroked=True, line_width_min_pixels=1.5,
@@ -201,11 +232,9 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
                             get_text_anchor=String("middle"), get_alignment_baseline=String("bottom"),
                             get_pixel_offset=[0, -8],
                             pickable=False))
-    deck = pdk.Deck(layers=layers, initial_view_state=view_for(df), map_style=OFFLINE_STYLE, map_provider=None,
+    deck = pdk.Deck(layers=layers, initial_view_state=view, map_style=OFFLINE_STYLE, map_provider=None,
                     # the line breaks live in the template: HTML inside a substituted value is printed as text
-                    tooltip={"html": "<b>{name}</b>" + "".join(f"<br/>{{{f}}}" for f in TIP_FIELDS),
-                             "style": {"fontFamily": FONT_STACK, "fontSize": "12px", "backgroundColor": "#1f2937",
-                                       "color": "white"}})
+                    tooltip=tooltip("<b>{name}</b>" + "".join(f"<br/>{{{f}}}" for f in TIP_FIELDS)))
     return deck, legend
 
 

@@ -110,6 +110,15 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
 
 
 STYLED_CELLS = 60_000
+# the main area's width at 1600 px with the sidebar open: the columns a table shows first must fit in it (what
+# does not goes under ``table(..., more=...)``), or the grid scrolls sideways and the user meets the right-hand
+# columns cut off
+MAIN_PX = 1120
+
+
+def columns_width(config: dict) -> int:
+    """Pixels the columns of a ``display_frame`` column_config take side by side."""
+    return sum(int(c.get("width") or 0) for c in config.values())
 
 
 def fit_height(rows: int, cap: int = 20) -> int:
@@ -130,17 +139,21 @@ def static_frame(shown: pd.DataFrame, formats: dict) -> pd.DataFrame:
 
 
 def table(df: pd.DataFrame, cols: dict[str, Col], name: str, styler=None, height: int | str = "auto",
-          downloads: bool = True, purpose: str | None = None) -> None:
+          downloads: bool = True, purpose: str | None = None, more: dict[str, Col] | None = None) -> None:
     """Show ``df`` formatted per ``cols``; offer CSV and Excel downloads (built and audited on click) when allowed.
 
     ``height``: "auto" shows up to 20 rows, "fit" every row, or pixels. An agency gets a static table: the grid's
     toolbar would offer its own CSV download (decided here on the server, not hidden by CSS). ``purpose``: the PII
     purpose the rows were unmasked for (components.pii); an export then records it and the customers
-    (``customer_no``) it names."""
-    shown, config, formats = display_frame(df, cols)
-    if scope().role == "agency":
+    (``customer_no``) it names. ``more``: secondary columns, shown in an expander under the table beside the first
+    column (so that ``cols`` fit :data:`MAIN_PX` and the table does not scroll sideways); the downloads hold
+    ``cols`` and ``more``."""
+    if scope().role == "agency":  # a static table scrolls sideways (theme CSS): every column in it
+        shown, _, formats = display_frame(df, {**cols, **(more or {})})
         st.table(static_frame(shown, formats), hide_index=True, border="horizontal")
         return
+    shown, config, formats = display_frame(df, cols)
+    export = display_frame(df, {**cols, **more})[0] if more else shown
     if shown.size <= STYLED_CELLS:
         data = (styler(shown) if styler else shown.style).format(formats)
     else:  # pandas' Styler renders every cell: a long list keeps the grid's own number format instead
@@ -152,14 +165,19 @@ def table(df: pd.DataFrame, cols: dict[str, Col], name: str, styler=None, height
     elif height == "auto":
         height = fit_height(len(shown))
     st.dataframe(data, column_config=config, hide_index=True, width="stretch", height=height)
+    if more:
+        first = next(iter(cols))
+        with st.expander(t("table.more_columns", n=len(more))):
+            table(df, {first: cols[first], **more}, name=f"{name}_more", styler=styler, height=height,
+                  downloads=False)
     if downloads and scope().role in EXPORT_ROLES:
         row = st.container(horizontal=True, gap="small")
         unmasked = purpose not in (None, "none")
         customers = list(df["customer_no"]) if unmasked and "customer_no" in df else None
         common = dict(what=name, rows=len(shown), purpose=purpose if unmasked else None, customers=customers,
                       masked=None if purpose is None else not unmasked, where=row)
-        downloads_.offer(t("table.download_csv"), lambda: export_safety.csv_bytes(shown), file_name=f"{name}.csv",
+        downloads_.offer(t("table.download_csv"), lambda: export_safety.csv_bytes(export), file_name=f"{name}.csv",
                          mime="text/csv", key=f"dl_csv_{name}", **common)
-        downloads_.offer(t("table.download_xlsx"), lambda: to_excel(shown, name), file_name=f"{name}.xlsx",
+        downloads_.offer(t("table.download_xlsx"), lambda: to_excel(export, name), file_name=f"{name}.xlsx",
                          mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                          key=f"dl_xlsx_{name}", **common)

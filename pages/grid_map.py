@@ -69,7 +69,9 @@ if outline is not None and not outline.empty:
     match = outline[outline["code"] == parent]
     outline_geom = match["geometry"].iloc[0] if not match.empty else None
 deck, legend = grid_deck(grids, metric, lang, read(grid.outlets), outline_geom)
-left, right = st.columns([2, 1.15])  # the ranking table beside the map needs room for its four columns
+# the ranking table beside the map needs room for its four columns: at 1600 px the right-hand one was cut off
+# ("空港开发区…") in 1.15 of 3.15 parts of the page
+left, right = st.columns([1.7, 1.3])
 with left:
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key=f"map_{level}_{parent}",
                             height=620)

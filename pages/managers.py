@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components import manager_charts as mc, navigation, pii
-from components.manager_panels import alert_day_drill
+from components.manager_panels import alert_day_drill, evidence
 from components.filters import filter_bar
 from components.formatting import month_label, pct
 from components.i18n import current_lang, t
@@ -58,19 +58,26 @@ with tabs[0]:
         shown = shown[shown["name"].str.contains(find.strip(), regex=False) |
                       shown["branch"].str.contains(find.strip(), regex=False)]
     st.caption(t("mgr.team_rows", n=len(shown), total=len(team)))
+    # first what a leader compares managers by (rating and what it rests on: workload, quality, diligence,
+    # alerts), within the page's width at 1600 px; the other figures under "more"; the downloads hold all
     table(shown, {"name": Col("col.manager"), "branch": Col("league.branch"), "rating": Col("mgr.rating"),
                   "score": Col("mgr.score", "num2"), "customers": Col("mgr.customers", "count"),
                   "balance_per": Col("mgr.balance_wan", "money_wan"), "npl_ratio": Col("mgr.npl_ratio", "rate"),
-                  "vintage": Col("mgr.vintage", "rate"), "visits_week": Col("mgr.visits_week", "num2"),
-                  "check_ins_week": Col("mgr.check_ins_week", "num2"), "coverage": Col("mgr.coverage", "rate"),
-                  "on_time": Col("mgr.on_time_rate", "rate"), "new_3m": Col("mgr.new_3m", "count"),
-                  "renewal": Col("mgr.renewal", "rate"), "recovery": Col("mgr.recovery", "rate"),
+                  "coverage": Col("mgr.coverage", "rate"), "on_time": Col("mgr.on_time_rate", "rate"),
                   "flags_high_3m": Col("mgr.flags_high", "count")},
-          name=f"managers_{f.month}")
+          name=f"managers_{f.month}",
+          more={"vintage": Col("mgr.vintage", "rate"), "visits_week": Col("mgr.visits_week", "num2"),
+                "check_ins_week": Col("mgr.check_ins_week", "num2"), "new_3m": Col("mgr.new_3m", "count"),
+                "renewal": Col("mgr.renewal", "rate"), "recovery": Col("mgr.recovery", "rate")})
     st.caption(t("mgr.team_note"))
 
 names = dict(zip(team["manager_id"], team["name"] + " · " + team["branch"]))
-with tabs[1]:
+
+
+@st.fragment
+def trajectory() -> None:
+    """One manager's day or week: choosing another manager, day or span reruns this part only, not the team's
+    tables and charts above it."""
     a, b, c3, c4 = st.columns([1.2, 1, 0.8, 1.1])
     # the manager with the most high alerts first: that is whom a branch leader wants to look at
     order = list(team.sort_values(["flags_high_3m", "customers"], ascending=False)["manager_id"])
@@ -85,13 +92,14 @@ with tabs[1]:
         first = day if span == "day" else day - dt.timedelta(days=day.weekday())
         last = day if span == "day" else first + dt.timedelta(days=6)
         ev, purpose = pii.gated_read("mgr_trajectory", dm.day_events, int(mid), first, last, where=c4)
+        ev = ev.assign(flags=[evidence(x, lang) for x in ev["flags"]])
         m1, m2 = st.columns([2.2, 1])
         with m1:
             if ev.dropna(subset=["lon", "lat"]).empty:
                 empty_state()
             else:
-                st.pydeck_chart(mc.trajectory_deck(ev, lang, read(dm.manager_grid, int(mid))), height=560,
-                                key="mgr_traj_map")
+                st.plotly_chart(mc.trajectory_figure(ev, lang, read(dm.manager_grid, int(mid))), key="mgr_traj_map",
+                                config={"scrollZoom": True, "displaylogo": False})
         with m2:
             st.markdown(legend_html(t("mgr.legend"), mc.legend_items(lang)) +
                         legend_html(t("mgr.legend_ring"), mc.ring_items(lang)), unsafe_allow_html=True)
@@ -104,7 +112,11 @@ with tabs[1]:
             table(shown, {"seq": Col("mgr.seq", "count"), "time": Col("mgr.time"), "event_type": Col("col.type"),
                           "customer_no": Col("hh.customer_no"), "name": Col("hh.name"), "gps": Col("mgr.gps"),
                           "worst": Col("col.severity"), "flags": Col("mgr.evidence")},
-                  name=f"trajectory_{mid}_{first}", height=320, downloads=False)
+                  name=f"trajectory_{mid}_{first}", downloads=False)
+
+
+with tabs[1]:
+    trajectory()
 
 with tabs[2]:
     summary = read(dm.flag_summary, f.month, f.branch_id)
@@ -127,6 +139,7 @@ with tabs[2]:
             empty_state()
         else:
             shown = alerts.assign(rule=[t(f"mgr.rule.{r}") for r in alerts["rule"]],
+                                  detail=[evidence(x, lang) for x in alerts["detail"]],
                                   severity=[t(f"mgr.sev.{x}") for x in alerts["severity"]],
                                   time=pd.to_datetime(alerts["event_at"]).dt.strftime("%m-%d %H:%M"))
             table(shown, {"severity": Col("col.severity"), "rule": Col("mgr.rule"), "time": Col("mgr.time"),

@@ -561,6 +561,72 @@ def test_managers_page_rates_the_team_in_scope(app_env, user):
     assert any("按每人150户需要" == m.label for m in at.metric)
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_managers_team_table_fits_the_page_at_1600_px(app_env, lang):
+    """The team table's first columns fit the main area at 1600 px (it scrolled sideways with 16 columns and the
+    right-hand ones cut off); the other figures are in the expander below, beside each manager's name."""
+    import json
+    from components.tables import MAIN_PX
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["session_token"] = session_token("hq_wang")
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/managers.py").run()
+    assert not at.exception and not errors(at)
+    main, more = at.dataframe[0], at.dataframe[1]
+    widths = {k: c["width"] for k, c in json.loads(main.proto.columns).items() if c.get("width")}
+    assert sum(widths.values()) <= MAIN_PX, widths
+    manager, rating = ("客户经理", "评级") if lang == "zh" else ("Manager", "Rating")
+    assert list(main.value.columns)[:3] == [manager, main.value.columns[1], rating]
+    assert list(more.value.columns)[0] == manager and len(more.value.columns) == 7
+    assert list(more.value[manager]) == list(main.value[manager])
+    assert not set(main.value.columns[1:]) & set(more.value.columns[1:])
+
+
+def test_managers_alert_drill_opens_the_day_in_english(app_env):
+    """An alert picked in the list opens that manager's day (map and records); in English its evidence is English."""
+    import json
+    import re
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["session_token"] = session_token("hq_wang")
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/managers.py").run()
+    alerts = next(d.value for d in at.dataframe if "Evidence" in d.value.columns and "Rule" in d.value.columns)
+    assert len(alerts) and not alerts["Evidence"].str.contains(r"[\u4e00-\u9fff]").any(), alerts["Evidence"].head()
+    at.session_state["mgr_alert_pick"] = 0
+    at.run()
+    assert not at.exception and not errors(at)
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert sum(m["layout"].get("yaxis", {}).get("scaleanchor") == "x" for m in maps) == 2  # trajectory tab + drill
+    day = next(d.value for d in at.dataframe if list(d.value.columns) == ["#", "Time", "Type", "Customer no.", "Evidence"])
+    assert not [x for x in day["Evidence"] if re.search(r"[\u4e00-\u9fff]", x)]
+
+
+def test_managers_trajectory_is_svg_and_follows_the_chosen_manager(app_env):
+    """The trajectory tab draws a plotly (SVG) map, no deck.gl canvas (3–5 s of software WebGL before it showed);
+    choosing another manager redraws it with that manager's records."""
+    import json
+    at = logged_in("hq_wang", "pages/managers.py")
+    assert not at.exception and not errors(at)
+    assert not at.get("deck_gl_json_chart")
+
+    def trajectory():
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        return next(s for s in specs if s["layout"].get("yaxis", {}).get("scaleanchor") == "x")
+    from data_access import managers as dm
+    first, seen = at.session_state["mgr_traj_manager"], trajectory()
+    with app_env.connect() as conn:
+        sc, month = scope_for_user(conn, "hq_wang"), queries.available_months(conn)[-1]
+        other = next(int(m) for m in dm.team(conn, sc, month)["manager_id"]
+                     if m != first and dm.active_days(conn, sc, int(m), month))
+    at.session_state["mgr_traj_manager"] = other
+    at.run()
+    assert not at.exception and not errors(at)
+    assert not at.get("deck_gl_json_chart")
+    assert trajectory() != seen
+
+
 @pytest.mark.parametrize("user", ["strategy_chen", "hq_li"])
 def test_strategy_lab_simulates_against_the_baseline_and_saves(app_env, user):
     from data_access import strategy

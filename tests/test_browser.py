@@ -210,6 +210,46 @@ def test_grid_drill_and_customer_360(server, browser):
     ctx.close()
 
 
+# the visible box: deck.gl's tooltip element, or the box inside it when the element itself is see-through
+TOOLTIP_BOX = ("() => { const t = [...document.querySelectorAll('.deck-tooltip')].find(e => e.style.display === 'block');"
+               " if (!t) return null; const bg = getComputedStyle(t).backgroundColor;"
+               " const el = (bg === 'transparent' || bg === 'rgba(0, 0, 0, 0)') && t.firstElementChild"
+               " ? t.firstElementChild : t; const r = el.getBoundingClientRect();"
+               " return {x: r.x, y: r.y, right: r.right, bottom: r.bottom}; }")
+
+
+def test_grid_map_tooltip_stays_inside_the_map(server, browser):
+    """Head office: hovering grids near the map's right and bottom edges, and in its middle, every tooltip box is
+    within the map (deck.gl opened it right of and below the pointer, so near those edges it was cut off)."""
+    base, _ = server
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1200})
+    page = ctx.new_page()
+    login(page, base, "hq_wang")
+    page.goto(f"{base}/grid-map")
+    page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas", timeout=90_000)
+    settle(page)
+    m = page.locator("[data-testid=stDeckGlJsonChart]").first.bounding_box()
+    seen, outside_map = [], []
+    for _attempt in range(3):  # deck.gl picks only once its first frame is drawn
+        for fx in (0.97, 0.93, 0.88, 0.82, 0.75, 0.5, 0.25, 0.1):
+            for fy in (0.1, 0.3, 0.5, 0.7, 0.85, 0.95):
+                page.mouse.move(m["x"] + m["width"] * fx, m["y"] + m["height"] * fy)
+                page.wait_for_timeout(120)
+                box = page.evaluate(TOOLTIP_BOX)
+                if box is None:
+                    continue
+                seen.append((fx, fy))
+                if not (box["x"] >= m["x"] - 1 and box["y"] >= m["y"] - 1 and box["right"] <= m["x"] + m["width"] + 1
+                        and box["bottom"] <= m["y"] + m["height"] + 1):
+                    outside_map.append(((fx, fy), box))
+        if seen:
+            break
+        page.wait_for_timeout(1500)
+    assert any(fx >= 0.82 for fx, _ in seen) and any(fy >= 0.7 for _, fy in seen), seen
+    assert outside_map == [], (m, outside_map[:3])
+    ctx.close()
+
+
 def test_overview_numbers_and_charts_render(server, browser):
     base, _ = server
     ctx = browser.new_context(viewport={"width": 1600, "height": 1800})
@@ -313,7 +353,8 @@ def test_manager_trajectory_on_the_map(server, browser):
     page.screenshot(path=str(SHOTS / "branch01_managers_team.png"), full_page=True)
     page.get_by_role("tab", name="轨迹").click()
     settle(page)
-    page.wait_for_selector("[data-testid=stDeckGlJsonChart] canvas", timeout=90_000)
+    # the trajectory is a plotly map (SVG): its numbered markers are drawn once the tab shows
+    page.wait_for_selector("[role=tabpanel]:visible [data-testid=stPlotlyChart] .scatterlayer .point", timeout=90_000)
     settle(page)
     assert_clean(page, "managers trajectory")
     page.screenshot(path=str(SHOTS / "branch01_managers_trajectory.png"), full_page=True)

@@ -13,7 +13,7 @@ from data_access import customer360, grid, queries, schema as s
 from data_access.scope import scope_for_user
 
 from .security.served import served  # noqa: F401 - a fixture
-from .test_app import APP, app_env, errors, logged_in  # noqa: F401 - fixtures shared with the shell tests
+from .test_app import APP, app_env, errors, logged_in, session_token  # noqa: F401 - fixtures shared with the shell tests
 
 
 def _audit_rows(engine, action: str) -> list:
@@ -83,6 +83,45 @@ def test_grid_deck_is_offline_and_labelled(app_env):
     assert set("双沟镇") <= set(labels["characterSet"])
     fills, legend = colours(tw, "npl_ratio", "zh")
     assert len(fills) == len(tw) and all(len(f) == 3 for f in fills)
+
+
+def test_grid_tooltips_open_towards_the_middle_and_wrap():
+    """A grid right of and below the map's middle has its tooltip box left of and above the pointer, one left of
+    and above the middle right and below; a box wraps at its maximum width (the browser test checks the boxes stay
+    inside the map)."""
+    from components.map_layers import TIP_BEFORE, TIP_GAP, TIP_MAX_PX
+
+    def square(x, y):
+        return json.dumps({"type": "Polygon", "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1],
+                                                               [x, y]]]})
+    corners = (("NW", 117.0, 33.1), ("SE", 117.1, 33.0))
+    df = pd.DataFrame([{"code": c, "name": c, "geometry": square(x, y), "centroid_lon": x + 0.05,
+                        "centroid_lat": y + 0.05, "households": 100, "balance": 1e6, "npl_ratio": 0.01,
+                        "credit_coverage": 0.5, "manager": "王"} for c, x, y in corners])
+    deck, _ = grid_deck(df, "households", "zh")
+    place = {r["code"]: (r["tip_x"], r["tip_y"]) for r in deck.layers[0].data}
+    assert place == {"NW": (TIP_GAP, TIP_GAP), "SE": (TIP_BEFORE, TIP_BEFORE)}
+    html = deck._tooltip["html"]
+    assert "translate({tip_x},{tip_y})" in html and f"max-width:{TIP_MAX_PX}px" in html and "white-space:normal" in html
+
+
+@pytest.mark.parametrize("user", ["hq_wang", "branch01"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_grid_ranking_fits_beside_the_map_at_1600_px(app_env, user, lang):
+    """The ranking beside the map shows all four columns at 1600 px: its columns fit the page column it stands in
+    (in 1.15 of 3.15 parts of the main area the responsible branch was cut off)."""
+    from streamlit.testing.v1 import AppTest
+
+    from components.tables import MAIN_PX
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["session_token"] = session_token(user)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/grid_map.py").run()
+    assert not at.exception and not errors(at)
+    widths = {k: c["width"] for k, c in json.loads(at.dataframe[0].proto.columns).items() if c.get("width")}
+    beside = next(c for c in at.columns if len(c.dataframe))  # its share of the main area (weights add up to 1)
+    assert len(widths) == 4 and sum(widths.values()) <= (MAIN_PX - 16) * beside.weight, (widths, beside.weight)
 
 
 def test_grid_map_drill_down_to_households_and_open_360(app_env):

@@ -211,3 +211,76 @@ def test_alert_list_is_the_most_severe_newest_first_page(demo_engine, limit):
     assert set(every["severity"]) >= {"high", "low"} and len(every) > 7
     assert got["event_id"].tolist() == ref.head(limit)["event_id"].tolist()
     assert low["event_id"].tolist() == ref[ref["severity"] == "low"].head(limit)["event_id"].tolist()
+
+
+def _day(points: list[tuple[float, float]]) -> pd.DataFrame:
+    """A manager's day of visits at ``points`` (lon, lat), each to a household at the same spot."""
+    return pd.DataFrame([{"id": i, "event_at": pd.Timestamp(T0) + pd.Timedelta(minutes=20 * i), "event_type": "visit",
+                          "lon": lon, "lat": lat, "customer_id": i, "customer_no": f"C{i:07d}", "name": "张*",
+                          "home_lon": lon, "home_lat": lat, "flags": "", "worst": ""}
+                         for i, (lon, lat) in enumerate(points, start=1)])
+
+
+def test_trajectory_markers_never_cover_each_other():
+    """A household visited three times, its neighbour 15 m away, and a visit 3 km off: at the map's first zoom every
+    numbered marker is clear of the others (they overlapped: repeats were set off 40 m whatever the day's span,
+    8 px on a 3-km day, and near neighbours not at all)."""
+    from components.manager_charts import MARKER_PX, trajectory_figure
+    x0, y0 = HOME
+    near = x0 + 0.015 * KM_LON
+    day = _day([(x0, y0), (x0, y0), (near, y0), (x0, y0), (x0 + 3 * KM_LON, y0 + 0.01)])
+    fig = trajectory_figure(day, "zh", width_px=700, height_px=560)
+    events = next(tr for tr in fig.data if tr.mode == "markers+text")
+    assert list(events.text) == ["1", "2", "3", "4", "5"]
+    xs, ys = list(events.x), list(events.y)
+    scale = fig.layout.yaxis.scaleratio
+    assert scale == pytest.approx(1 / np.cos(np.radians(y0)), rel=0.01)
+    # degrees per pixel once the day's true extent fits the map (85 % of 700 × 560), as the map's view does
+    lon_span, lat_span = max(day["lon"]) - min(day["lon"]), max(day["lat"]) - min(day["lat"])
+    per_px = max(lon_span / (0.85 * 700), lat_span * scale / (0.85 * 560))
+    gaps = [np.hypot(xs[i] - xs[j], (ys[i] - ys[j]) * scale) / per_px
+            for i in range(len(xs)) for j in range(i + 1, len(xs))]
+    assert min(gaps) >= MARKER_PX
+    assert (xs[0], ys[0]) == (x0, y0)  # the first record at a spot keeps its true place
+
+
+def test_trajectory_is_drawn_without_webgl():
+    """The trajectory map is SVG (plotly scatter), not deck.gl: on a desktop without a graphics card, Chromium's
+    software WebGL took 3–5 s to compile the deck's layers before the tab showed anything."""
+    from components.manager_charts import trajectory_figure
+    grid = pd.DataFrame([{"code": "V1", "name": "顾庄村委会", "centroid_lon": HOME[0], "centroid_lat": HOME[1],
+                          "geometry": '{"type": "Polygon", "coordinates": [[[117.89, 33.89], [117.91, 33.89], '
+                                      '[117.91, 33.91], [117.89, 33.89]]]}'}])
+    fig = trajectory_figure(_day([HOME, (HOME[0] + 0.01, HOME[1])]), "zh", grid)
+    assert {tr.type for tr in fig.data} == {"scatter"}
+    assert "顾庄村" in [t for tr in fig.data if tr.mode == "text" for t in tr.text]
+
+
+def test_score_parts_are_labelled_in_plain_text_with_their_maximum():
+    """The rating's waterfall: each part's name as its tick (the maximum on a second tick line was printed as
+    '<br>' and ran the labels together), its points over its maximum above the bar."""
+    from components.manager_charts import contributions_chart
+    fig = contributions_chart(pd.Series({p: w / 2 for p, w in WEIGHTS.items()}), "zh")
+    bars = fig.data[0]
+    assert not [x for x in bars.x if "<" in x or "&lt;" in x]
+    assert list(bars.text) == [f"{w / 2:.1f}/{w:.0f}" for w in WEIGHTS.values()] + [f"{sum(WEIGHTS.values()) / 2:.1f}"]
+
+
+def test_every_rules_evidence_reads_in_english():
+    """The evidence the five rules store (in Chinese) shows in English with its figures, and as stored in Chinese
+    (English mode showed '距客户住址 5.78 公里' in the alerts, the trajectory and the drill)."""
+    import re
+    from components.manager_panels import evidence
+    spot = [ev(i, 5 * i, customer=i, home=(HOME[0] + 0.01 * i, HOME[1])) for i in range(1, 4)]
+    details = {r: x.detail for (_, r), x in {**rules_of([ev(1, 0, lon=HOME[0] + 5 * KM_LON)]),
+                                            **rules_of([ev(1, 0, "check_in"), ev(2, 10, "check_in", lon=HOME[0] + 30 * KM_LON)]),
+                                            **rules_of(spot), **rules_of([ev(1, 13 * 60 + 30, "check_in")]),
+                                            **rules_of([ev(1, 0, lon=np.nan, lat=np.nan)])}.items()}
+    assert set(details) >= {"far_from_home", "impossible_speed", "same_spot", "off_hours", "no_gps"}
+    english = {r: evidence(d, "en") for r, d in details.items()}
+    assert not [x for x in english.values() if re.search(r"[\u4e00-\u9fff]", x)], english
+    assert english["far_from_home"] == f"{details['far_from_home'].split()[1]} km from the home"
+    assert english["off_hours"] == "recorded at 22:30" and english["no_gps"] == "visit without GPS"
+    both = f"{details['far_from_home']}；{details['off_hours']}"  # a record's several, as day_events joins them
+    assert evidence(both, "en") == f"{english['far_from_home']}; recorded at 22:30"
+    assert {r: evidence(d, "zh") for r, d in details.items()} == details

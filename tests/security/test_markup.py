@@ -114,6 +114,8 @@ def _tooltip_lines(deck, row: dict) -> list[str]:
     import re
     spec = deck._tooltip
     template = spec.get("html") or spec["text"]
+    # the box the lines sit in (placed by the row's tip_x / tip_y, components.map_layers.tooltip)
+    template = re.sub(r'^<div style="[^"<>]*">(.*)</div>$', r"\1", template, flags=re.S)
     for k, v in row.items():
         template = template.replace("{" + k + "}", html.escape(str(v)) if "html" in spec else str(v))
     if "html" not in spec:
@@ -133,15 +135,19 @@ def test_grid_map_tooltip_has_real_line_breaks():
 
 
 def test_trajectory_tooltip_has_real_line_breaks():
-    from components.manager_charts import trajectory_deck
+    """The trajectory map (plotly): each record's hover box is its lines, values from customdata shown as text."""
+    import re
+    from components.manager_charts import trajectory_figure
     ev = pd.DataFrame([{"id": 1, "event_at": pd.Timestamp("2026-10-09 09:30"), "event_type": "visit", "lon": 117.0,
-                        "lat": 33.0, "customer_id": 7, "customer_no": "C0000007", "name": IMAGE, "home_lon": 117.001,
-                        "home_lat": 33.001, "flags": "离家过远", "worst": "high"}])
-    deck = trajectory_deck(ev, "zh")
-    layer = next(lay for lay in deck.layers if lay.data and "n" in lay.data[0])
-    lines = _tooltip_lines(deck, layer.data[0])
-    assert lines[1:] == ["10-09 09:30 · 走访", f"C0000007 {IMAGE}", "⚠ 离家过远"]
-    assert not any("<br" in line for line in lines)
+                        "lat": 33.0, "customer_id": 7, "customer_no": "C0000007", "name": PLOTLY_LINK,
+                        "home_lon": 117.001, "home_lat": 33.001, "flags": "离家过远", "worst": "high"}])
+    fig = trajectory_figure(ev, "zh")
+    tr = next(tr for tr in fig.data if tr.mode == "markers+text")
+    template, data = tr.hovertemplate[0], list(tr.customdata[0])
+    lines = re.sub(r"%\{customdata\[(\d)\]\}", lambda m: data[int(m.group(1))],
+                   template.replace("<extra></extra>", "")).split("<br>")
+    assert [re.sub(r"</?b>", "", x) for x in lines] == [
+        "1. 走访", "10-09 09:30", "C0000007 &lt;a href=\"http://x.invalid/p\"&gt;核验&lt;/a&gt;", "⚠ 离家过远"]
 
 
 def _chart_data_texts(spec: str) -> list[str]:
