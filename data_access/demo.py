@@ -862,6 +862,8 @@ class CountyBank:
                                  overdue_amount=np.round(rows["overdue"], 2), dpd=rows["dpd"],
                                  bucket=np.minimum(rows["m"], 4), class5=rows["class5"], floor_class5=rows["floor"],
                                  floor_reasons=rows["reasons"]))
+        for dim in s.SNAPSHOT_DIMS:  # point in time: a demo loan never moves, so its own row's
+            snap[dim] = L[dim].to_numpy()[li]
         # scheduled repayments: monthly for amortising loans, quarterly interest plus principal at maturity otherwise
         cur = rows["m"] == 0
         mob = month - L["start"].to_numpy()[li]

@@ -37,7 +37,9 @@ DERIVED = {("application", "month"): "applied_on", ("loan", "disbursed_month"): 
 # from the snapshots
 APP_OWNED = {("loan_snapshot", "floor_class5"), ("loan_snapshot", "floor_reasons"),  # the classification engine's
              ("collection_case", "allocation_run_id"), ("collection_case", "propensity"),
-             ("collection_case", "expected_recovery")}
+             ("collection_case", "expected_recovery"),
+             # the snapshot's point-in-time dimensions: taken from the loan as of the import (marts.fill_snapshot_dims)
+             *{("loan_snapshot", c) for c in s.SNAPSHOT_DIMS}}
 
 # defaults of the extract that differ from the schema's: a bank's own outline is surveyed, not drawn by the demo
 DEFAULTS = {("region", "schematic"): False}

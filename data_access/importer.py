@@ -521,6 +521,8 @@ def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[
         _upsert(conn, table, frames[table], present[table])
     progress(0.72, "dim_month")
     _extend_months(conn)
+    if "loan_snapshot" in frames:  # a new snapshot row's point-in-time dimensions: its loan's as of this import
+        marts.fill_snapshot_dims(conn, set(frames["loan_snapshot"]["month"].dropna().unique()))
     start = _reclassify_from(frames)
     if start:
         progress(0.73, "classification")

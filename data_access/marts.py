@@ -41,28 +41,52 @@ def _date_sql(sql: str, *names: str):
     return text(sql).bindparams(*[bindparam(n, type_=Date) for n in names])
 
 
+# Every mart groups a loan by its dimensions as they were (#20): a snapshot's own branch_id, manager_id, product_id,
+# segment and village_code for a month's figures, and for a disbursement cohort's those of the loan's snapshot in its
+# disbursement month (the loan's current row only where it has none: paid off within the month, or not yet
+# snapshotted). A loan that moves later never moves a month already reported.
+SNAPSHOT_DIM_SQL = ("UPDATE loan_snapshot SET " + ", ".join(f"{d} = l.{d}" for d in s.SNAPSHOT_DIMS)
+                    + " FROM loan l WHERE l.id = loan_snapshot.loan_id AND loan_snapshot.branch_id IS NULL")
+AT_DISBURSEMENT = "LEFT JOIN loan_snapshot d ON d.loan_id = l.id AND d.month = l.disbursed_month"
+
+
+def _at_disb(dim: str) -> str:
+    return f"COALESCE(d.{dim}, l.{dim})"
+
+
+def fill_snapshot_dims(conn: Connection, months=None) -> None:
+    """Give the snapshot rows still without dimensions (new rows of an import, or rows written by hand) those of
+    their loan as it is now; rows that have them keep them. ``months``: only those months (all when None)."""
+    if months is None:
+        conn.execute(text(SNAPSHOT_DIM_SQL))
+        return
+    for month in sorted(months):
+        conn.execute(text(SNAPSHOT_DIM_SQL + " AND loan_snapshot.month = :month"), {"month": month})
+
+
 PORTFOLIO = """
 INSERT INTO mart_portfolio (month, branch_id, product_id, segment, class5, bucket, loans, balance, overdue_amount)
-SELECT s.month, l.branch_id, l.product_id, l.segment, s.class5, s.bucket, COUNT(*), SUM(s.balance), SUM(s.overdue_amount)
-FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+SELECT s.month, s.branch_id, s.product_id, s.segment, s.class5, s.bucket, COUNT(*), SUM(s.balance), SUM(s.overdue_amount)
+FROM loan_snapshot s
 WHERE s.month = :month
-GROUP BY s.month, l.branch_id, l.product_id, l.segment, s.class5, s.bucket
+GROUP BY s.month, s.branch_id, s.product_id, s.segment, s.class5, s.bucket
 """
 
 # loans the bank classed better than the classification engine's floor allows (五级分类偏离), one row a loan-month
 DEVIATION = """
 INSERT INTO mart_class_deviation (month, loan_id, branch_id, product_id, segment, manager_id, bank_class,
                                   floor_class, floor_reasons, dpd, balance)
-SELECT s.month, s.loan_id, l.branch_id, l.product_id, l.segment, l.manager_id, s.class5, s.floor_class5,
+SELECT s.month, s.loan_id, s.branch_id, s.product_id, s.segment, s.manager_id, s.class5, s.floor_class5,
        COALESCE(s.floor_reasons, 0), s.dpd, s.balance
-FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+FROM loan_snapshot s
 WHERE s.month = :month AND s.class5 < s.floor_class5
 """
 
-DISBURSEMENT = """
+_DISB_KEYS = f"l.disbursed_month, {_at_disb('branch_id')}, {_at_disb('product_id')}, {_at_disb('segment')}"
+DISBURSEMENT = f"""
 INSERT INTO mart_disbursement (month, branch_id, product_id, segment, loans, amount)
-SELECT l.disbursed_month, l.branch_id, l.product_id, l.segment, COUNT(*), SUM(l.amount)
-FROM loan l GROUP BY l.disbursed_month, l.branch_id, l.product_id, l.segment
+SELECT {_DISB_KEYS}, COUNT(*), SUM(l.amount)
+FROM loan l {AT_DISBURSEMENT} {{where}} GROUP BY {_DISB_KEYS}
 """
 
 _CLOSED_BUCKET = "CASE WHEN l.status = 'written_off' THEN 6 ELSE 5 END"
@@ -90,14 +114,14 @@ def _migration_sql(target: str, period_label: str, buckets: bool) -> str:
     decrease = "s0.balance - COALESCE(s1.balance, 0) + COALESCE(dr.drawn, 0)"  # Σ decreases: start − end + drawn
     reduction = f"CASE WHEN {decrease} > s0.balance THEN s0.balance ELSE {decrease} END"
     return (f"INSERT INTO {target} (month, branch_id, product_id, segment, {', '.join(names)}, loans, balance, "
-            f"balance_next, reduction) SELECT {period_label}, l.branch_id, l.product_id, l.segment, "
+            f"balance_next, reduction) SELECT {period_label}, s0.branch_id, s0.product_id, s0.segment, "
             f"{', '.join(states)}, COUNT(*), SUM(s0.balance), SUM(COALESCE(s1.balance, 0)), SUM({reduction}) "
             f"FROM loan_snapshot s0 "
             f"JOIN loan l ON l.id = s0.loan_id "
             f"LEFT JOIN loan_snapshot s1 ON s1.loan_id = s0.loan_id AND s1.month = :next_month "
             f"LEFT JOIN (SELECT loan_id, SUM(drawn) AS drawn FROM tmp_drawn WHERE month > :month "
             f"AND month <= :next_month GROUP BY loan_id) dr ON dr.loan_id = s0.loan_id "
-            f"WHERE s0.month = :month GROUP BY {period_label}, l.branch_id, l.product_id, l.segment, "
+            f"WHERE s0.month = :month GROUP BY {period_label}, s0.branch_id, s0.product_id, s0.segment, "
             f"{', '.join(states)}")
 
 
@@ -136,29 +160,29 @@ _BAND = "CASE " + " ".join(f"WHEN s.dpd >= {lo}" + (f" AND s.dpd <= {hi}" if hi 
                            for b, lo, hi in OVERDUE_BANDS) + " ELSE 0 END"
 OVERDUE = f"""
 INSERT INTO mart_overdue (month, branch_id, product_id, band, loans, balance, overdue_amount)
-SELECT s.month, l.branch_id, l.product_id, {_BAND}, COUNT(*), SUM(s.balance), SUM(s.overdue_amount)
-FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id
+SELECT s.month, s.branch_id, s.product_id, {_BAND}, COUNT(*), SUM(s.balance), SUM(s.overdue_amount)
+FROM loan_snapshot s
 WHERE s.month = :month AND s.dpd > 0
-GROUP BY s.month, l.branch_id, l.product_id, {_BAND}
+GROUP BY s.month, s.branch_id, s.product_id, {_BAND}
 """
 
 # 新发放贷款不良率 as of :month: the loans disbursed from :year_start to :month; NPL either at the month (its balance
 # then) or when it left the book (its balance at its last snapshot: written off or recovered as NPL = 不良处置)
-NEW_LOAN = """
+NEW_LOAN = f"""
 INSERT INTO mart_new_loan (month, branch_id, product_id, loans, amount, npl_loans, npl_balance, disposed_npl)
-SELECT :month, l.branch_id, l.product_id, COUNT(*), SUM(l.amount),
+SELECT :month, {_at_disb('branch_id')}, {_at_disb('product_id')}, COUNT(*), SUM(l.amount),
        SUM(CASE WHEN (s.loan_id IS NOT NULL AND s.class5 >= 3) OR (s.loan_id IS NULL AND z.class5 >= 3)
                 THEN 1 ELSE 0 END),
        SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END),
        SUM(CASE WHEN s.loan_id IS NULL AND z.class5 >= 3 THEN z.balance ELSE 0 END)
-FROM loan l
+FROM loan l {AT_DISBURSEMENT}
 LEFT JOIN loan_snapshot s ON s.loan_id = l.id AND s.month = :month
 LEFT JOIN (SELECT h.loan_id, MAX(h.month) AS last_month FROM loan_snapshot h JOIN loan n ON n.id = h.loan_id
            WHERE n.disbursed_month >= :year_start AND n.disbursed_month <= :month AND h.month <= :month
            GROUP BY h.loan_id) lm ON lm.loan_id = l.id
 LEFT JOIN loan_snapshot z ON z.loan_id = l.id AND z.month = lm.last_month
 WHERE l.disbursed_month >= :year_start AND l.disbursed_month <= :month
-GROUP BY l.branch_id, l.product_id
+GROUP BY {_at_disb('branch_id')}, {_at_disb('product_id')}
 """
 
 VINTAGE = """
@@ -166,8 +190,10 @@ INSERT INTO mart_vintage (cohort, mob, branch_id, product_id, loans, amount, eve
 SELECT b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id, COUNT(*), SUM(b.amount),
        SUM(CASE WHEN f.f30 IS NOT NULL AND f.f30 <= m.idx - b.d_idx THEN b.amount ELSE 0 END),
        SUM(CASE WHEN f.f90 IS NOT NULL AND f.f90 <= m.idx - b.d_idx THEN b.amount ELSE 0 END)
-FROM (SELECT l.id, l.disbursed_month, l.branch_id, l.product_id, l.amount, dm.idx AS d_idx
+FROM (SELECT l.id, l.disbursed_month, COALESCE(d.branch_id, l.branch_id) AS branch_id,
+             COALESCE(d.product_id, l.product_id) AS product_id, l.amount, dm.idx AS d_idx
       FROM loan l JOIN dim_month dm ON dm.month = l.disbursed_month
+      LEFT JOIN loan_snapshot d ON d.loan_id = l.id AND d.month = l.disbursed_month
       WHERE l.disbursed_month >= :first_month AND l.disbursed_month <= :last_month) b
 JOIN dim_month m ON m.idx >= b.d_idx AND m.idx <= :last_idx
 LEFT JOIN (SELECT loan_id, MIN(CASE WHEN bucket >= 2 THEN mob END) AS f30,
@@ -206,18 +232,21 @@ VILLAGE_PARTS = [
                        "JOIN customer c ON c.id = cl.customer_id WHERE s.month = :month AND s.balance > 0 "
                        "AND c.created_on <= :month_end AND cl.granted_on <= :month_end AND cl.expires_on > :month_end", {
         "line_used_amount": "SUM(s.balance)"}),
-    ("l.village_code", "loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0", {
+    ("s.village_code", "loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0", {
         "households_with_loan": "COUNT(DISTINCT l.customer_id)", "loans": "COUNT(*)", "balance": "SUM(s.balance)",
         "npl_balance": "SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END)",
         "overdue_balance": "SUM(CASE WHEN s.bucket >= 1 THEN s.balance ELSE 0 END)",
         **{f"m{b}_balance": f"SUM(CASE WHEN s.bucket = {b} THEN s.balance ELSE 0 END)" for b in range(1, 5)},
         **{f"class{c}_balance": f"SUM(CASE WHEN s.class5 = {c} THEN s.balance ELSE 0 END)" for c in range(1, 6)}}),
-    ("l.village_code", "loan l WHERE l.disbursed_month = :month", {"disbursed_amount": "SUM(l.amount)"}),
+    (_at_disb("village_code"), f"loan l {AT_DISBURSEMENT} WHERE l.disbursed_month = :month",
+     {"disbursed_amount": "SUM(l.amount)"}),
     ("c.village_code", "warning_signal w JOIN customer c ON c.id = w.customer_id "
                        "WHERE w.raised_on <= :month_end AND (w.closed_on IS NULL OR w.closed_on > :month_end)", {
         "open_warnings": "COUNT(*)"}),
-    ("l.village_code", "collection_case k JOIN loan l ON l.id = k.loan_id "
-                       "WHERE k.entry_month = :month AND k.entry_bucket = 1", {"new_overdue_loans": "COUNT(*)"}),
+    # a case's village: its loan's in the entry month
+    ("COALESCE(e.village_code, l.village_code)", "collection_case k JOIN loan l ON l.id = k.loan_id "
+     "LEFT JOIN loan_snapshot e ON e.loan_id = k.loan_id AND e.month = k.entry_month "
+     "WHERE k.entry_month = :month AND k.entry_bucket = 1", {"new_overdue_loans": "COUNT(*)"}),
 ]
 
 
@@ -369,9 +398,9 @@ LEFT JOIN (
            SUM(CASE WHEN created_on >= :month_start THEN 1 ELSE 0 END) AS nc
     FROM customer WHERE created_on <= :month_end GROUP BY manager_id
   UNION ALL
-    SELECT l.manager_id, 0, COUNT(DISTINCT l.customer_id), SUM(s.balance),
+    SELECT s.manager_id, 0, COUNT(DISTINCT l.customer_id), SUM(s.balance),
            SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END), 0, 0, 0, 0, 0
-    FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0 GROUP BY l.manager_id
+    FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id WHERE s.month = :month AND s.balance > 0 GROUP BY s.manager_id
   UNION ALL
     SELECT manager_id, 0, 0, 0, 0, SUM(CASE WHEN event_type = 'visit' THEN 1 ELSE 0 END),
            SUM(CASE WHEN event_type = 'check_in' THEN 1 ELSE 0 END), 0, 0, 0
@@ -419,14 +448,19 @@ def manager_ext_sql() -> str:
                               "THEN 1 ELSE 0 END)"},
               "FROM loan l WHERE l.status = 'paid_off' AND l.closed_on >= :d12 AND l.closed_on <= :month_end "
               "GROUP BY l.manager_id"),
-        _part({"manager_id": "l.manager_id", "originated_amount": "SUM(l.amount)",
+        # originations by the manager who made them (the loan's snapshot in its disbursement month)
+        _part({"manager_id": _at_disb("manager_id"), "originated_amount": "SUM(l.amount)",
                "originated_ever30_amount": "SUM(CASE WHEN EXISTS (SELECT 1 FROM loan_snapshot h WHERE h.loan_id = l.id "
                                            "AND h.bucket >= 2 AND h.month <= :month) THEN l.amount ELSE 0 END)"},
-              "FROM loan l WHERE l.disbursed_on >= :orig_from AND l.disbursed_on <= :orig_to GROUP BY l.manager_id"),
-        _part({"manager_id": "l.manager_id", "case_overdue": "SUM(k.overdue_at_entry)",
+              f"FROM loan l {AT_DISBURSEMENT} WHERE l.disbursed_on >= :orig_from AND l.disbursed_on <= :orig_to "
+              f"GROUP BY {_at_disb('manager_id')}"),
+        # cases by the loan's manager in the entry month
+        _part({"manager_id": "COALESCE(e.manager_id, l.manager_id)", "case_overdue": "SUM(k.overdue_at_entry)",
                "case_recovered": "SUM(k.recovered_amount)"},
-              "FROM collection_case k JOIN loan l ON l.id = k.loan_id WHERE k.entry_month >= :m12 "
-              "AND k.entry_month <= :month AND k.channel NOT IN ('pending', 'write_off') GROUP BY l.manager_id"),
+              "FROM collection_case k JOIN loan l ON l.id = k.loan_id "
+              "LEFT JOIN loan_snapshot e ON e.loan_id = k.loan_id AND e.month = k.entry_month WHERE k.entry_month >= :m12 "
+              "AND k.entry_month <= :month AND k.channel NOT IN ('pending', 'write_off') "
+              "GROUP BY COALESCE(e.manager_id, l.manager_id)"),
     ]
     sums = ", ".join(f"COALESCE(SUM(x.{m}), 0)" for m in EXT_MEASURES)
     return (f"INSERT INTO mart_manager_ext (month, manager_id, branch_id, {', '.join(EXT_MEASURES)}) "
@@ -481,11 +515,11 @@ def refresh_approval(conn: Connection) -> int:
 # borrowers are counted per branch and industry; a customer has one industry, so the roll-up may sum them
 INDUSTRY = """
 INSERT INTO mart_industry (month, branch_id, industry, loans, borrowers, balance, npl_balance)
-SELECT s.month, l.branch_id, COALESCE(c.industry, 'unknown'), COUNT(*), COUNT(DISTINCT l.customer_id), SUM(s.balance),
+SELECT s.month, s.branch_id, COALESCE(c.industry, 'unknown'), COUNT(*), COUNT(DISTINCT l.customer_id), SUM(s.balance),
        SUM(CASE WHEN s.class5 >= 3 THEN s.balance ELSE 0 END)
 FROM loan_snapshot s JOIN loan l ON l.id = s.loan_id JOIN customer c ON c.id = l.customer_id
 WHERE s.month = :month
-GROUP BY s.month, l.branch_id, COALESCE(c.industry, 'unknown')
+GROUP BY s.month, s.branch_id, COALESCE(c.industry, 'unknown')
 """
 
 WARNING = """
@@ -529,6 +563,7 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
         # SET LOCAL ends with the transaction, so the app's own sessions keep the server's settings
         work_mem = config.setting("COCKPIT_REFRESH_WORK_MEM", "256MB")
         conn.execute(text("SELECT set_config('work_mem', :v, true), set_config('jit', 'off', true)"), {"v": work_mem})
+    fill_snapshot_dims(conn)
     for t in s.MART_TABLES:
         conn.execute(delete(t))
     months = _months(conn)
@@ -558,7 +593,7 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
         conn.execute(text(OVERDUE), {"month": month})
         conn.execute(text(NEW_LOAN), {"month": month, "year_start": f"{month[:4]}-01"})
     conn.execute(text("DROP TABLE tmp_drawn"))
-    conn.execute(text(DISBURSEMENT))
+    conn.execute(text(DISBURSEMENT.format(where="")))
     if months:
         conn.execute(text(VINTAGE), {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})
     conn.execute(text(collection_sql()))  # before the branch mart, which carries its per-branch totals

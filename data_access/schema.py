@@ -248,9 +248,18 @@ loan_snapshot = Table(
     Column("class5", Integer, nullable=False, comment="1 正常 … 5 损失"),
     Column("floor_class5", Integer, comment="the best class the rules allow (classification engine)"),
     Column("floor_reasons", Integer, comment="bit mask of the rules that set the floor (classification.REASONS)"),
+    # the loan's dimensions as they were in the month (point in time, #20): the marts group by these, never by the
+    # loan's current row, so a month's figures stay put when a loan later moves branch, manager or village. The
+    # importer fills them from the loan as of the import (marts.fill_snapshot_dims); NULL only until then
+    Column("branch_id", Integer, comment="the loan's branch in the month"),
+    Column("manager_id", Integer, comment="the loan's manager in the month"),
+    Column("product_id", Integer, comment="the loan's product in the month"),
+    Column("segment", String(16), comment="the loan's segment in the month"),
+    Column("village_code", String(12), comment="the loan's village in the month"),
     PrimaryKeyConstraint("loan_id", "month"),
 )
 Index("ix_loan_snapshot_month", loan_snapshot.c.month)
+SNAPSHOT_DIMS = ("branch_id", "manager_id", "product_id", "segment", "village_code")
 
 repayment = Table(
     "repayment", metadata,
