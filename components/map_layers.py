@@ -233,8 +233,9 @@ def grid_deck(df: pd.DataFrame, metric: str, lang: str, outlets: pd.DataFrame | 
                             get_pixel_offset=[0, -8],
                             pickable=False))
     deck = pdk.Deck(layers=layers, initial_view_state=view, map_style=OFFLINE_STYLE, map_provider=None,
-                    # the line breaks live in the template: HTML inside a substituted value is printed as text
-                    tooltip=tooltip("<b>{name}</b>" + "".join(f"<br/>{{{f}}}" for f in TIP_FIELDS)))
+                    # the lines live in the template (HTML inside a substituted value is printed as text), each in
+                    # a block of its own: an empty one (an outlet has a single line) takes no height, a <br/> did
+                    tooltip=tooltip("<b>{name}</b>" + "".join(f"<div>{{{f}}}</div>" for f in TIP_FIELDS)))
     return deck, legend
 
 

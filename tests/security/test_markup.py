@@ -120,7 +120,9 @@ def _tooltip_lines(deck, row: dict) -> list[str]:
         template = template.replace("{" + k + "}", html.escape(str(v)) if "html" in spec else str(v))
     if "html" not in spec:
         return template.split("\n")
-    return [html.unescape(re.sub(r"</?b>", "", part)) for part in template.split("<br/>")]
+    # a line is the bold name or a block; an empty block takes no height, so it is no line on screen
+    parts = re.findall(r"<b>(.*?)</b>|<div>(.*?)</div>", template, flags=re.S)
+    return [html.unescape(b or d) for b, d in parts if (b or d)]
 
 
 def test_grid_map_tooltip_has_real_line_breaks():
@@ -132,6 +134,21 @@ def test_grid_map_tooltip_has_real_line_breaks():
     deck, _ = grid_deck(df, "households", "zh")
     assert _tooltip_lines(deck, deck.layers[0].data[0]) == [
         LINK, "建档户数: 120", "贷款余额: 350.00 万元 · 不良率: 1.23%", "授信覆盖率: 45.6%", "责任人: 王经理"]
+
+
+def test_outlet_tooltip_has_no_blank_lines():
+    """An outlet's tooltip is its name and its branch: the grids' further lines are empty for it and must take no
+    room (three blank lines under the branch before)."""
+    from components.map_layers import grid_deck
+    square = json.dumps({"type": "Polygon", "coordinates": [[[117, 33], [117.1, 33], [117.1, 33.1], [117, 33]]]})
+    df = pd.DataFrame([{"code": "V1", "name": "村", "geometry": square, "centroid_lon": 117.05, "centroid_lat": 33.05,
+                        "households": 120, "balance": 3_500_000.0, "npl_ratio": 0.0123, "credit_coverage": 0.456,
+                        "manager": "王经理"}])
+    outlets = pd.DataFrame([{"name": "魏集网点", "branch": "魏集支行", "lon": 117.05, "lat": 33.05}])
+    deck, _ = grid_deck(df, "households", "zh", outlets=outlets)
+    layer = next(la for la in deck.layers if la.id == "outlets")
+    assert _tooltip_lines(deck, layer.data[0]) == ["网点: 魏集网点", "魏集支行"]
+    assert "<br" not in deck._tooltip["html"]
 
 
 def test_trajectory_tooltip_has_real_line_breaks():
