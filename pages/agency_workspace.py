@@ -62,7 +62,8 @@ with left:
         shown = cases.assign(entry_bucket=[BUCKETS.get(int(b), b) for b in cases["entry_bucket"]],
                              plan=[flag_label(x, lang) for x in cases["plan_status"]])
         table(shown, {"case_no": Col("agency.case_no"), "entry_date": Col("agency.entry_date"),
-                      "entry_bucket": Col("agency.bucket"), "overdue_at_entry": Col("agency.overdue", "money_wan"),
+                      # in 元, as a collector counts it and the PDF list shows it (0.06 万元 read badly)
+                      "entry_bucket": Col("agency.bucket"), "overdue_at_entry": Col("agency.overdue", "money_yuan"),
                       "name": Col("agency.name"), "phone": Col("agency.phone"), "address": Col("agency.address"),
                       "last_action_on": Col("agency.last_action"), "actions": Col("agency.actions", "count"),
                       "plan": Col("plan.tab", missing="")},
