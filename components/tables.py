@@ -60,7 +60,7 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
     value, 是/否 for a yes/no. Each column is as wide as its label and longest value need (within bounds), and the
     first column is pinned so that a wide table scrolled to the right still says which row is which."""
     out = pd.DataFrame(index=df.index)
-    config, formats = {}, {}
+    config, formats, needs = {}, {}, {}
     yes, no = t("common.yes"), t("common.no")
     for i, (name, col) in enumerate(cols.items()):
         label = col.label_key if col.raw else t(col.label_key)
@@ -94,8 +94,11 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
             out[label] = [gap if (x is None or (isinstance(x, float) and pd.isna(x)) or x is pd.NaT
                                       or (isinstance(x, str) and not x.strip())) else str(x) for x in v]
         texts = [formats[label](x) for x in out[label]] if label in formats else list(out[label])
-        width = max([_display_width(label)] + [_display_width(str(x)) for x in texts[:500]]) + 28
-        width = min(max(width, 64), 320 if kind == "text" else 200)
+        cap = 320 if kind == "text" else 200
+        values = min(max(max([_display_width(str(x)) for x in texts[:500]] or [0]) + 28, 64), cap)
+        width = min(max(_display_width(label) + 28, values), cap)
+        # a number is never cut; a text cell other than the row's name may be, to 120 px (whole on hover)
+        needs[label] = (width, values, values if kind != "text" or i == 0 else min(values, 120))
         if label in formats and out[label].isna().any():
             # the grid draws an empty number cell as 'None' whatever the display text: a column with gaps is shown
             # as its formatted text, right-aligned like the numbers it holds
@@ -106,7 +109,32 @@ def display_frame(df: pd.DataFrame, cols: dict[str, Col]) -> tuple[pd.DataFrame,
             config[label] = st.column_config.NumberColumn(label, width=width)
         else:
             config[label] = st.column_config.TextColumn(label, width=width, pinned=i == 0)
+    widths = fitted_widths(needs)
+    for label, c in config.items():
+        c["width"] = widths[label]
+        if widths[label] < needs[label][0]:  # the header is cut: its whole text on hover
+            c["help"] = label
     return out.reset_index(drop=True), config, formats
+
+
+def fitted_widths(needs: dict[str, tuple[int, int, int]], room: int | None = None) -> dict[str, int]:
+    """Column widths from each column's (label-and-values width, values-only width, least width): as wide as both
+    need when the table fits ``room`` (:data:`MAIN_PX`); otherwise the headers give way first — each column
+    narrowed towards its values' width in proportion to what its header adds — and then, if that is not enough,
+    long text cells (a note, an address; never a number or the row's name) towards their least width, so that
+    every column shows at 1600 px instead of the right-hand ones scrolled out of sight. A cut header or cell shows
+    whole on hover. Only a table whose least widths do not fit still scrolls."""
+    room = MAIN_PX if room is None else room
+    widths = {k: w for k, (w, _, _) in needs.items()}
+    for stage in (1, 2):  # 1: headers towards the values; 2: text values towards their least width
+        top = {k: (n[0] if stage == 1 else n[1]) for k, n in needs.items()}
+        low = {k: (n[1] if stage == 1 else n[2]) for k, n in needs.items()}
+        over, spare = sum(top.values()) - room, sum(top[k] - low[k] for k in needs)
+        if over <= 0:
+            return widths
+        cut = min(over, spare)
+        widths = {k: int(top[k] - (top[k] - low[k]) * cut / spare) if spare else top[k] for k in needs}
+    return widths
 
 
 STYLED_CELLS = 60_000

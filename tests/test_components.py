@@ -142,6 +142,38 @@ def test_table_helper_formats_each_column_one_way():
     assert config["客户经理"]["pinned"] is True  # the row's name stays in view when a wide table scrolls
 
 
+def test_fitted_widths_by_hand():
+    """Worked by hand: columns need (label+values, values, least) = (200, 100, 100), (150, 150, 120), (100, 60, 60):
+    450 in all. In 300 px, 150 too wide; the headers add 100 + 0 + 40 = 140 < 150, so every header gives way
+    entirely, and the values (310) are 10 over: b's text, the only one that may be cut, gives 10."""
+    from components.tables import fitted_widths
+    needs = {"a": (200, 100, 100), "b": (150, 150, 120), "c": (100, 60, 60)}
+    assert fitted_widths(needs, room=450) == {"a": 200, "b": 150, "c": 100}  # fits: untouched
+    assert fitted_widths(needs, room=300) == {"a": 100, "b": 140, "c": 60}
+    # 70 too wide of the headers' 140: each header gives up half of what it adds
+    assert fitted_widths(needs, room=380) == {"a": 150, "b": 150, "c": 80}
+    # the values alone (310) do not fit 290 either: b's text gives up 20 of the 30 it may
+    assert fitted_widths(needs, room=290) == {"a": 100, "b": 130, "c": 60}
+    assert fitted_widths(needs, room=200) == {"a": 100, "b": 120, "c": 60}  # least widths: it scrolls
+
+def test_a_wide_table_fits_at_1600_px_with_its_headers_cut_first():
+    """Eleven columns whose long English headers took 1,852 px (Collections' bucket table: the right-hand ones
+    scrolled out of sight) fit the main area once the headers give way; a cut header keeps its text on hover."""
+    from components.tables import MAIN_PX, Col, display_frame
+    labels = ["Entry bucket", "Assigned", "Overdue at entry (¥10k)", "Recovered (¥10k)", "Recovery rate", "Cure rate",
+              "Roll-forward rate", "Contact rate", "Promise-to-pay rate", "Promise kept rate",
+              "Cost per ¥100 recovered (¥)"]
+    df = pd.DataFrame({f"c{i}": [0.25, 0.5] if i > 1 else (["M1", "M2"] if i == 0 else [12, 340])
+                       for i in range(len(labels))})
+    cols = {f"c{i}": Col(label, "text" if i == 0 else "count" if i == 1 else "rate", raw=True)
+            for i, label in enumerate(labels)}
+    _, config, _ = display_frame(df, cols)
+    assert sum(c["width"] for c in config.values()) <= MAIN_PX
+    cut = [c for c in config.values() if "help" in c]
+    assert cut and all(c["help"] == c["label"] for c in cut)
+    assert all(c["width"] >= 64 for c in config.values())
+
+
 def test_model_windows_read_as_months():
     from components.formatting import month_span, validation_months
     assert month_span("2025-10..2025-12") == "2025年10月至2025年12月"
