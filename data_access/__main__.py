@@ -174,6 +174,12 @@ def cmd_import(args) -> None:
     new = sum(result.new_rows.values())
     print(f"imported {sum(result.rows.values()):,} rows ({new:,} new) in {result.seconds:.1f} s; "
           f"marts refreshed; data version {result.version}")
+    if result.refreshed.get("full"):
+        print(f"marts rebuilt in full: {result.refreshed['full']}")
+    else:
+        rebuilt = result.refreshed.get("rebuilt", {})
+        print("marts rebuilt incrementally: " + (", ".join(f"{m.removeprefix('mart_')} {', '.join(k)}"
+                                                          for m, k in rebuilt.items()) or "nothing"))
     if result.deviations:
         print(f"note: {sum(result.deviations.values()):,} snapshots classed better than the classification rules "
               f"allow (months {', '.join(sorted(result.deviations))}); loaded, listed on Portfolio risk")

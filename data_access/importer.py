@@ -30,11 +30,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, select, text
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, bindparam, func, select, text
 
 from . import classification, facts, marts, schema as s, users
 from .bulk import bulk_insert, sync_sequences
-from .extract_format import (DATE_ORDER, DERIVED, TABLES, Field, fields, key_columns, table_for_file,
+from .extract_format import (DATE_ORDER, DERIVED, MONTHLY, TABLES, Field, fields, key_columns, table_for_file,
                              unique_columns)
 
 PROBLEM_COLUMNS = ["file", "table", "line", "column", "value", "reason", "detail"]
@@ -129,6 +129,8 @@ class ImportResult:
     # month → snapshot rows whose imported class is better than the classification engine's floor (flagged, not
     # refused: the Portfolio risk page lists them as classification deviations)
     deviations: dict[str, int] = field(default_factory=dict)
+    # what the refresh rebuilt: {"full": reason} when every mart was, else {"full": None, "rebuilt": {mart: months}}
+    refreshed: dict = field(default_factory=dict)
 
 
 class _Problems:
@@ -492,28 +494,144 @@ def _extend_months(conn: Connection) -> None:
 
 # DESIGN.md: bad = ever 90+ days past due within 12 months on book; the outcome is known once it went bad or
 # twelve months after disbursement are covered by the snapshots (a loan repaid early is then a known good)
-OUTCOMES = """
+_BAD = ("EXISTS (SELECT 1 FROM loan l JOIN loan_snapshot x ON x.loan_id = l.id "
+        "WHERE l.application_id = application.id AND x.mob <= 12 AND x.dpd > 90)")
+_KNOWN = (f"{_BAD} OR EXISTS (SELECT 1 FROM loan l JOIN dim_month d ON d.month = l.disbursed_month "
+          "WHERE l.application_id = application.id AND d.idx + 12 <= (SELECT e.idx FROM dim_month e "
+          "WHERE e.month = (SELECT MAX(month) FROM loan_snapshot)))")
+OUTCOMES = f"""
 UPDATE application SET
-  bad_12m = CASE WHEN EXISTS (SELECT 1 FROM loan l JOIN loan_snapshot x ON x.loan_id = l.id
-                              WHERE l.application_id = application.id AND x.mob <= 12 AND x.dpd > 90)
-            THEN TRUE ELSE FALSE END,
-  outcome_known = CASE WHEN EXISTS (SELECT 1 FROM loan l JOIN loan_snapshot x ON x.loan_id = l.id
-                                    WHERE l.application_id = application.id AND x.mob <= 12 AND x.dpd > 90)
-                         OR EXISTS (SELECT 1 FROM loan l JOIN dim_month d ON d.month = l.disbursed_month
-                                    WHERE l.application_id = application.id
-                                      AND d.idx + 12 <= (SELECT e.idx FROM dim_month e
-                                                         WHERE e.month = (SELECT MAX(month) FROM loan_snapshot)))
-                  THEN TRUE ELSE FALSE END
+  bad_12m = CASE WHEN {_BAD} THEN TRUE ELSE FALSE END,
+  outcome_known = CASE WHEN {_KNOWN} THEN TRUE ELSE FALSE END
 WHERE decision = 'approved' AND outcome_known = FALSE
 """
+# the months of the applications whose outcome OUTCOMES is about to learn (their mart rows change; a still unknown
+# outcome counts no bad either way)
+OUTCOMES_LEARNT = f"SELECT DISTINCT month FROM application WHERE decision = 'approved' AND outcome_known = FALSE AND ({_KNOWN})"
+
+# what the incremental refresh needs to know of the rows an import replaces (marts.Touched): their values before
+TRACKED = {"loan": ("disbursed_month", "amount", "branch_id", "product_id", "segment", "village_code", "manager_id",
+                    "customer_id", "credit_line_id", "status", "closed_on"),
+           "application": ("month",), "collection_action": ("case_id",),
+           # a case's own figures (the collection mart, the manager page) and where it counts as a new overdue loan
+           "collection_case": ("entry_month", "entry_bucket", "loan_id", "branch_id", "channel", "agency_id",
+                               "legal_stage", "status", "overdue_at_entry", "balance_at_entry", "recovered_amount",
+                               "cost", "complaints", "compliance_breaches"),
+           "warning_signal": ("month", "raised_on", "closed_on")}
+_COHORT = ("disbursed_month", "amount", "branch_id", "product_id", "segment", "village_code", "manager_id")
+_DIMS = ("branch_id", "product_id", "segment", "village_code", "manager_id")
+
+
+def _by_id(conn: Connection, table: str, cols, ids) -> pd.DataFrame:
+    """``cols`` of the rows of ``table`` with those ids, indexed by id (a probe of the key per row)."""
+    t = s.metadata.tables[table]
+    parts = [pd.DataFrame(columns=["id", *cols])]
+    for i in range(0, len(ids), 5000):
+        res = conn.execute(select(t.c.id, *[t.c[c] for c in cols]).where(t.c.id.in_(ids[i:i + 5000])))
+        parts.append(pd.DataFrame(res.fetchall(), columns=["id", *cols]))
+    return pd.concat(parts, ignore_index=True).set_index("id")
+
+
+def _ids(frames, table) -> list[int]:
+    return [int(i) for i in frames[table]["id"].dropna().unique()]
+
+
+def _before(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict:
+    """The tracked values of the rows the import is about to replace, and the first snapshot month held."""
+    old = {t: _by_id(conn, t, cols, _ids(frames, t)) for t, cols in TRACKED.items() if t in frames}
+    old["first_month"] = conn.execute(select(func.min(s.loan_snapshot.c.month))).scalar()
+    old["refreshed"] = conn.execute(select(s.data_status.c.key).where(s.data_status.c.key == "refresh")).first()
+    return old
+
+
+def _differs(a: pd.Series, b: pd.Series) -> pd.Series:
+    return ~((a == b) | (a.isna() & b.isna()))
+
+
+def _month_index(dates: pd.Series, missing: int) -> np.ndarray:
+    d = pd.to_datetime(dates)
+    return np.where(d.isna(), missing, d.dt.year.fillna(0) * 12 + d.dt.month.fillna(1) - 1).astype(int)
+
+
+def _months_of(conn: Connection, sql: str, ids) -> set[str]:
+    out: set[str] = set()
+    for i in range(0, len(ids), 5000):
+        out |= set(conn.execute(text(sql).bindparams(bindparam("ids", expanding=True)), {"ids": ids[i:i + 5000]}).scalars())
+    return out
+
+
+def _touched(conn: Connection, frames: dict[str, pd.DataFrame], old: dict) -> marts.Touched:
+    """What the loaded rows changed, for marts.refresh_touched (read after the upserts, compared with ``old``)."""
+    t = marts.Touched()
+    other = sorted(set(frames) - set(MONTHLY))
+    if other:  # reference rows (customers, lines, regions, the organisation …) are read by every month's marts
+        t.full = "the import brings " + ", ".join(other)
+        return t
+    if old["refreshed"] is None:
+        t.full = "the marts were never built"
+        return t
+    if "loan_snapshot" in frames:
+        t.months = {str(m) for m in frames["loan_snapshot"]["month"].dropna().unique()}
+        if old["first_month"] is None or min(t.months) < old["first_month"]:
+            t.full = "a month before the first one held"
+            return t
+    if "loan" in frames:
+        ids = _ids(frames, "loan")
+        new = _by_id(conn, "loan", TRACKED["loan"], ids)
+        was = old["loan"].reindex(new.index)
+        existed = new.index.isin(old["loan"].index)
+        cohort = ~existed | np.any([_differs(new[c], was[c]) for c in _COHORT], axis=0)
+        t.cohorts |= set(new.loc[cohort, "disbursed_month"]) | set(was.loc[cohort & existed, "disbursed_month"])
+        t.closures |= set(new.index[existed & (_differs(new["status"], was["status"])
+                                               | _differs(new["closed_on"], was["closed_on"]))])
+        changed = ~existed | np.any([_differs(new[c], was[c]) for c in TRACKED["loan"]], axis=0)
+        for frame in (new[changed], was[changed & existed]):
+            t.loans |= set(frame["disbursed_month"].dropna())
+            t.loans |= {d.strftime("%Y-%m") for d in pd.to_datetime(frame["closed_on"]).dropna()}
+        moved = new.index[existed & np.any([_differs(new[c], was[c]) for c in _DIMS], axis=0)].tolist()
+        # a case's village and manager fall back to its loan's where the loan has no snapshot in the entry month
+        t.cases |= _months_of(conn, "SELECT DISTINCT entry_month FROM collection_case WHERE loan_id IN :ids", moved)
+        owner = new.index[existed & (_differs(new["customer_id"], was["customer_id"])
+                                     | _differs(new["credit_line_id"], was["credit_line_id"]))].tolist()
+        t.months |= _months_of(conn, "SELECT DISTINCT month FROM loan_snapshot WHERE loan_id IN :ids", owner)
+    if "application" in frames:
+        t.applications |= set(old["application"]["month"]) | set(frames["application"]["month"].dropna())
+    if "collection_case" in frames:
+        cols = TRACKED["collection_case"]
+        new = _by_id(conn, "collection_case", cols, _ids(frames, "collection_case"))
+        was = old["collection_case"].reindex(new.index)
+        existed = new.index.isin(old["collection_case"].index)
+        where = ~existed | np.any([_differs(new[c], was[c]) for c in cols[:4]], axis=0)  # a new overdue loan's
+        figures = ~where & np.any([_differs(new[c], was[c]) for c in cols[4:]], axis=0)  # only the case's figures
+        t.cases |= set(new.loc[where, "entry_month"]) | set(was.loc[where & existed, "entry_month"])
+        t.recoveries |= set(new.loc[figures, "entry_month"])
+    if "collection_action" in frames:
+        case_ids = {int(c) for c in old["collection_action"]["case_id"].dropna()} | \
+            {int(c) for c in frames["collection_action"]["case_id"].dropna()}
+        t.actions |= _months_of(conn, "SELECT DISTINCT entry_month FROM collection_case WHERE id IN :ids", sorted(case_ids))
+    if "warning_signal" in frames:
+        w = frames["warning_signal"].drop_duplicates("id").set_index("id")
+        was = old["warning_signal"].reindex(w.index)
+        t.warnings |= set(was["month"].dropna()) | set(w["month"].dropna())
+        # open at a month end: raised by then and not yet closed, i.e. from the raising month to before the closing one
+        never = 10**6
+        r1, c1 = _month_index(w["raised_on"], never), _month_index(w["closed_on"], never)
+        r0, c0 = _month_index(was["raised_on"], never), _month_index(was["closed_on"], never)
+        for m in conn.execute(select(s.dim_month.c.month, s.dim_month.c.idx)).all():
+            if np.any(((r0 <= m.idx) & (m.idx < c0)) != ((r1 <= m.idx) & (m.idx < c1))):
+                t.open_warnings.add(m.month)
+    return t
 
 
 def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[float, str], None],
-         present: dict[str, set[str]], deviations: dict[str, int] | None = None) -> dict[str, int]:
+         present: dict[str, set[str]], deviations: dict[str, int] | None = None,
+         refreshed: dict | None = None) -> dict[str, int]:
     """Upsert every table in dependency order and finish the load (months, classification floors, outcomes,
     sequences, marts); returns the rows new to the database per table. ``deviations`` receives, per month
-    reclassified, the snapshots classed better than their floor."""
+    reclassified, the snapshots classed better than their floor; ``refreshed`` what the refresh rebuilt (the
+    months and keys the import touched: marts.refresh_touched)."""
     new = {}
+    old = _before(conn, frames)
     order = [t for t in TABLES if t in frames]
     for i, table in enumerate(order):
         progress(0.1 + 0.6 * i / len(order), table)
@@ -523,20 +641,25 @@ def load(conn: Connection, frames: dict[str, pd.DataFrame], progress: Callable[[
     _extend_months(conn)
     if "loan_snapshot" in frames:  # a new snapshot row's point-in-time dimensions: its loan's as of this import
         marts.fill_snapshot_dims(conn, set(frames["loan_snapshot"]["month"].dropna().unique()))
+    touched = _touched(conn, frames, old)
     start = _reclassify_from(frames)
     if start:
         progress(0.73, "classification")
         found = classification.reclassify(conn, start)
+        touched.floors |= set(found)
         if deviations is not None:
             deviations.update({m: n for m, n in found.items() if n})
     if "loan_snapshot" in frames or "application" in frames or "loan" in frames:
+        touched.applications |= set(conn.execute(text(OUTCOMES_LEARNT)).scalars())
         conn.execute(text(OUTCOMES))
     if "customer" in frames or "region" in frames:
         # the changed attributes get a new fact row from the data month on; the old values stay with their months
         facts.record(conn)
     sync_sequences(conn)
     progress(0.75, "marts")
-    marts.refresh_in(conn)
+    report = marts.refresh_touched(conn, touched)
+    if refreshed is not None:
+        refreshed.update(report)
     return new
 
 
@@ -600,7 +723,7 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
         with engine.begin() as conn:
             present = {t: set(df.columns) | {c for (tt, c), src in DERIVED.items() if tt == t and src in df.columns}
                        for t, df in merged.items()}
-            result.new_rows = load(conn, frames, progress, present, result.deviations)
+            result.new_rows = load(conn, frames, progress, present, result.deviations, result.refreshed)
             if "collection_action" in frames:
                 from .conduct_view import flag_imported
                 result.flagged = flag_imported(conn, frames["collection_action"]["id"].dropna().tolist())
@@ -610,7 +733,7 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
             users.audit(conn, username, "import", target=_target(files),
                         detail={"result": "loaded", "files": list(files), "rows": result.rows,
                                 "new_rows": result.new_rows, "conduct_flagged": result.flagged,
-                                "class_deviations": result.deviations})
+                                "class_deviations": result.deviations, "refreshed": _refresh_summary(result.refreshed)})
     except Exception as exc:  # noqa: BLE001 - rolled back as a whole; reported, not raised
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()
         result.error = reason[0][:300] if reason else type(exc).__name__
@@ -624,6 +747,13 @@ def run(engine: Engine, files: dict[str, bytes], username: str, progress: Callab
     progress(1.0, "done")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _refresh_summary(report: dict) -> dict:
+    """The audit entry's account of the refresh: why it was full, or the months each mart had rebuilt."""
+    if report.get("full"):
+        return {"full": report["full"]}
+    return {"months": {m: len(keys) for m, keys in report.get("rebuilt", {}).items()}}
 
 
 def _target(files) -> str:

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Date, DateTime, Engine, String, bindparam, delete, func, select, text
+from sqlalchemy import Connection, Date, DateTime, Engine, Integer, String, bindparam, delete, func, select, text
 
 from . import config, kpi, schema as s
 
 
 def _months(conn: Connection) -> list[tuple[str, int]]:
     rows = conn.execute(text(
-        "SELECT d.month, d.idx FROM dim_month d WHERE d.month IN (SELECT DISTINCT month FROM loan_snapshot) "
-        "ORDER BY d.idx")).all()
+        "SELECT d.month, d.idx FROM dim_month d WHERE EXISTS (SELECT 1 FROM loan_snapshot s WHERE s.month = d.month) "
+        "ORDER BY d.idx")).all()  # a probe of the month index per month, not a scan of every snapshot
     return [(r[0], r[1]) for r in rows]
 
 
@@ -195,10 +196,9 @@ FROM (SELECT l.id, l.disbursed_month, COALESCE(d.branch_id, l.branch_id) AS bran
       FROM loan l JOIN dim_month dm ON dm.month = l.disbursed_month
       LEFT JOIN loan_snapshot d ON d.loan_id = l.id AND d.month = l.disbursed_month
       WHERE l.disbursed_month >= :first_month AND l.disbursed_month <= :last_month) b
-JOIN dim_month m ON m.idx >= b.d_idx AND m.idx <= :last_idx
-LEFT JOIN (SELECT loan_id, MIN(CASE WHEN bucket >= 2 THEN mob END) AS f30,
-                  MIN(CASE WHEN bucket >= 4 THEN mob END) AS f90
-           FROM loan_snapshot GROUP BY loan_id) f ON f.loan_id = b.id
+JOIN dim_month m ON m.idx >= b.d_idx AND m.idx <= :last_idx {where}
+LEFT JOIN (SELECT loan_id, MIN(mob) AS f30, MIN(CASE WHEN bucket >= 4 THEN mob END) AS f90
+           FROM loan_snapshot WHERE bucket >= 2 GROUP BY loan_id) f ON f.loan_id = b.id
 GROUP BY b.disbursed_month, m.idx - b.d_idx, b.branch_id, b.product_id
 """
 
@@ -266,12 +266,13 @@ def _village_sql() -> str:
 
 VILLAGE = _village_sql()
 
-def area_sql(level: str) -> str:
-    """mart_area's rows of one level ('county' or 'township'), every month, summed from mart_village."""
+def area_sql(level: str, where: str | None = None) -> str:
+    """mart_area's rows of one level ('county' or 'township'), every month (or those ``where`` keeps), summed from
+    mart_village."""
     col = {"county": "county_code", "township": "township_code"}[level]
     return (f"INSERT INTO mart_area (month, level, code, {', '.join(s.AREA_MEASURES)}) "
             f"SELECT month, '{level}', {col}, {', '.join(f'SUM({m})' for m in s.AREA_MEASURES)} "
-            f"FROM mart_village GROUP BY month, {col}")
+            f"FROM mart_village {'WHERE ' + where if where else ''} GROUP BY month, {col}")
 
 # 催收回收率 (kpi.COLLECTION_RECOVERY_EXCLUDED): cases being worked, not those waiting for allocation nor the
 # transfers of written-off loans (their recovery is reported apart)
@@ -486,7 +487,7 @@ INSERT INTO mart_application (month, branch_id, product_id, segment, score_band,
     outcome_known, bads)
 SELECT month, branch_id, product_id, segment, (score / 20) * 20, decision, COUNT(*), SUM(amount_requested),
        SUM(CASE WHEN outcome_known THEN 1 ELSE 0 END), SUM(CASE WHEN bad_12m THEN 1 ELSE 0 END)
-FROM application GROUP BY month, branch_id, product_id, segment, (score / 20) * 20, decision
+FROM application {where} GROUP BY month, branch_id, product_id, segment, (score / 20) * 20, decision
 """
 
 # the approval simulator's population (see schema.mart_approval); empty until a scorecard has scored the applications
@@ -498,7 +499,7 @@ SELECT a.month, a.branch_id, COALESCE(a.segment, 'unknown'), COALESCE(a.credit_v
        SUM(a.amount_requested), SUM(a.amount_requested * p.annual_rate), SUM(x.pd), SUM(x.pd * a.amount_requested),
        SUM(CASE WHEN a.outcome_known THEN 1 ELSE 0 END), SUM(CASE WHEN a.bad_12m THEN 1 ELSE 0 END),
        SUM(CASE WHEN a.outcome_known THEN x.pd ELSE 0 END)
-FROM application a JOIN application_score x ON x.application_id = a.id JOIN product p ON p.id = a.product_id
+FROM application a JOIN application_score x ON x.application_id = a.id JOIN product p ON p.id = a.product_id {where}
 GROUP BY a.month, a.branch_id, COALESCE(a.segment, 'unknown'), COALESCE(a.credit_village_grade, 'none'),
          CASE WHEN a.credit_household THEN 1 ELSE 0 END, (x.score / 5) * 5, a.decision
 """
@@ -507,7 +508,7 @@ GROUP BY a.month, a.branch_id, COALESCE(a.segment, 'unknown'), COALESCE(a.credit
 def refresh_approval(conn: Connection) -> int:
     """Rebuild the approval mart alone (after the scorecard re-scored the applications); returns its rows."""
     conn.execute(delete(s.mart_approval))
-    conn.execute(text(APPROVAL))
+    conn.execute(text(APPROVAL.format(where="")))
     conn.execute(text(rollup_sql(s.mart_approval)))
     return conn.execute(select(func.count()).select_from(s.mart_approval)).scalar_one()
 
@@ -525,7 +526,7 @@ GROUP BY s.month, s.branch_id, COALESCE(c.industry, 'unknown')
 WARNING = """
 INSERT INTO mart_warning (month, branch_id, signal_type, severity, raised, still_open)
 SELECT month, branch_id, signal_type, severity, COUNT(*), SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END)
-FROM warning_signal GROUP BY month, branch_id, signal_type, severity
+FROM warning_signal {where} GROUP BY month, branch_id, signal_type, severity
 """
 
 
@@ -553,16 +554,35 @@ def rollup_sql(table, where: str | None = None) -> str:
             f"WHERE branch_id <> {BANK}{' AND ' + where if where else ''} GROUP BY {', '.join(keys)}")
 
 
-def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
-    """Rebuild every mart inside the caller's transaction; returns rows per mart. ``progress`` (a
-    :class:`data_access.progress.Steps`) gets a line per stage."""
-    step = progress.step if progress is not None else (lambda what: None)
+def _tune(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         # the marts' joins and group-bys spill to disk at PostgreSQL's default 4 MB of work memory, and JIT
         # compiles ~150 short statements: a province refresh takes 294 s as shipped, 252 s like this (bench);
         # SET LOCAL ends with the transaction, so the app's own sessions keep the server's settings
         work_mem = config.setting("COCKPIT_REFRESH_WORK_MEM", "256MB")
         conn.execute(text("SELECT set_config('work_mem', :v, true), set_config('jit', 'off', true)"), {"v": work_mem})
+
+
+def _refresh_manager_ext(conn: Connection, months: list[tuple[str, int]], since: str | None = "") -> list[str]:
+    """The manager page's quality, growth and conduct figures of the last MANAGER_EXT_MONTHS months (those from
+    ``since`` on; the older ones leave the mart); returns the months rebuilt."""
+    keep = [m for m, _ in months[-MANAGER_EXT_MONTHS:]]
+    redo = [m for m in keep if since is not None and m >= since]
+    mx = s.mart_manager_ext
+    conn.execute(delete(mx).where(mx.c.month.notin_(keep) | mx.c.month.in_(redo)))
+    ext = text(manager_ext_sql()).bindparams(*[bindparam(n, type_=Date) for n in
+                                               ("month_start", "month_end", "d12", "orig_from", "orig_to")],
+                                             *[bindparam(n, type_=DateTime) for n in ("ts_end", "ts_90")])
+    for month in redo:
+        conn.execute(ext, _ext_params(month))
+    return redo
+
+
+def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
+    """Rebuild every mart inside the caller's transaction; returns rows per mart. ``progress`` (a
+    :class:`data_access.progress.Steps`) gets a line per stage."""
+    step = progress.step if progress is not None else (lambda what: None)
+    _tune(conn)
     fill_snapshot_dims(conn)
     for t in s.MART_TABLES:
         conn.execute(delete(t))
@@ -595,7 +615,8 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
     conn.execute(text("DROP TABLE tmp_drawn"))
     conn.execute(text(DISBURSEMENT.format(where="")))
     if months:
-        conn.execute(text(VINTAGE), {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})
+        conn.execute(text(VINTAGE.format(where="")),
+                     {"first_month": months[0][0], "last_month": months[-1][0], "last_idx": months[-1][1]})
     conn.execute(text(collection_sql()))  # before the branch mart, which carries its per-branch totals
     village = _date_sql(VILLAGE, "month_end")
     branch = _date_sql(BRANCH, "month_start", "month_end")
@@ -613,15 +634,10 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
     refresh_flags(conn)
     from .plans import evaluate as evaluate_plans
     evaluate_plans(conn)  # the active repayment plans against the day's payments (breaks audited)
-    ext = text(manager_ext_sql()).bindparams(*[bindparam(n, type_=Date) for n in
-                                               ("month_start", "month_end", "d12", "orig_from", "orig_to")],
-                                             *[bindparam(n, type_=DateTime) for n in ("ts_end", "ts_90")])
-    for month, _ in months[-MANAGER_EXT_MONTHS:]:
-        conn.execute(ext, _ext_params(month))
+    _refresh_manager_ext(conn, months)
     step("applications, warnings, whole-bank roll-ups")
-    conn.execute(text(APPLICATION))
-    conn.execute(text(APPROVAL))
-    conn.execute(text(WARNING))
+    for sql in (APPLICATION, APPROVAL, WARNING):
+        conn.execute(text(sql.format(where="")))
     for table in ROLLUP_TABLES:
         conn.execute(text(rollup_sql(table)))
     counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in s.MART_TABLES}
@@ -629,7 +645,235 @@ def refresh_in(conn: Connection, progress=None) -> dict[str, int]:
     return counts
 
 
-REFRESH_STAGES = 5  # the step() lines of refresh_in
+# ---------------------------------------------------------------- incremental refresh (#20)
+@dataclass
+class Touched:
+    """What an import changed, in the terms the marts need (the importer fills it, :func:`refresh_touched` reads it).
+
+    ``months``: snapshot months loaded (a month's states changed); ``floors``: months whose classification floors
+    were recomputed; ``cohorts``: disbursement months with a loan new or changed (amount, month, dimensions);
+    ``closures``: loans whose status changed (a transition from a month on book to one off it is re-read);
+    ``applications`` / ``cases`` / ``warnings``: months of the rows of those tables, before and after; ``actions``:
+    entry months of the cases whose contacts came; ``recoveries``: of the cases whose figures alone changed (status,
+    recovered amount, cost …); ``loans``: disbursement and closing months of the loans new or
+    changed (the manager page's renewals, maturities and originations read them);
+    ``open_warnings``: months whose count of warnings open at month end may have moved; ``full``: why everything
+    must be rebuilt instead (a reference table came, the history grew backwards …), None when it need not."""
+    months: set = field(default_factory=set)
+    floors: set = field(default_factory=set)
+    cohorts: set = field(default_factory=set)
+    closures: set = field(default_factory=set)
+    applications: set = field(default_factory=set)
+    cases: set = field(default_factory=set)
+    actions: set = field(default_factory=set)
+    recoveries: set = field(default_factory=set)
+    loans: set = field(default_factory=set)
+    warnings: set = field(default_factory=set)
+    open_warnings: set = field(default_factory=set)
+    full: str | None = None
+
+
+def _keys(name: str, type_=String) -> "bindparam":
+    # typed: an empty list is rendered as a typed empty set, which PostgreSQL compares with a text column
+    return bindparam(name, expanding=True, type_=type_)
+
+
+def _delete_in(conn: Connection, table, col: str, keys) -> None:
+    if keys:
+        conn.execute(text(f"DELETE FROM {table.name} WHERE {col} IN :keys").bindparams(_keys("keys")),
+                     {"keys": sorted(keys)})
+
+
+def _rollup_in(conn: Connection, table, col: str, keys) -> None:
+    if keys:
+        conn.execute(text(rollup_sql(table, f"{col} IN :keys")).bindparams(_keys("keys")), {"keys": sorted(keys)})
+
+
+def _closure_periods(conn: Connection, loans: set, periods: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The periods (start, end) in which one of ``loans`` was on the book at the start and off it at the end: its
+    status (paid off or written off) is what such a transition reads."""
+    if not loans or not periods:
+        return set()
+    held: dict[int, set[str]] = {}
+    ids = sorted(loans)
+    for i in range(0, len(ids), 5000):
+        for lid, month in conn.execute(text("SELECT loan_id, month FROM loan_snapshot WHERE loan_id IN :ids")
+                                       .bindparams(_keys("ids", Integer)), {"ids": ids[i:i + 5000]}):
+            held.setdefault(lid, set()).add(month)
+    spans = {frozenset(m) for m in held.values()}
+    return {(a, b) for a, b in periods if any(a in m and b not in m for m in spans)}
+
+
+def refresh_touched(conn: Connection, touched: Touched, progress=None) -> dict:
+    """Rebuild, inside the caller's transaction, only the marts' rows that ``touched`` can have changed; returns
+    what was rebuilt: ``{"full": reason}`` when everything was, else ``{"full": None, "rebuilt": {mart: keys}}``.
+
+    Month by month: a snapshot month's portfolio, industry, overdue, deviation (also a month whose floors moved),
+    village, branch, area and manager rows; a transition (month to next month, year to date, quarter to date) whose
+    window holds a touched month or a closed loan whose status changed; the new-loan rows of the touched month and
+    the later months of its year; the vintage rows of the touched months and after (each cohort's later months on
+    book) and every row of a cohort whose loans changed; the disbursement, collection (entry month), application
+    and warning rows of their months. Always: the manager page's last 12 months and the repayment plans. Equal to
+    :func:`refresh_in`, row for row (tests/test_incremental.py)."""
+    if touched.full:
+        refresh_in(conn, progress)
+        return {"full": touched.full}
+    step = progress.step if progress is not None else (lambda what: None)
+    _tune(conn)
+    months = _months(conn)
+    order = [m for m, _ in months]
+    have, idx = set(order), dict(months)
+    T = touched.months & have
+    fill_snapshot_dims(conn, T)
+    rebuilt: dict[str, list] = {}
+
+    def note(table, keys) -> None:
+        if keys:
+            rebuilt[table.name] = sorted(keys)
+
+    step(f"portfolio and industry, {len(T)} of {len(order)} months")
+    dev = (T | touched.floors) & have
+    for table, keys in ((s.mart_portfolio, T), (s.mart_industry, T), (s.mart_overdue, T), (s.mart_class_deviation, dev)):
+        _delete_in(conn, table, "month", keys)
+        note(table, keys)
+    for month in sorted(T):
+        conn.execute(text(PORTFOLIO), {"month": month})
+        conn.execute(text(INDUSTRY), {"month": month})
+        conn.execute(text(OVERDUE), {"month": month})
+    for month in sorted(dev):
+        conn.execute(text(DEVIATION), {"month": month})
+
+    step("migration, disbursement, vintage, collections")
+    pairs = list(zip(order, order[1:]))
+    ytd = [(f"{int(m[:4]) - 1}-12", m) for m in order if f"{int(m[:4]) - 1}-12" in have]
+    qtd = [(quarter_start(m), m) for m in order if quarter_start(m) in have]
+    closed = _closure_periods(conn, touched.closures, pairs + ytd + qtd)
+
+    def due(periods):  # a period is rebuilt when a touched month lies in it, or a closure's status is read by it
+        return [(a, b) for a, b in periods if (a, b) in closed or any(a <= t <= b for t in T)]
+    pairs, ytd, qtd = due(pairs), due(ytd), due(qtd)
+    drawn = {(a, b) for a, b in zip(order, order[1:]) if idx[b] == idx[a] + 1
+             and any(s_ <= a and b <= e for s_, e in pairs + ytd + qtd)}
+    conn.execute(text("DROP TABLE IF EXISTS tmp_drawn"))
+    conn.execute(text(DRAWN_TABLE))
+    for a, b in sorted(drawn):
+        conn.execute(text(DRAWN), {"month": a, "next_month": b})
+    conn.execute(text("CREATE INDEX ix_tmp_drawn_month ON tmp_drawn (month)"))
+    for table, periods, sql, filed in ((s.mart_migration, pairs, MIGRATION, 0), (s.mart_migration_ytd, ytd, MIGRATION_YTD, 1),
+                                       (s.mart_migration_qtd, qtd, MIGRATION_QTD, 1)):
+        keys = {p[filed] for p in periods}
+        _delete_in(conn, table, "month", keys)
+        for a, b in periods:
+            conn.execute(text(sql), {"month": a, "next_month": b})
+        note(table, keys)
+    conn.execute(text("DROP TABLE tmp_drawn"))
+    starts = T | touched.cohorts
+    new_loan = {m for m in have if any(t[:4] == m[:4] and t <= m for t in starts)}
+    _delete_in(conn, s.mart_new_loan, "month", new_loan)
+    for month in sorted(new_loan):
+        conn.execute(text(NEW_LOAN), {"month": month, "year_start": f"{month[:4]}-01"})
+    note(s.mart_new_loan, new_loan)
+    disb = touched.cohorts | T
+    _delete_in(conn, s.mart_disbursement, "month", disb)
+    if disb:
+        conn.execute(text(DISBURSEMENT.format(where="WHERE l.disbursed_month IN :keys")).bindparams(_keys("keys")),
+                     {"keys": sorted(disb)})
+    note(s.mart_disbursement, disb)
+    vintage = _refresh_vintage(conn, months, T, touched.cohorts)
+    if vintage:
+        rebuilt["mart_vintage"] = vintage
+    cases = touched.cases
+    touched.actions = touched.actions | touched.recoveries  # the collection mart and the branch league read them
+    for month in sorted(cases | touched.actions):
+        _delete_in(conn, s.mart_collection, "entry_month", {month})
+        conn.execute(text(collection_sql(month)), {"month": month})
+    note(s.mart_collection, cases | touched.actions)
+
+    step("villages, branches, managers")
+    village = (T | touched.cohorts | cases | touched.open_warnings) & have
+    branch = (village | T | cases | touched.warnings) & have
+    for table, keys in ((s.mart_village, village), (s.mart_area, village), (s.mart_branch, branch), (s.mart_manager, T)):
+        _delete_in(conn, table, "month", keys)
+        note(table, keys)
+    v_sql, b_sql, m_sql = (_date_sql(VILLAGE, "month_end"), _date_sql(BRANCH, "month_start", "month_end"),
+                           _date_sql(MANAGER, "month_start", "month_end"))
+    for month in sorted(village | branch | T):
+        params = {"month": month, "month_start": _month_start(month), "month_end": _month_end(month)}
+        if month in village:
+            conn.execute(v_sql, {k: params[k] for k in ("month", "month_end")})
+        if month in branch:
+            conn.execute(b_sql, params)
+        if month in T:
+            conn.execute(m_sql, params)
+    if village:
+        for level in ("county", "township"):
+            conn.execute(text(area_sql(level, "month IN :keys")).bindparams(_keys("keys")), {"keys": sorted(village)})
+    # a month whose cases only gained contacts: its branch rows' collection columns, from the rebuilt collection mart
+    contacts = (touched.actions - branch) & have
+    _rollup_in(conn, s.mart_collection, "entry_month", touched.actions)
+    for month in sorted(contacts):
+        conn.execute(text(BRANCH_COLLECTION), {"month": month})
+
+    step("manager behaviour, applications, warnings, whole-bank roll-ups")
+    from .plans import evaluate as evaluate_plans
+    evaluate_plans(conn)
+    # a manager-page month reads the 12 to 24 months before it: the touched months and every later one
+    since = min(T | touched.cohorts | cases | touched.recoveries | touched.loans, default=None)
+    ext = _refresh_manager_ext(conn, months, since)
+    note(s.mart_manager_ext, ext)
+    apps, warns = touched.applications, touched.warnings
+    for table, keys, sql in ((s.mart_application, apps, APPLICATION), (s.mart_approval, apps, APPROVAL),
+                             (s.mart_warning, warns, WARNING)):
+        _delete_in(conn, table, "month", keys)
+        if keys:
+            conn.execute(text(sql.format(where="WHERE month IN :keys" if table is not s.mart_approval
+                                         else "WHERE a.month IN :keys")).bindparams(_keys("keys")),
+                         {"keys": sorted(keys)})
+        note(table, keys)
+    for table in ROLLUP_TABLES:
+        col = _month_col(table)
+        if table is s.mart_vintage:
+            continue  # _refresh_vintage rolled its rows up
+        if table is s.mart_collection:
+            keys = set(rebuilt.get(table.name, ())) - touched.actions  # rolled up above
+            _rollup_in(conn, table, col, keys)
+            continue
+        _rollup_in(conn, table, col, set(rebuilt.get(table.name, ())))
+    stamp(conn, "refresh")
+    return {"full": None, "rebuilt": rebuilt}
+
+
+def _month_col(table) -> str:
+    return next(c for c in ("month", "entry_month", "cohort") if c in table.c)
+
+
+# a vintage row's calendar month is its cohort's plus its months on book
+_VINTAGE_DUE = ("(cohort IN :cohorts OR mob >= :from_idx - (SELECT d.idx FROM dim_month d "
+                "WHERE d.month = mart_vintage.cohort))")
+
+
+def _refresh_vintage(conn: Connection, months: list[tuple[str, int]], touched: set, cohorts: set) -> list[str]:
+    """The vintage rows of the calendar months from the first touched one on (every cohort's later months on book)
+    and every row of the cohorts whose loans changed; returns the cohorts rebuilt whole and 'from <month>'."""
+    if not months:
+        return []
+    idx = dict(months)
+    first, last, last_idx = months[0][0], months[-1][0], months[-1][1]
+    from_idx = min((idx[t] for t in touched if t in idx), default=last_idx + 1)
+    whole = sorted(c for c in cohorts if first <= c <= last)
+    if from_idx > last_idx and not whole:
+        return []
+    keys = {"cohorts": whole, "from_idx": from_idx}
+    binds = (_keys("cohorts"),)
+    conn.execute(text(f"DELETE FROM mart_vintage WHERE {_VINTAGE_DUE}").bindparams(*binds), keys)
+    conn.execute(text(VINTAGE.format(where="AND (m.idx >= :from_idx OR b.disbursed_month IN :cohorts)"))
+                 .bindparams(*binds), {**keys, "first_month": first, "last_month": last, "last_idx": last_idx})
+    conn.execute(text(rollup_sql(s.mart_vintage, _VINTAGE_DUE)).bindparams(*binds), keys)
+    start = next((m for m, i in months if i >= from_idx), None)
+    return whole + ([f"from {start}"] if start else [])
+
+
+REFRESH_STAGES = 5  # the step() lines of refresh_in and refresh_touched
 
 
 def refresh(engine: Engine, progress: bool = False) -> dict[str, int]:

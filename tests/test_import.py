@@ -250,7 +250,8 @@ def test_a_failure_midway_leaves_the_database_as_it_was(loaded, extract, monkeyp
             return real(conn, table, df, present)
         monkeypatch.setattr(importer, "_upsert", failing)
     else:
-        monkeypatch.setattr(importer.marts, "refresh_in", lambda conn: (_ for _ in ()).throw(RuntimeError("injected")))
+        monkeypatch.setattr(importer.marts, "refresh_touched",
+                            lambda conn, touched: (_ for _ in ()).throw(RuntimeError("injected")))
     r = importer.run(engine, month, "t")
     assert not r.ok and "injected" in r.error and r.problems.loc[0, "reason"] == "load_failed"
     with engine.connect() as conn:

@@ -19,6 +19,8 @@ from data_access import demo, importer, marts, schema as s
 from data_access.extract_format import export
 from data_access.queries import shift_month
 
+from .conftest import BACKENDS, _new_database
+
 
 def _month_col(table) -> str:
     return next(c for c in ("month", "entry_month", "cohort") if c in table.c)
@@ -115,3 +117,117 @@ def test_a_loan_moving_branch_leaves_its_past_months_where_they_were(empty_engin
     now = port[(port["month"] == last) & (port["branch_id"] == new_branch)]["loans"].sum()
     was = before["mart_portfolio"]
     assert now == was[(was["month"] == last) & (was["branch_id"] == new_branch)]["loans"].sum() + 1
+
+
+# ---------------------------------------------------------------- incremental = full
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    """The source bank (a tiny demo bank on SQLite) as text extracts: the whole export and its months."""
+    from data_access.engine import make_engine
+    from data_access.migrate import upgrade
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('src') / 'src.db'}")
+    upgrade(engine)
+    demo.generate(engine, size="tiny", seed=5, progress=False)
+    with engine.connect() as conn:
+        files = _extract(conn)
+        months = [m for (m,) in conn.execute(text("SELECT DISTINCT month FROM loan_snapshot ORDER BY month"))]
+        move = _moved_loan(conn, months[-1])
+    engine.dispose()
+    return {n.removesuffix(".csv"): df for n, df in files.items()}, months, move
+
+
+DATE_OF = {"loan_snapshot": "month", "repayment": "paid_on", "warning_signal": "raised_on", "collection_case": "entry_date",
+           "collection_action": "action_on", "application": "applied_on", "loan": "disbursed_on"}
+
+
+def _months_files(tables: dict[str, pd.DataFrame], months: list[str]) -> tuple[dict, list[dict]]:
+    """The bank without ``months``' rows, and each month's files as a bank's monthly extract brings them: the rows
+    dated in the month, and the loans and warnings closed in it (which the earlier files showed still open)."""
+    later = tables.copy()
+    base, per_month = {}, []
+    for t, df in tables.items():
+        if t in DATE_OF:
+            df = df[~df[DATE_OF[t]].str.slice(0, 7).isin(months)]
+            if "closed_on" in df:
+                closing = df["closed_on"].str.slice(0, 7).isin(months)
+                df = df.copy()
+                df.loc[closing, "closed_on"] = ""
+                df.loc[closing, "status"] = "active" if t == "loan" else "open"
+        later[t] = df
+    for t, df in later.items():  # the odd row that points at a loan or case of those months waits for them
+        if "loan_id" in df and t != "loan":
+            df = df[df["loan_id"].isin(later["loan"]["id"]) | (df["loan_id"] == "")]
+        if t == "collection_action":
+            df = df[df["case_id"].isin(later["collection_case"]["id"])]
+        base[f"{t}.csv"] = _csv(df)
+    for m in months:
+        files = {}
+        for t, date in DATE_OF.items():
+            df = tables[t]
+            this = df[date].str.slice(0, 7) == m
+            if "closed_on" in df:
+                this |= (df["closed_on"].str.slice(0, 7) == m) & (df[date].str.slice(0, 7) < m)
+            files[f"{t}_{m}.csv"] = _csv(df[this])
+        per_month.append(files)
+    return base, per_month
+
+
+def _correction(tables: dict[str, pd.DataFrame], month: str) -> dict[str, bytes]:
+    """A corrected old month: some snapshots' balances and days past due, and a warning closed at another date."""
+    snap = tables["loan_snapshot"]
+    fix = snap[snap["month"] == month].head(40).copy()
+    fix["balance"] = (fix["balance"].astype(float) * 0.5).round(2).astype(str)
+    late = fix.index[:10]
+    fix.loc[late, "dpd"], fix.loc[late, "bucket"], fix.loc[late, "overdue_amount"] = "45", "2", "100.00"
+    fix.loc[late, "class5"] = fix.loc[late, "class5"].astype(int).clip(lower=2).astype(str)
+    w = tables["warning_signal"]
+    closed = w[(w["raised_on"].str.slice(0, 7) <= month) & (w["closed_on"] > month + "-31")].head(3).copy()
+    closed["closed_on"] = month + "-28"
+    return {f"loan_snapshot_{month}.csv": _csv(fix), "warning_signal_fix.csv": _csv(closed)}
+
+
+def _full_rebuild(engine) -> dict[str, pd.DataFrame]:
+    """The marts a full rebuild gives now, rolled back afterwards (the database keeps its incremental marts)."""
+    with engine.connect() as conn:
+        tx = conn.begin()
+        marts.refresh_in(conn)
+        rows = mart_rows(conn)
+        tx.rollback()
+    return rows
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_incremental_imports_give_the_marts_of_a_full_rebuild(backend, bank, tmp_path_factory):
+    from data_access.engine import make_engine
+    from data_access.migrate import upgrade
+    tables, months, (loan, _, new_branch, manager) = bank
+    base, (prev, last) = _months_files(tables, months[-2:])
+    url, drop = _new_database(backend, tmp_path_factory)
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        first = importer.run(engine, base, username="t")
+        assert first.ok and first.refreshed["full"], first.problems.head().to_dict("records")
+        row = tables["loan"][tables["loan"]["id"] == str(loan)].assign(branch_id=str(new_branch), manager_id=str(manager))
+        steps = [("month", prev), ("correction", _correction(tables, months[-8])), ("move", {"loan_moved.csv": _csv(row)}),
+                 ("month", last), ("month", last)]  # the last again: nothing changed but the month's snapshots
+        for what, files in steps:
+            r = importer.run(engine, files, username="t")
+            assert r.ok, (what, r.error, r.problems.head().to_dict("records"))
+            assert r.refreshed["full"] is None, (what, r.refreshed)
+            with engine.connect() as conn:
+                incremental = mart_rows(conn)
+            assert differences(incremental, _full_rebuild(engine)) == {}, what
+            rebuilt = r.refreshed["rebuilt"]
+            if what == "month":  # a month's import rebuilds that month's portfolio, not the history's
+                month = next(iter(files)).rsplit("_", 1)[1][:7]
+                assert rebuilt["mart_portfolio"] == [month]
+            if what == "move":  # no snapshot changed: the loan's past months stay as reported
+                assert "mart_portfolio" not in rebuilt and "mart_migration" not in rebuilt
+        with engine.connect() as conn:
+            dims = conn.execute(text("SELECT month, branch_id FROM loan_snapshot WHERE loan_id = :l ORDER BY month"),
+                                {"l": loan}).all()
+        assert dims[-1] == (months[-1], new_branch) and dims[-2][1] != new_branch
+    finally:
+        engine.dispose()
+        drop()
