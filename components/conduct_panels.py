@@ -146,9 +146,10 @@ def league_tab(f, window: int) -> None:
                   "recovery_rate": Col("coll.recovery_rate", "rate"), "cure_rate": Col("coll.cure_rate", "rate"),
                   "kept_rate": Col("coll.kept_rate", "rate"), "recovered_amount": Col("coll.recovered_wan", "money_wan"),
                   "conduct_breaches": Col("conduct.total", "count"), "complaints": Col("coll.complaints", "count"),
-                  "conduct_rate": Col("conduct.rate_per_100", "num2"),
-                  "commission_rate": Col("coll.commission_rate", "rate"), "commission": Col("coll.commission_wan", "money_wan"),
-                  "monthly_capacity": Col("coll.capacity", "count")},
+                  "conduct_rate": Col("conduct.rate_per_100", "num2")},
+          # the contract's terms are not what the agencies are ranked by: under the table, beside each agency
+          more={"commission_rate": Col("coll.commission_rate", "rate"),
+                "commission": Col("coll.commission_wan", "money_wan"), "monthly_capacity": Col("coll.capacity", "count")},
           name=f"agency_league_{f.month}", height="fit")
 
 
