@@ -4,6 +4,8 @@ without the cookie (a refresh then asks for the password again)."""
 import streamlit as st
 from starlette.middleware import Middleware
 
+from components.navigation import no_pages_folder
 from components.web import SecurityHeaders, routes
 
+no_pages_folder()
 app = st.App("app.py", routes=routes(), middleware=[Middleware(SecurityHeaders)])

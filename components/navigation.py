@@ -13,6 +13,20 @@ import streamlit as st
 from .i18n import t
 from .session import scope
 
+
+def no_pages_folder() -> None:
+    """Tell Streamlit, before the server's first script run, that the app's pages come from ``st.navigation`` and
+    not from the ``pages/`` folder. Streamlit decides that when its first session starts (a ``pages/`` folder
+    next to app.py: the folder's multipage mode) and changes its mind at the first ``st.navigation`` call. That
+    first run, in the folder's mode, runs app.py as the folder's main page, whose hash goes into every widget's id;
+    each later run has app.py's own. So the login form of a fresh server's first page was a form whose fields and
+    button no later run knew: its first submit came back to an empty form, no message. (That run also sent an
+    anonymous visitor the list of the folder's pages.) Called by ``serve.py`` when the server starts; a bare
+    ``streamlit run app.py`` keeps the fault for its first run."""
+    from streamlit.runtime.pages_manager import PagesManager
+    PagesManager.uses_pages_directory = False
+
+
 SECTIONS = ("section.overview", "section.risk", "section.collection", "section.team", "section.strategy",
             "section.system")
 

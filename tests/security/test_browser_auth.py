@@ -94,6 +94,33 @@ def test_example_key_configured_outside_demo_mode_is_refused(bank, browser):
 # ---------------------------------------------------------------- sessions on the server (finding 2, 11)
 
 
+def test_first_login_on_a_fresh_server_is_not_lost(bank, browser):
+    """The first page a fresh server draws takes the first submit, pressed with Enter, with no second try. On the
+    code before, that run was in the pages/ folder's multipage mode (the folder's main page's hash in every widget
+    id) and the next run in st.navigation's: the submit came back to an empty login form, without a message."""
+    proc, base = start_app(bank)
+    try:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = ctx.new_page()
+        navigations = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: navigations.append(f) if b"app_pages" in (
+            f if isinstance(f, bytes) else f.encode()) else None))
+        page.goto(base)
+        page.wait_for_selector("input[type=password]", timeout=90_000)
+        page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+                               " === 'notRunning'", timeout=90_000)
+        page.locator("input[type=text]").first.fill("hq_wang")
+        page.locator("input[type=password]").fill("Demo@2026")
+        page.locator("input[type=password]").press("Enter")
+        page.wait_for_selector("[data-testid=stSidebarUserContent] >> text=退出登录", timeout=60_000)
+        # nor did an anonymous visitor's first page carry the list of the pages/ folder's scripts
+        assert not any(b"data_admin" in (f if isinstance(f, bytes) else f.encode()) for f in navigations[:1])
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
 def app(bank):
     proc, base = start_app(bank)
