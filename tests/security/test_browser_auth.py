@@ -201,7 +201,7 @@ def test_replay_after_logout_and_second_tab(app, browser):
     _logout(page)
     assert _cookie(ctx) is None  # the browser dropped it
     # the other tab's next click finds the session ended
-    tab.locator("[data-testid=stSidebarUserContent]").get_by_role("button").first.click()
+    tab.locator("[data-testid=stSidebarUserContent]").get_by_role("button", name="退出登录").click()
     tab.wait_for_selector("input[type=password]", timeout=60_000)
     assert not _logged_in(tab)
     ctx.close()
